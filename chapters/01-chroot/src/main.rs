@@ -1,0 +1,49 @@
+//! `ch01-chroot`: run a command inside another root directory.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ch01-chroot",
+    version,
+    about = "Chapter 1 of berth: run a command inside another root directory (chroot)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run COMMAND (default /bin/sh) with ROOTFS as its root directory.
+    Run {
+        /// Directory to use as the root filesystem.
+        rootfs: PathBuf,
+        /// Command and arguments, resolved inside ROOTFS.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run { rootfs, command } => match ch01_chroot::run::run(&rootfs, &command) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("ch01-chroot: {err}");
+                err.code
+            }
+        },
+    };
+    std::process::exit(code);
+}

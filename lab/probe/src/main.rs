@@ -1,0 +1,284 @@
+//! The probe: runs inside a container and prints what it sees.
+//!
+//! Every line is `key: value`, in a fixed order, so that the lab's scenario
+//! harness can normalise volatile values (pids, inodes) and compare the rest
+//! with a committed snapshot. `probe [SECTION]...` prints only the named
+//! sections: ids, hostname, root, ns, mounts, cgroup, caps, net.
+
+use std::ffi::CStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+const SECTIONS: &[(&str, fn())] = &[
+    ("ids", ids),
+    ("hostname", hostname),
+    ("root", root),
+    ("ns", namespaces),
+    ("mounts", mounts),
+    ("cgroup", cgroup),
+    ("caps", caps),
+    ("net", net),
+];
+
+fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    for name in &wanted {
+        if !SECTIONS.iter().any(|(n, _)| n == name) {
+            let names: Vec<&str> = SECTIONS.iter().map(|(n, _)| *n).collect();
+            eprintln!(
+                "probe: unknown section {name:?} (known: {})",
+                names.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
+    for (name, print) in SECTIONS {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            print();
+        }
+    }
+}
+
+/// Reads a /proc or /sys file, or says why not.
+fn read(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
+fn proc_missing(section: &str) -> bool {
+    if fs::metadata("/proc/self/status").is_err() {
+        println!("{section}: unavailable (no /proc)");
+        return true;
+    }
+    false
+}
+
+fn ids() {
+    // SAFETY: these calls cannot fail.
+    let (pid, ppid, uid, gid) = unsafe {
+        (
+            libc::getpid(),
+            libc::getppid(),
+            libc::getuid(),
+            libc::getgid(),
+        )
+    };
+    println!("pid: {pid}");
+    println!("ppid: {ppid}");
+    println!("uid: {uid}");
+    println!("gid: {gid}");
+    for map in ["uid_map", "gid_map"] {
+        match read(&format!("/proc/self/{map}")) {
+            Some(text) => {
+                for line in text.lines() {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    println!("{map}: {}", fields.join(" "));
+                }
+            }
+            None => println!("{map}: unavailable (no /proc)"),
+        }
+    }
+}
+
+fn hostname() {
+    // SAFETY: uname fills the struct we pass it.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } == 0 {
+        let name = unsafe { CStr::from_ptr(uts.nodename.as_ptr()) };
+        println!("hostname: {}", name.to_string_lossy());
+    }
+}
+
+fn root() {
+    match fs::metadata("/") {
+        Ok(m) => println!("root.id: {}:{}", m.dev(), m.ino()),
+        Err(e) => println!("root.id: unreadable ({e})"),
+    }
+}
+
+fn namespaces() {
+    if proc_missing("ns") {
+        return;
+    }
+    let Ok(dir) = fs::read_dir("/proc/self/ns") else {
+        return;
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        // The link reads `pid:[4026531836]`; the number is the inode.
+        if let Ok(meta) = fs::metadata(format!("/proc/self/ns/{name}")) {
+            println!("ns.{name}: {}", meta.ino());
+        }
+    }
+}
+
+fn mounts() {
+    if proc_missing("mounts") {
+        return;
+    }
+    let Some(text) = read("/proc/self/mountinfo") else {
+        return;
+    };
+    // id parent major:minor root mountpoint options [optional...] - fstype source super
+    for line in text.lines() {
+        let (left, right) = line.split_once(" - ").unwrap_or((line, ""));
+        let left: Vec<&str> = left.split_whitespace().collect();
+        let fstype = right.split_whitespace().next().unwrap_or("?");
+        if left.len() >= 6 {
+            println!("mount: {} {} {}", left[4], fstype, left[5]);
+        }
+    }
+}
+
+fn cgroup() {
+    if proc_missing("cgroup") {
+        return;
+    }
+    if let Some(text) = read("/proc/self/cgroup") {
+        for line in text.lines() {
+            println!("cgroup: {line}");
+        }
+    }
+    // Limits, where a cgroup filesystem is visible: v2 names, then v1 names.
+    const FILES: &[&str] = &[
+        "memory.max",
+        "memory.swap.max",
+        "cpu.max",
+        "cpu.weight",
+        "cpuset.cpus",
+        "cpuset.mems",
+        "pids.max",
+        "io.max",
+        "memory/memory.limit_in_bytes",
+        "memory/memory.memsw.limit_in_bytes",
+        "cpu/cpu.cfs_quota_us",
+        "cpu/cpu.cfs_period_us",
+        "cpu/cpu.shares",
+        "cpuset/cpuset.cpus",
+        "cpuset/cpuset.mems",
+        "pids/pids.max",
+        "blkio/blkio.weight",
+    ];
+    for file in FILES {
+        if let Some(value) = read(&format!("/sys/fs/cgroup/{file}")) {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            println!("cgroup.limit.{file}: {value}");
+        }
+    }
+}
+
+fn caps() {
+    if proc_missing("caps") {
+        return;
+    }
+    let Some(status) = read("/proc/self/status") else {
+        return;
+    };
+    for (key, label) in [
+        ("CapEff", "cap.eff"),
+        ("CapBnd", "cap.bnd"),
+        ("NoNewPrivs", "no_new_privs"),
+        ("Seccomp", "seccomp"),
+        ("Cpus_allowed_list", "cpus_allowed"),
+    ] {
+        if let Some(v) = status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        {
+            println!("{label}: {}", v.trim());
+        }
+    }
+}
+
+fn net() {
+    for line in interfaces() {
+        println!("net.if: {line}");
+    }
+    match read("/proc/net/route") {
+        Some(table) => {
+            for line in routes(&table) {
+                println!("net.route: {line}");
+            }
+        }
+        None => println!("net.route: unavailable (no /proc)"),
+    }
+}
+
+/// `name up|down addr/prefix...`, from getifaddrs (netlink, works without /proc).
+fn interfaces() -> Vec<String> {
+    let mut ifs: Vec<(String, bool, Vec<String>)> = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we walk and then free.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return vec!["unavailable".to_string()];
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        let ifa = unsafe { &*cur };
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        let up = ifa.ifa_flags & libc::IFF_UP as u32 != 0;
+        let index = match ifs.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                ifs.push((name, up, Vec::new()));
+                ifs.len() - 1
+            }
+        };
+        if let Some(addr) = ipv4(ifa.ifa_addr) {
+            let prefix = ipv4(ifa.ifa_netmask).map_or(0, |m| u32::from(m).count_ones());
+            ifs[index].2.push(format!("{addr}/{prefix}"));
+        }
+        cur = ifa.ifa_next;
+    }
+    unsafe { libc::freeifaddrs(head) };
+    ifs.sort();
+    ifs.into_iter()
+        .map(|(name, up, addrs)| {
+            let state = if up { "up" } else { "down" };
+            let mut line = format!("{name} {state}");
+            for a in addrs {
+                line.push(' ');
+                line.push_str(&a);
+            }
+            line
+        })
+        .collect()
+}
+
+fn ipv4(sa: *const libc::sockaddr) -> Option<std::net::Ipv4Addr> {
+    if sa.is_null() || unsafe { (*sa).sa_family } as i32 != libc::AF_INET {
+        return None;
+    }
+    let sin = unsafe { &*(sa as *const libc::sockaddr_in) };
+    Some(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+}
+
+/// IPv4 routes from /proc/net/route as `dest/prefix [via gw] dev name`.
+fn routes(table: &str) -> Vec<String> {
+    let hex = |s: &str| u32::from_str_radix(s, 16).map(u32::from_be).unwrap_or(0);
+    let mut out = Vec::new();
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let (dest, gw, mask) = (hex(f[1]), hex(f[2]), hex(f[7]));
+        let mut route = if mask == 0 {
+            "default".to_string()
+        } else {
+            format!("{}/{}", std::net::Ipv4Addr::from(dest), mask.count_ones())
+        };
+        if gw != 0 {
+            route.push_str(&format!(" via {}", std::net::Ipv4Addr::from(gw)));
+        }
+        route.push_str(&format!(" dev {}", f[0]));
+        out.push(route);
+    }
+    out.sort();
+    out
+}

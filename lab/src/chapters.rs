@@ -1,0 +1,20 @@
+//! The chapter chain as data: which binary teaches which mechanism.
+
+/// One chapter crate.
+pub struct Chapter {
+    pub number: u32,
+    pub package: &'static str,
+    pub mechanism: &'static str,
+}
+
+/// Every chapter that exists so far, in order; the demo runs the last.
+pub const CHAPTERS: &[Chapter] = &[Chapter {
+    number: 1,
+    package: "ch01-chroot",
+    mechanism: "chroot: another root directory",
+}];
+
+/// The newest chapter.
+pub fn newest() -> &'static Chapter {
+    CHAPTERS.last().expect("at least one chapter")
+}

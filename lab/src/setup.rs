@@ -1,0 +1,151 @@
+//! `cargo lab setup`: check the host and install the packages berth needs.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::host::CgroupLayout;
+use crate::privileged;
+
+/// Debian packages the lab and the chapters need on the host.
+pub const PACKAGES: &[&str] = &["busybox-static", "iproute2", "iptables", "nftables"];
+
+/// One line of the setup report.
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Inspects the host: kernel, namespaces, cgroups, overlay, iptables.
+pub fn host_checks() -> Vec<Check> {
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let mut namespaces: Vec<String> = std::fs::read_dir("/proc/self/ns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    namespaces.sort();
+    let wanted = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|n| !namespaces.iter().any(|have| have == *n))
+        .copied()
+        .collect();
+    let layout = CgroupLayout::detect();
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let overlay = filesystems.contains("overlay")
+        || Command::new("modprobe")
+            .arg("overlay")
+            .status()
+            .is_ok_and(|s| s.success());
+    let iptables = Command::new("iptables")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    vec![
+        Check {
+            name: "kernel",
+            ok: true,
+            detail: kernel,
+        },
+        Check {
+            name: "namespaces",
+            ok: missing.is_empty(),
+            detail: if missing.is_empty() {
+                namespaces.join(" ")
+            } else {
+                format!("missing: {}", missing.join(" "))
+            },
+        },
+        Check {
+            name: "cgroups",
+            ok: layout != CgroupLayout::None,
+            detail: layout.describe(),
+        },
+        Check {
+            name: "overlay",
+            ok: overlay,
+            detail: if overlay {
+                "available".into()
+            } else {
+                "not available".into()
+            },
+        },
+        Check {
+            name: "iptables",
+            ok: iptables.is_some(),
+            detail: iptables.unwrap_or_else(|| "not found (apt-get install iptables)".into()),
+        },
+    ]
+}
+
+/// Debian packages from `wanted` that are not installed.
+pub fn missing_packages(wanted: &[&str]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|pkg| {
+            let out = Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", pkg])
+                .output();
+            !out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// Installs missing packages (as root, with apt-get) or says how to.
+pub fn ensure_packages(wanted: &[&str]) -> Result<()> {
+    let missing = missing_packages(wanted);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let command = format!("apt-get install -y {}", missing.join(" "));
+    let has_apt = std::path::Path::new("/usr/bin/apt-get").exists();
+    if !privileged::is_root() || !has_apt {
+        bail!(
+            "missing packages: {}; install them with `sudo {command}`",
+            missing.join(", ")
+        );
+    }
+    println!("setup: installing {}", missing.join(" "));
+    let update = Command::new("apt-get").args(["update", "-q"]).status()?;
+    if !update.success() {
+        bail!("`apt-get update` failed");
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()?;
+    if !status.success() {
+        bail!("`{command}` failed");
+    }
+    Ok(())
+}
+
+/// `cargo lab setup`: installs what is missing, then prints the report.
+pub fn run() -> Result<()> {
+    ensure_packages(PACKAGES)?;
+    let mut ok = true;
+    for check in host_checks() {
+        println!(
+            "{:<11} {:<4} {}",
+            check.name,
+            if check.ok { "ok" } else { "FAIL" },
+            check.detail
+        );
+        ok &= check.ok;
+    }
+    println!("{:<11} {:<4} {}", "packages", "ok", PACKAGES.join(" "));
+    if !ok {
+        bail!("the host lacks something berth needs (see FAIL above)");
+    }
+    Ok(())
+}
