@@ -3,7 +3,7 @@
 //! Namespace inodes and root identities become `host` (equal to the test
 //! process's own) or `new`; pids other than 0 and 1 become `<pid>`; the
 //! host's hostname becomes `<host>`; long hex ids become `<id>`; fixture and
-//! temporary paths become `<fixture>` and `<tmp>`.
+//! temporary paths become `<fixture>` and `<tmp>`; date-times become `<time>`.
 
 use crate::host::HostView;
 
@@ -54,6 +54,7 @@ impl Normaliser {
         for (from, to) in &self.replacements {
             line = line.replace(from.as_str(), to);
         }
+        let line = mask_temp_paths(&mask_timestamps(&line));
         let Some((key, value)) = line.split_once(": ") else {
             return mask_ids(&line);
         };
@@ -92,6 +93,71 @@ impl Default for Normaliser {
     fn default() -> Self {
         Normaliser::new()
     }
+}
+
+/// Replaces RFC 3339 / ISO 8601 date-times (`2026-11-23T12:14:20.5Z`,
+/// `2026-11-23 12:14:20`) with `<time>`.
+pub fn mask_timestamps(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let shape = b"dddd-dd-dd?dd:dd:dd";
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let fits = i + shape.len() <= bytes.len()
+            && shape.iter().zip(&bytes[i..]).all(|(s, b)| match s {
+                b'd' => b.is_ascii_digit(),
+                b'?' => *b == b'T' || *b == b' ',
+                c => c == b,
+            });
+        if !fits {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        i += shape.len();
+        // Fractional seconds and a zone, if present.
+        let rest = &text[i..];
+        let tail = rest
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_digit() || ".:+-Z".contains(*c)))
+            .map_or(rest.len(), |(n, _)| n);
+        i += tail;
+        out.push_str("<time>");
+    }
+    out
+}
+
+/// Replaces paths of temporary directories made by `tempfile` or `mktemp`
+/// (`/tmp/.tmpAbC123`, `/tmp/tmp.XXXXXXXX`) with `<tmp>`.
+pub fn mask_temp_paths(text: &str) -> String {
+    let tmp = std::env::temp_dir().display().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(&tmp) {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + tmp.len()..];
+        let name_len = after
+            .strip_prefix('/')
+            .filter(|n| n.starts_with(".tmp") || n.starts_with("tmp."))
+            .map(|n| {
+                1 + n
+                    .find(|c: char| c == '/' || c.is_whitespace())
+                    .unwrap_or(n.len())
+            });
+        match name_len {
+            Some(len) => {
+                out.push_str("<tmp>");
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(&tmp);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces runs of 12 or more lowercase hex digits (container ids, digests).
@@ -152,6 +218,24 @@ mod tests {
         );
         assert_eq!(n.apply("hostname: buildbox"), "hostname: <host>\n");
         assert_eq!(n.apply("hostname: c1"), "hostname: c1\n");
+    }
+
+    #[test]
+    fn timestamps_and_temp_dirs() {
+        assert_eq!(
+            mask_timestamps("created: 2026-11-23T12:14:20.123456789Z ok"),
+            "created: <time> ok"
+        );
+        assert_eq!(mask_timestamps("at 2026-11-23 12:14:20+00:00"), "at <time>");
+        assert_eq!(
+            mask_timestamps("10:20:30 not a date"),
+            "10:20:30 not a date"
+        );
+        let tmp = std::env::temp_dir().display().to_string();
+        assert_eq!(
+            mask_temp_paths(&format!("{tmp}/.tmpAb12Cd/rootfs and {tmp}/other")),
+            format!("<tmp>/rootfs and {tmp}/other")
+        );
     }
 
     #[test]
