@@ -16,3 +16,4 @@ pub mod privileged;
 pub mod scenario;
 pub mod setup;
 pub mod suite;
+pub mod vm;

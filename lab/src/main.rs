@@ -29,6 +29,8 @@ enum Command {
     },
     /// Remove fixtures and anything berth left on the host.
     Clean,
+    /// The throwaway VM with a pure cgroup v2 kernel: build, test, shell, run.
+    Vm(lab::vm::VmArgs),
 }
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         Command::Demo => lab::demo::run(),
         Command::Test { cargo_args } => lab::suite::run(&cargo_args),
         Command::Clean => lab::clean::run(),
+        Command::Vm(args) => lab::vm::run(&args),
     };
     if let Err(e) = result {
         eprintln!("cargo lab: {e:#}");

@@ -77,7 +77,22 @@ pub fn run(extra: &[String]) -> Result<()> {
         failed = 1;
     }
     println!("{} passed, {} failed", totals.passed, failed);
-    if failed > 0 {
+    let host = Totals {
+        passed: totals.passed,
+        failed,
+    };
+
+    // Then the same suite in the lab VM, on a pure cgroup v2 kernel.
+    let vm = crate::vm::suite::after_host_suite()?;
+    let all = vm.into_iter().fold(host, |mut sum, t| {
+        sum.merge(t);
+        sum
+    });
+    if vm.is_some() {
+        println!("host and VM together:");
+        println!("{} passed, {} failed", all.passed, all.failed);
+    }
+    if all.failed > 0 {
         std::process::exit(1);
     }
     Ok(())
