@@ -6,6 +6,7 @@
 #   lab.run=PATH         run the script PATH with bash, then power off
 #                        (without it: an interactive root shell)
 #   lab.cwd=PATH         where the interactive shell starts
+#   lab.tty=ROWSxCOLS    the size of the terminal the shell runs in
 # It prints BERTH-LAB-READY when the guest is set up and
 # BERTH-LAB-EXIT=<status> just before it powers off.
 
@@ -69,6 +70,10 @@ for arg in $(cat /proc/cmdline); do
         ;;
     lab.cwd=*)
         cwd=${arg#lab.cwd=}
+        ;;
+    lab.tty=*)
+        size=${arg#lab.tty=}
+        $bb stty -F /dev/console rows "${size%x*}" cols "${size#*x}" 2>/dev/null
         ;;
     lab.run=*)
         script=${arg#lab.run=}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
 use super::{cpio, modules, packages};
@@ -87,6 +88,11 @@ struct HostFile {
 /// that will run in the guest (test binaries): their shared libraries are
 /// added to the image.
 pub fn build(cache: &Path, elf_users: &[PathBuf]) -> Result<Image> {
+    fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    // Two lab commands at once build the image once: the other one waits.
+    let lock = fs::File::create(cache.join("lock"))?;
+    let _lock = Flock::lock(lock, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", cache.display()))?;
     let kernel = packages::kernel(&cache.join("kernel"))?;
     let modules_dir = kernel.modules_dir();
     let resolved = modules::resolve(&modules_dir, modules::MODULES, modules::ON_DEMAND)?;

@@ -43,6 +43,9 @@ pub struct MachineArgs {
     /// /dev/kvm that cannot run the guest hangs or aborts QEMU).
     #[arg(long, global = true)]
     pub kvm: bool,
+    /// Stop the VM after this many seconds (`test` and `run`).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
 }
 
 impl Default for MachineArgs {
@@ -51,6 +54,7 @@ impl Default for MachineArgs {
             memory: 2048,
             cpus: 2,
             kvm: false,
+            timeout: 3600,
         }
     }
 }
@@ -61,6 +65,7 @@ impl MachineArgs {
             memory: self.memory,
             cpus: self.cpus,
             kvm: self.kvm,
+            timeout: std::time::Duration::from_secs(self.timeout),
         }
     }
 }
@@ -215,7 +220,7 @@ pub fn boot_script(
         machine.memory,
         machine.cpus
     );
-    let outcome = qemu::stream(cmd, observe);
+    let outcome = qemu::stream(cmd, machine.timeout, observe);
     let _ = fs::remove_file(&script_path);
     let outcome = outcome?;
     check_cgroups(outcome.cgroup_line.as_deref())?;

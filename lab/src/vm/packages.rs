@@ -118,6 +118,12 @@ pub fn kernel(cache: &Path) -> Result<Kernel> {
     }
     fs::remove_file(&deb)?;
     fs::write(dir.join("complete"), format!("{package} {version}\n"))?;
+    // Older kernels are about 400 MB each and no longer used.
+    for entry in fs::read_dir(cache)?.flatten() {
+        if entry.path() != dir && entry.path().join("complete").is_file() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
     read_kernel(&dir, &package, &version)
 }
 

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -24,6 +25,8 @@ pub struct Machine {
     pub cpus: u32,
     /// Use KVM instead of TCG emulation (only when asked for).
     pub kvm: bool,
+    /// Stop a non-interactive VM that runs longer than this.
+    pub timeout: Duration,
 }
 
 /// A host directory shared with the guest at the same absolute path.
@@ -103,7 +106,12 @@ pub fn command(
     }
     match task {
         Task::Script(script) => append.push(format!("lab.run={}", plain(script)?)),
-        Task::Shell { cwd } => append.push(format!("lab.cwd={}", plain(cwd)?)),
+        Task::Shell { cwd } => {
+            append.push(format!("lab.cwd={}", plain(cwd)?));
+            if let Some((rows, cols)) = terminal_size() {
+                append.push(format!("lab.tty={rows}x{cols}"));
+            }
+        }
     }
     cmd.arg("-append").arg(append.join(" "));
     if std::env::var_os("LAB_VM_DEBUG").is_some() {
@@ -112,6 +120,20 @@ pub fn command(
     Ok(cmd)
 }
 // ANCHOR_END: command
+
+/// The size of the terminal we run in, so the guest's shell wraps lines
+/// where the terminal does (a serial console cannot tell it).
+fn terminal_size() -> Option<(u16, u16)> {
+    let out = Command::new("stty")
+        .arg("size")
+        .stdin(Stdio::inherit())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace().map(|w| w.parse::<u16>().ok());
+    Some((words.next()??, words.next()??))
+}
 
 /// A path as a string that survives the kernel command line and -virtfs.
 fn plain(path: &Path) -> Result<&str> {
@@ -131,10 +153,12 @@ pub fn interactive(mut cmd: Command) -> Result<i32> {
 }
 
 /// Boots, echoes the guest's console to stdout, hands every line that is
-/// not a marker to `observe` (with the time since QEMU started), and reports what the init said. Stdin is
-/// closed: nothing in the guest waits for input.
+/// not a marker to `observe` (with the time since QEMU started), and
+/// reports what the init said. Stdin is closed: nothing in the guest waits
+/// for input. QEMU is killed if it runs longer than `timeout`.
 pub fn stream(
     mut cmd: Command,
+    timeout: Duration,
     mut observe: impl FnMut(&str, Duration) -> Echo,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -144,6 +168,7 @@ pub fn stream(
         .stderr(Stdio::piped())
         .spawn()
         .context("starting qemu-system-x86_64")?;
+    let watchdog = Watchdog::start(child.id(), timeout);
     let stderr = child.stderr.take();
     let stderr_reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -192,7 +217,14 @@ pub fn stream(
         out.flush()?;
     }
     let status = child.wait()?;
+    let timed_out = watchdog.finish();
     let stderr = stderr_reader.join().unwrap_or_default();
+    if timed_out {
+        bail!(
+            "the VM ran longer than {} s and was stopped (raise it with --timeout)",
+            timeout.as_secs()
+        );
+    }
     if outcome.status.is_none() {
         let detail = stderr.trim();
         bail!(
@@ -205,4 +237,47 @@ pub fn stream(
         );
     }
     Ok(outcome)
+}
+
+/// Kills QEMU (our own child, by pid) if it outlives its time limit.
+struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(pid: u32, timeout: Duration) -> Watchdog {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let shared = Arc::clone(&done);
+        let thread = std::thread::spawn(move || {
+            let (lock, cvar) = &*shared;
+            let Ok(guard) = lock.lock() else {
+                return false;
+            };
+            let Ok((finished, _)) = cvar.wait_timeout_while(guard, timeout, |done| !*done) else {
+                return false;
+            };
+            if *finished {
+                return false;
+            }
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            true
+        });
+        Watchdog { done, thread }
+    }
+
+    /// Stops watching; true if the time limit had been hit.
+    fn finish(self) -> bool {
+        let (lock, cvar) = &*self.done;
+        if let Ok(mut done) = lock.lock() {
+            *done = true;
+        }
+        cvar.notify_all();
+        self.thread.join().unwrap_or(false)
+    }
 }
