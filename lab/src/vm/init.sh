@@ -5,6 +5,8 @@
 #   lab.share=TAG:PATH   mount the 9p share TAG at PATH (repeatable)
 #   lab.run=PATH         run the script PATH with bash, then power off
 #                        (without it: an interactive root shell)
+#   lab.scratch=PATH     mount a tmpfs at PATH, inside a share (repeatable):
+#                        overlayfs cannot put its upper layer on 9p
 #   lab.cwd=PATH         where the interactive shell starts
 #   lab.tty=ROWSxCOLS    the size of the terminal the shell runs in
 # It prints BERTH-LAB-READY when the guest is set up and
@@ -67,6 +69,11 @@ for arg in $(cat /proc/cmdline); do
         $bb mkdir -p "$dir"
         $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose "$tag" "$dir" \
             || fail "cannot mount the 9p share $tag at $dir"
+        ;;
+    lab.scratch=*)
+        dir=${arg#lab.scratch=}
+        $bb mkdir -p "$dir" && $bb mount -t tmpfs -o mode=1777 scratch "$dir" \
+            || fail "cannot mount a tmpfs at $dir"
         ;;
     lab.cwd=*)
         cwd=${arg#lab.cwd=}

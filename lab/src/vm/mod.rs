@@ -160,22 +160,33 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The host directories the guest mounts: the workspace, and the target
-/// directory when it lives elsewhere (`CARGO_TARGET_DIR`).
+/// directory when it lives elsewhere (`CARGO_TARGET_DIR`). The target's
+/// `tmp/` (integration tests' `CARGO_TARGET_TMPDIR`) is a tmpfs in the
+/// guest, so tests can put overlayfs upper layers there.
 pub fn shares() -> Result<Vec<qemu::Share>> {
     let workspace = paths::workspace();
-    let mut shares = vec![qemu::Share {
-        tag: "workspace".into(),
-        path: workspace.clone(),
-    }];
     let target = paths::target_dir();
     fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
-    if !target.starts_with(&workspace) {
-        shares.push(qemu::Share {
+    let scratch = vec![target.join("tmp")];
+    if target.starts_with(&workspace) {
+        return Ok(vec![qemu::Share {
+            tag: "workspace".into(),
+            path: workspace,
+            scratch,
+        }]);
+    }
+    Ok(vec![
+        qemu::Share {
+            tag: "workspace".into(),
+            path: workspace,
+            scratch: Vec::new(),
+        },
+        qemu::Share {
             tag: "target".into(),
             path: target,
-        });
-    }
-    Ok(shares)
+            scratch,
+        },
+    ])
 }
 
 /// The current directory, when the guest can see it.

@@ -34,6 +34,8 @@ pub struct Machine {
 pub struct Share {
     pub tag: String,
     pub path: PathBuf,
+    /// Directories inside it that the guest covers with a tmpfs instead.
+    pub scratch: Vec<PathBuf>,
 }
 
 /// What the guest does after booting.
@@ -103,6 +105,9 @@ pub fn command(
             share.tag
         ));
         append.push(format!("lab.share={}:{path}", share.tag));
+        for dir in &share.scratch {
+            append.push(format!("lab.scratch={}", plain(dir)?));
+        }
     }
     match task {
         Task::Script(script) => append.push(format!("lab.run={}", plain(script)?)),
