@@ -233,7 +233,11 @@ pub fn boot_script(
     );
     let outcome = qemu::stream(cmd, machine.timeout, observe);
     let _ = fs::remove_file(&script_path);
-    let outcome = outcome?;
+    let outcome = if machine.kvm {
+        outcome.context("booting with --kvm failed; without --kvm the lab uses TCG emulation, which works everywhere")?
+    } else {
+        outcome?
+    };
     check_cgroups(outcome.cgroup_line.as_deref())?;
     Ok(outcome)
 }
