@@ -94,6 +94,7 @@ pub fn build(cache: &Path, elf_users: &[PathBuf]) -> Result<Image> {
     let _lock = Flock::lock(lock, FlockArg::LockExclusive)
         .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", cache.display()))?;
     let kernel = packages::kernel(&cache.join("kernel"))?;
+    kernel.uncompress();
     let modules_dir = kernel.modules_dir();
     let resolved = modules::resolve(&modules_dir, modules::MODULES, modules::ON_DEMAND)?;
     let files = host_files(elf_users)?;

@@ -101,7 +101,7 @@ pub fn run(args: &VmArgs) -> Result<()> {
             let image = initramfs::build(&cache_dir(), &[std::env::current_exe()?])?;
             println!(
                 "kernel: {} ({} {})",
-                image.kernel.vmlinuz().display(),
+                image.kernel.boot_image().display(),
                 image.kernel.package,
                 image.kernel.version
             );

@@ -62,6 +62,74 @@ impl Kernel {
             .join(format!("vmlinuz-{}", self.release))
     }
 
+    /// What QEMU boots: the uncompressed kernel when it can be made (see
+    /// [`Kernel::uncompress`]), otherwise the compressed `vmlinuz`.
+    pub fn boot_image(&self) -> PathBuf {
+        let vmlinux = self.vmlinux();
+        if vmlinux.is_file() {
+            vmlinux
+        } else {
+            self.vmlinuz()
+        }
+    }
+
+    fn vmlinux(&self) -> PathBuf {
+        self.root
+            .join("boot")
+            .join(format!("vmlinux-{}", self.release))
+    }
+
+    /// Unpacks the xz payload of `vmlinuz` into `vmlinux`, once. Under TCG
+    /// the kernel's own decompressor takes seconds; QEMU can boot the ELF
+    /// directly instead (PVH entry point). Best effort: on any failure the
+    /// VM boots `vmlinuz` as it is.
+    pub fn uncompress(&self) {
+        let vmlinux = self.vmlinux();
+        let config = self
+            .root
+            .join("boot")
+            .join(format!("config-{}", self.release));
+        let config = fs::read_to_string(config).unwrap_or_default();
+        let pvh_xz = ["CONFIG_PVH=y", "CONFIG_KERNEL_XZ=y"]
+            .iter()
+            .all(|opt| config.lines().any(|l| l == *opt));
+        if vmlinux.is_file() || !pvh_xz {
+            return;
+        }
+        let Ok(image) = fs::read(self.vmlinuz()) else {
+            return;
+        };
+        const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
+        let Some(start) = image.windows(XZ_MAGIC.len()).position(|w| w == XZ_MAGIC) else {
+            return;
+        };
+        let partial = vmlinux.with_extension("partial");
+        let Ok(mut child) = Command::new("xz")
+            .args(["--decompress", "--stdout", "--single-stream", "--quiet"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            return;
+        };
+        let payload = image[start..].to_vec();
+        let stdin = child.stdin.take();
+        let writer = std::thread::spawn(move || {
+            if let Some(mut stdin) = stdin {
+                // xz stops reading after its one stream: ignore the broken pipe.
+                let _ = std::io::Write::write_all(&mut stdin, &payload);
+            }
+        });
+        let out = child.wait_with_output();
+        let _ = writer.join();
+        if let Ok(out) = out
+            && out.stdout.starts_with(b"\x7fELF")
+            && fs::write(&partial, &out.stdout).is_ok()
+        {
+            let _ = fs::rename(&partial, &vmlinux);
+        }
+    }
+
     /// `lib/modules/<release>` inside the unpacked package.
     pub fn modules_dir(&self) -> PathBuf {
         self.root.join("lib/modules").join(&self.release)

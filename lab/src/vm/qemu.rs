@@ -96,7 +96,7 @@ pub fn command(
     }
     cmd.args(["-nographic", "-serial", "mon:stdio", "-no-reboot"]);
     cmd.args(["-device", "virtio-rng-pci"]);
-    cmd.arg("-kernel").arg(image.kernel.vmlinuz());
+    cmd.arg("-kernel").arg(image.kernel.boot_image());
     cmd.arg("-initrd").arg(&image.initramfs);
     for share in shares {
         let path = plain(&share.path)?;
