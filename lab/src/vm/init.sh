@@ -15,14 +15,16 @@
 bb=/usr/bin/busybox
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# Stage 1: pivot_root(2) refuses to leave the initramfs (the rootfs mount), and
-# containers need pivot_root, so copy ourselves to a tmpfs and switch_root to it.
+# Stage 1: pivot_root(2) refuses to leave the initramfs itself (the rootfs
+# mount has no parent), and containers need pivot_root. So bind-mount the
+# initramfs onto itself, move that mount over /, chroot into it, and start
+# again: the root is now an ordinary mount, with rootfs as its parent.
 if [ -z "$LAB_STAGE2" ]; then
-    $bb mount -t tmpfs -o mode=0755 root /newroot
-    for e in usr bin sbin lib lib64 etc init; do $bb cp -a "/$e" /newroot/; done
-    for d in proc sys dev tmp run mnt root var/tmp var/lib home; do $bb mkdir -p "/newroot/$d"; done
+    $bb mount --bind / /newroot
+    cd /newroot
+    $bb mount --move . /
     export LAB_STAGE2=1
-    exec $bb switch_root /newroot /init
+    exec $bb chroot . /init
 fi
 
 fail() {

@@ -284,6 +284,10 @@ fn populate(
         "tmp",
         "run",
         "root",
+        "mnt",
+        "home",
+        "var/lib",
+        "var/tmp",
     ] {
         fs::create_dir_all(stage.join(dir))?;
     }
