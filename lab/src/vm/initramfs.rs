@@ -38,6 +38,16 @@ pub const TOOLS: &[(&str, &str)] = &[
 ];
 // ANCHOR_END: tools
 
+/// Host programs copied in when the host has them: the real components the
+/// image tests start (a local registry, and skopeo to seed and check it).
+pub const OPTIONAL_TOOLS: &[&str] = &["docker-registry", "skopeo"];
+
+/// Host configuration copied in when present (skopeo reads its policy).
+const OPTIONAL_CONFIG: &[&str] = &[
+    "/etc/containers/policy.json",
+    "/etc/containers/registries.conf",
+];
+
 /// Names under which `xtables-nft-multi` runs as iptables (nf_tables backend).
 const XTABLES_LINKS: &[&str] = &[
     "iptables",
@@ -156,6 +166,24 @@ fn host_files(elf_users: &[PathBuf]) -> Result<Vec<HostFile>> {
             src: src.clone(),
         });
         elves.push(src);
+    }
+    for program in OPTIONAL_TOOLS {
+        if let Some(src) = packages::find_program(program) {
+            let src = fs::canonicalize(&src)?;
+            files.insert(HostFile {
+                dest: guest_path(&src),
+                src: src.clone(),
+            });
+            elves.push(src);
+        }
+    }
+    for config in OPTIONAL_CONFIG {
+        if Path::new(config).is_file() {
+            files.insert(HostFile {
+                dest: config.trim_start_matches('/').to_string(),
+                src: config.into(),
+            });
+        }
     }
     // iptables loads its match and target extensions with dlopen.
     let plugins = xtables_dir()?;
