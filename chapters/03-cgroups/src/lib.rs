@@ -1,0 +1,22 @@
+//! Chapter 3: limit, pause and account what a container consumes, with cgroups.
+//!
+//! A cgroup is a directory in a cgroup filesystem: processes written into
+//! it, limits and counters as files inside. This library detects which
+//! cgroup filesystems a host mounts (v2, v1 or both), creates a container's
+//! cgroup in each, writes Docker's limits into the right files for that
+//! layout, freezes and thaws it, reads its accounting, and removes it.
+
+pub mod cgroup;
+pub mod device;
+pub mod freezer;
+pub mod layout;
+pub mod limits;
+pub mod stats;
+pub mod sweep;
+pub mod units;
+
+pub use cgroup::Cgroup;
+pub use ch01_chroot::Error;
+pub use layout::{Layout, Version};
+pub use limits::{Limits, Swap};
+pub use stats::Stats;
