@@ -171,13 +171,14 @@ impl Cgroup {
     /// `--cpuset-cpus 0-1`: the CPUs the container may run on.
     pub fn set_cpuset_cpus(&self, cpus: &str) -> Result<(), Error> {
         self.write("cpuset", "cpuset.cpus", cpus)
-            .map_err(|e| self.not_available("CPUs", cpus, "cpuset.effective_cpus", e))
+            .map_err(|e| self.not_available("CPUs", cpus, "/sys/devices/system/cpu/online", e))
     }
 
     /// `--cpuset-mems 0`: the NUMA memory nodes it may allocate from.
     pub fn set_cpuset_mems(&self, mems: &str) -> Result<(), Error> {
-        self.write("cpuset", "cpuset.mems", mems)
-            .map_err(|e| self.not_available("memory nodes", mems, "cpuset.effective_mems", e))
+        self.write("cpuset", "cpuset.mems", mems).map_err(|e| {
+            self.not_available("memory nodes", mems, "/sys/devices/system/node/online", e)
+        })
     }
 
     /// `--pids-limit`: at most this many processes and threads; `None` for no limit.
@@ -192,23 +193,15 @@ impl Cgroup {
 
 impl Cgroup {
     /// A clearer error for a cpuset the host does not have.
-    fn not_available(&self, what: &str, asked: &str, file: &str, error: Error) -> Error {
-        let parent = self
-            .dir_of("cpuset")
-            .ok()
-            .and_then(|d| d.parent())
-            .and_then(|p| std::fs::read_to_string(p.join(file)).ok());
-        match parent {
-            // EINVAL: not in the parent's set; ERANGE: beyond the kernel's CPU ids.
-            Some(have)
-                if error.message.ends_with("Invalid argument")
-                    || error.message.ends_with("Math result not representable") =>
-            {
-                Error::engine(format!(
-                    "{what} {asked} are not available: this host has {what} {}",
-                    have.trim()
-                ))
-            }
+    fn not_available(&self, what: &str, asked: &str, online: &str, error: Error) -> Error {
+        // EINVAL: not in the parent's set; ERANGE: beyond the kernel's CPU ids.
+        let refused = error.message.ends_with("Invalid argument")
+            || error.message.ends_with("Math result not representable");
+        match std::fs::read_to_string(online) {
+            Ok(have) if refused => Error::engine(format!(
+                "{what} {asked} are not available: this host has {what} {}",
+                have.trim()
+            )),
             _ => error,
         }
     }

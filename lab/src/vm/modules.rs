@@ -19,6 +19,8 @@ pub const MODULES: &[&str] = &[
     "9p",
     "9pnet_virtio",
     "virtio-rng",
+    // chapter 3: a block device to throttle (the guest has no disk)
+    "loop",
     // chapter 4: copy-on-write roots
     "overlay",
     // chapter 5: veth pairs, the bridge, iptables (nf_tables) NAT
