@@ -1,9 +1,12 @@
 //! `cargo lab clean`: remove the fixtures and anything berth left on the host.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use nix::mount::{MntFlags, umount2};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use crate::{fixture, paths};
 
@@ -30,11 +33,101 @@ pub fn run() -> Result<()> {
             Err(e) => println!("clean: cannot unmount {mount}: {}", e.desc()),
         }
     }
+    for cgroup in berth_cgroups() {
+        match remove_cgroup(&cgroup) {
+            Ok(()) => println!("clean: removed cgroup {}", cgroup.display()),
+            Err(e) => println!("clean: cannot remove cgroup {}: {e}", cgroup.display()),
+        }
+    }
     let dir = fixture::fixture_dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
         println!("clean: removed {}", dir.display());
     }
     println!("clean: done");
+    Ok(())
+}
+
+/// Every `berth` cgroup directory in every cgroup hierarchy: chapter 3
+/// nests them under the cgroup the engine ran in, so look a few levels deep.
+pub fn berth_cgroups() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = right.split_whitespace().next().unwrap_or("");
+        if let (Some(mountpoint), "cgroup" | "cgroup2") = (left.split_whitespace().nth(4), fstype) {
+            find_named(Path::new(mountpoint), "berth", 4, &mut found);
+        }
+    }
+    found
+}
+
+fn find_named(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if entry.file_name() == name {
+            found.push(path);
+        } else if depth > 0 {
+            find_named(&path, name, depth - 1, found);
+        }
+    }
+}
+
+/// Kills what is left in a cgroup tree (berth started it), then removes
+/// the directories, deepest first.
+pub fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
+    let mut dirs = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        if let Ok(entries) = std::fs::read_dir(&dirs[i]) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        i += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for dir in dirs.iter().rev() {
+        // A frozen v1 cgroup handles SIGKILL only once thawed.
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+        loop {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            let pids: Vec<i32> = procs
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            if pids.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in pids {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        loop {
+            match std::fs::remove_dir(dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+    }
     Ok(())
 }

@@ -77,34 +77,50 @@ impl Cgroup {
 /// new level the way its controllers need before processes may join.
 fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<PathBuf, Error> {
     let pure_v2 = layout.version == Version::V2;
-    let mut dir = hierarchy.mountpoint.join(&hierarchy.base);
     let levels: Vec<&str> = name.split('/').collect();
-    for (i, level) in levels.iter().enumerate() {
-        let leaf = i + 1 == levels.len();
-        if pure_v2 {
-            // v2: a child gets only the controllers its parent hands down.
-            enable_controllers(&dir)?;
-        }
-        let parent = dir.clone();
-        dir.push(level);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && !leaf => continue,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                return Err(Error::engine(format!(
-                    "cgroup {name} already exists ({})",
-                    dir.display()
-                )));
+    let mut attempts = 0;
+    'again: loop {
+        let mut dir = hierarchy.mountpoint.join(&hierarchy.base);
+        for (i, level) in levels.iter().enumerate() {
+            let leaf = i + 1 == levels.len();
+            let parent = dir.clone();
+            dir.push(level);
+            let made = (|| {
+                if pure_v2 {
+                    // v2: a child gets only the controllers its parent hands down.
+                    enable_controllers(&parent)?;
+                }
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    // A parent another run made: prepared below if it is not yet.
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists && !leaf => {}
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                        return Err(Error::engine(format!(
+                            "cgroup {name} already exists ({})",
+                            dir.display()
+                        )));
+                    }
+                    Err(e) => return Err(io_error("cannot create cgroup", &dir, &e)),
+                }
+                if hierarchy.has("cpuset") && !pure_v2 {
+                    // v1 cpuset: a new cgroup starts with no CPUs and no
+                    // memory nodes, and no task can join until both are set.
+                    inherit_cpuset(&parent, &dir)?;
+                }
+                Ok(())
+            })();
+            if let Err(error) = made {
+                // Another run removed the empty `berth` parent under our
+                // feet (its last container ended): start again from the top.
+                if !parent.exists() && attempts < 20 {
+                    attempts += 1;
+                    continue 'again;
+                }
+                return Err(error);
             }
-            Err(e) => return Err(io_error("cannot create cgroup", &dir, &e)),
         }
-        if hierarchy.has("cpuset") && !pure_v2 {
-            // v1 cpuset: a new cgroup starts with no CPUs and no memory
-            // nodes, and a task cannot join it until both are set.
-            inherit_cpuset(&parent, &dir)?;
-        }
+        return Ok(dir);
     }
-    Ok(dir)
 }
 // ANCHOR_END: create
 
