@@ -1,0 +1,238 @@
+//! The parent-side network step of the start sequence.
+//!
+//! After the parent has cloned the child into a new network namespace, and
+//! while the child waits on the sync channel, the parent calls [`attach`]
+//! with the child's pid. Everything, including the inside of the container's
+//! namespace (`eth0`, its address, `lo`, the default route), is configured
+//! from the parent through the namespace, so the child has no network step
+//! of its own and its command starts with the network already up, as with
+//! Docker. The returned [`Endpoint`] is held until the container exits;
+//! [`Endpoint::detach`] (or dropping it) gives everything back.
+
+use std::net::Ipv4Addr;
+
+use crate::cidr::Cidr;
+use crate::ipam::{self, Allocation, Owner};
+use crate::mode::{NetworkMode, PortMapping};
+use crate::netns::Netns;
+use crate::network::{Host, Network};
+use crate::veth::{VethPair, loopback_up};
+use crate::{Error, Result, sweep};
+
+/// What a container asks of the network.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The container's id or name (unique among running containers).
+    pub container: String,
+    pub mode: NetworkMode,
+    /// `-p` mappings (bridge networks only).
+    pub ports: Vec<PortMapping>,
+    /// `--ip`: a fixed address in the network's subnet.
+    pub ip: Option<Ipv4Addr>,
+}
+
+impl Request {
+    pub fn new(container: &str, mode: NetworkMode) -> Request {
+        Request {
+            container: container.to_string(),
+            mode,
+            ports: vec![],
+            ip: None,
+        }
+    }
+}
+
+/// A container's place on a bridge network.
+#[derive(Debug)]
+pub struct Attachment {
+    pub host: Host,
+    pub container: String,
+    pub network: Network,
+    /// The container's address with the subnet's prefix (`172.18.0.2/16`).
+    pub address: Cidr,
+    pub veth: VethPair,
+    pub ports: Vec<PortMapping>,
+    released: bool,
+}
+
+/// The result of the network step: what to undo when the container exits.
+#[derive(Debug)]
+pub enum Endpoint {
+    /// `--network host`: nothing was done.
+    Host,
+    /// `--network none`: `lo` is up.
+    None,
+    Bridge(Box<Attachment>),
+}
+
+impl Endpoint {
+    /// The container's address on its bridge network.
+    pub fn ip(&self) -> Option<Ipv4Addr> {
+        match self {
+            Endpoint::Bridge(a) => Some(a.address.addr),
+            _ => None,
+        }
+    }
+
+    /// Gives the address, veth and published ports back.
+    pub fn detach(self) -> Result<()> {
+        match self {
+            Endpoint::Bridge(mut a) => a.release(),
+            _ => Ok(()),
+        }
+    }
+}
+
+// ANCHOR: attach
+/// Connects the container whose process is `pid` as `request` asks.
+pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
+    let network = match &request.mode {
+        NetworkMode::Host => return Ok(Endpoint::Host),
+        NetworkMode::None => {
+            loopback_up(&Netns::from_pid(pid)?)?;
+            return Ok(Endpoint::None);
+        }
+        NetworkMode::Bridge => host.default_network()?,
+        NetworkMode::Named(name) => {
+            let lock = host.state.lock()?;
+            host.network(&lock, name)?.ok_or_else(|| {
+                Error::engine(format!(
+                    "network {name} not found: create it with `network create {name} --subnet CIDR`"
+                ))
+            })?
+        }
+    };
+    let netns = Netns::from_pid(pid)?;
+    let owner = Owner::of_pid(pid)?;
+    let lock = host.state.lock()?;
+    // Leftovers of killed runs go first: their addresses and ports come back.
+    sweep::reclaim_stale(host, &lock, &network)?;
+    host.up(&lock, &network)?;
+
+    let veth = VethPair::for_container(&request.container);
+    let ip = allocate(host, &lock, &network, request, owner, &veth)?;
+    let mut attachment = Attachment {
+        host: host.clone(),
+        container: request.container.clone(),
+        network,
+        address: Cidr {
+            addr: ip,
+            prefix: 0,
+        },
+        veth,
+        ports: request.ports.clone(),
+        released: false,
+    };
+    attachment.address = attachment.network.subnet.with_addr(ip);
+    // From here on, a failure releases what was done so far.
+    if let Err(e) = attachment.wire(&netns) {
+        drop(lock);
+        let _ = attachment.release();
+        return Err(e);
+    }
+    Ok(Endpoint::Bridge(Box::new(attachment)))
+}
+// ANCHOR_END: attach
+
+/// Records the allocation under the lock, refusing a host port already published.
+fn allocate(
+    host: &Host,
+    lock: &crate::lock::Locked,
+    network: &Network,
+    request: &Request,
+    owner: Owner,
+    veth: &VethPair,
+) -> Result<Ipv4Addr> {
+    for other in host.networks(lock)? {
+        let allocs = ipam::load(lock, &host.state, &other.name)?;
+        for a in allocs.addresses.values() {
+            if a.container == request.container {
+                return Err(Error::engine(format!(
+                    "container {} is already attached to network {}",
+                    request.container, other.name
+                )));
+            }
+            for p in &request.ports {
+                if let Some(q) = a.ports.iter().find(|q| p.conflicts_with(q)) {
+                    return Err(Error::engine(format!(
+                        "port {} is already published by container {} ({q})",
+                        p.host_port, a.container
+                    )));
+                }
+            }
+        }
+    }
+    let mut allocs = ipam::load(lock, &host.state, &network.name)?;
+    let ip = allocs.allocate(
+        network.subnet,
+        network.gateway,
+        request.ip,
+        Allocation {
+            container: request.container.clone(),
+            owner,
+            host_veth: veth.host.clone(),
+            ports: request.ports.clone(),
+        },
+    )?;
+    ipam::save(lock, &host.state, &network.name, &allocs)?;
+    Ok(ip)
+}
+
+impl Attachment {
+    // ANCHOR: wire
+    fn wire(&self, netns: &Netns) -> Result<()> {
+        let bridge = self.network.bridge();
+        self.veth.create()?;
+        self.veth.attach(&bridge)?;
+        self.veth.move_into(netns)?;
+        self.veth
+            .configure_inside(netns, self.address, self.network.gateway)?;
+        for port in &self.ports {
+            self.host
+                .firewall
+                .add_port(&self.network.bridge, self.address.addr, port)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: wire
+
+    /// The gateway (the bridge's address), for `/etc/hosts` and the book.
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.network.gateway
+    }
+
+    /// Removes the port rules and the veth, then frees the address. Safe to
+    /// call twice and after the container's namespace is gone.
+    pub fn release(&mut self) -> Result<()> {
+        if self.released {
+            return Ok(());
+        }
+        let lock = self.host.state.lock()?;
+        let mut first_error = None;
+        for port in &self.ports {
+            if let Err(e) =
+                self.host
+                    .firewall
+                    .remove_port(&self.network.bridge, self.address.addr, port)
+            {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Err(e) = self.veth.delete() {
+            first_error.get_or_insert(e);
+        }
+        let mut allocs = ipam::load(&lock, &self.host.state, &self.network.name)?;
+        allocs.release(self.address.addr, &self.container);
+        ipam::save(&lock, &self.host.state, &self.network.name, &allocs)?;
+        self.released = true;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Err(e) = self.release() {
+            eprintln!("warning: releasing the network of {}: {e}", self.container);
+        }
+    }
+}

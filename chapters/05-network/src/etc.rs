@@ -1,0 +1,167 @@
+//! `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` for a container.
+//!
+//! They are generated into per-container files (`<dir>/hosts`, ...) that the
+//! start sequence bind-mounts over the container's `/etc/...`, so the image's
+//! lower layers are never written. Name resolution between containers works
+//! through `/etc/hosts`: the engine passes the names and addresses of the
+//! other containers on the same network as `extra_hosts`.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+use crate::lock::write_atomic;
+
+/// Nameservers used when the host has only local ones (Docker's fallback).
+pub const FALLBACK_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+/// What the three files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcFiles {
+    pub hosts: String,
+    pub hostname: String,
+    pub resolv_conf: String,
+}
+
+// ANCHOR: hosts
+/// `/etc/hosts`: localhost, then the container's own name on its address
+/// (on `127.0.1.1` when it has none, as Debian does), then `extra_hosts`.
+pub fn hosts(hostname: &str, ip: Option<Ipv4Addr>, extra_hosts: &[(String, Ipv4Addr)]) -> String {
+    let mut text = String::from(
+        "127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\n\
+         ff00::0\tip6-mcastprefix\n\
+         ff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n",
+    );
+    let own = ip.unwrap_or(Ipv4Addr::new(127, 0, 1, 1));
+    text.push_str(&format!("{own}\t{hostname}\n"));
+    for (name, addr) in extra_hosts {
+        text.push_str(&format!("{addr}\t{name}\n"));
+    }
+    text
+}
+// ANCHOR_END: hosts
+
+// ANCHOR: resolv
+/// `/etc/resolv.conf` from the host's: nameservers on loopback (such as
+/// systemd-resolved's 127.0.0.53) cannot be reached from a container's own
+/// namespace, so they are dropped, and if none remain the fallback is used.
+/// `dns` (`--dns`) replaces the nameservers. `search` and `options` lines stay.
+pub fn resolv_conf(host_resolv: &str, dns: &[Ipv4Addr]) -> String {
+    let mut kept = vec![];
+    let mut servers = vec![];
+    for line in host_resolv.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["nameserver", addr, ..] => {
+                let local = addr
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback());
+                if !local {
+                    servers.push(addr.to_string());
+                }
+            }
+            ["search" | "domain" | "options", ..] => kept.push(words.join(" ")),
+            _ => {}
+        }
+    }
+    if !dns.is_empty() {
+        servers = dns.iter().map(|a| a.to_string()).collect();
+    } else if servers.is_empty() {
+        servers = FALLBACK_DNS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut text: String = servers
+        .iter()
+        .map(|s| format!("nameserver {s}\n"))
+        .collect();
+    for line in kept {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+// ANCHOR_END: resolv
+
+impl EtcFiles {
+    /// The files of a container named `hostname` at `ip` (None for `none`).
+    pub fn generate(
+        hostname: &str,
+        ip: Option<Ipv4Addr>,
+        extra_hosts: &[(String, Ipv4Addr)],
+        host_resolv: &str,
+        dns: &[Ipv4Addr],
+    ) -> EtcFiles {
+        EtcFiles {
+            hosts: hosts(hostname, ip, extra_hosts),
+            hostname: format!("{hostname}\n"),
+            resolv_conf: resolv_conf(host_resolv, dns),
+        }
+    }
+
+    /// Writes `hosts`, `hostname` and `resolv.conf` into `dir` (the
+    /// container's own state directory) and returns (file, target) pairs
+    /// for the bind mounts: `dir/hosts` over `/etc/hosts`, and so on.
+    pub fn write(&self, dir: &Path) -> Result<Vec<(PathBuf, &'static str)>> {
+        let files = [
+            ("hosts", &self.hosts, "/etc/hosts"),
+            ("hostname", &self.hostname, "/etc/hostname"),
+            ("resolv.conf", &self.resolv_conf, "/etc/resolv.conf"),
+        ];
+        let mut mounts = vec![];
+        for (name, text, target) in files {
+            let path = dir.join(name);
+            write_atomic(&path, text)?;
+            mounts.push((path, target));
+        }
+        Ok(mounts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_file() {
+        let text = hosts(
+            "web",
+            Some(Ipv4Addr::new(172, 18, 0, 2)),
+            &[("db".into(), Ipv4Addr::new(172, 18, 0, 3))],
+        );
+        assert!(text.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(text.contains("\n172.18.0.2\tweb\n"));
+        assert!(text.ends_with("172.18.0.3\tdb\n"));
+        assert!(hosts("box", None, &[]).ends_with("127.0.1.1\tbox\n"));
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        let host =
+            "# generated\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch example.internal\n";
+        assert_eq!(
+            resolv_conf(host, &[]),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0 trust-ad\nsearch example.internal\n"
+        );
+        let host = "nameserver 192.0.2.53\nnameserver ::1\n";
+        assert_eq!(resolv_conf(host, &[]), "nameserver 192.0.2.53\n");
+        assert_eq!(
+            resolv_conf(host, &[Ipv4Addr::new(1, 1, 1, 1)]),
+            "nameserver 1.1.1.1\n"
+        );
+    }
+
+    #[test]
+    fn writes_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = EtcFiles::generate("web", None, &[], "nameserver 192.0.2.53\n", &[]);
+        let mounts = files.write(dir.path()).unwrap();
+        assert_eq!(mounts.len(), 3);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("hostname")).unwrap(),
+            "web\n"
+        );
+        assert_eq!(mounts[2].1, "/etc/resolv.conf");
+    }
+}

@@ -1,0 +1,37 @@
+//! Chapter 5: connect containers with veth pairs, a bridge, NAT and published ports.
+//!
+//! The pieces, in the order a container meets them:
+//!
+//! - [`cidr`]: IPv4 subnets and the arithmetic on them;
+//! - [`network`]: named networks (a bridge and a subnet) persisted under a state root,
+//!   and the default `bridge` network whose subnet avoids the host's routes;
+//! - [`ipam`]: address allocation under a file lock, released at exit, reclaimed from dead pids;
+//! - [`bridge`]: the host bridge (Docker's `docker0`, berth's `berth0`);
+//! - [`veth`]: the veth pair: one end on the bridge, the other `eth0` in the container;
+//! - [`iptables`]: ip_forward, masquerade, published ports and isolation in berth-owned chains;
+//! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
+//! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
+//! - [`sweep`]: leftovers of killed runs, found and removed.
+//!
+//! Links and addresses are changed by running `ip` (iproute2) and rules by running
+//! `iptables` (the nf_tables backend), so every step is a command the reader can type.
+
+pub mod attach;
+pub mod bridge;
+pub mod cidr;
+pub mod cmd;
+pub mod etc;
+pub mod ipam;
+pub mod iptables;
+pub mod lock;
+pub mod mode;
+pub mod netns;
+pub mod network;
+pub mod sweep;
+pub mod sysctl;
+pub mod veth;
+
+pub use ch01_chroot::Error;
+
+/// The result type of every fallible step.
+pub type Result<T> = std::result::Result<T, Error>;

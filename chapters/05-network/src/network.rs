@@ -1,0 +1,377 @@
+//! Named networks: a bridge plus a subnet, persisted under the state root.
+//!
+//! `network create NAME --subnet CIDR` writes `<root>/network/networks/NAME.json`
+//! and brings the bridge and its rules up; `ls` reads the files; `rm` takes
+//! everything down again. The default network, `bridge`, is created on first
+//! use with bridge `berth0` and a private subnet that no host route uses.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use crate::bridge::{Bridge, DEFAULT_BRIDGE, check_ifname};
+use crate::cidr::{Cidr, is_private};
+use crate::cmd::ip_json;
+use crate::iptables::{BridgeNet, Firewall};
+use crate::lock::{Locked, StateRoot, write_atomic};
+use crate::veth::short_id;
+use crate::{Error, Result, ipam, sysctl};
+
+/// The default network's name, as in Docker.
+pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// One network as stored on disk.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Network {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: Cidr,
+    pub gateway: Ipv4Addr,
+}
+
+impl Network {
+    /// The bridge holding the gateway address (`172.18.0.1/16`).
+    pub fn bridge(&self) -> Bridge {
+        Bridge {
+            name: self.bridge.clone(),
+            address: self.subnet.with_addr(self.gateway),
+        }
+    }
+
+    pub fn bridge_net(&self) -> BridgeNet {
+        BridgeNet {
+            bridge: self.bridge.clone(),
+            subnet: self.subnet,
+        }
+    }
+}
+
+/// Where berth keeps its network state and which chains hold its rules.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub state: StateRoot,
+    pub firewall: Firewall,
+    /// The default network's bridge (`berth0`).
+    pub default_bridge: String,
+}
+
+// ANCHOR: choose_subnet
+/// Candidate subnets for the default network, in order: the /16s of
+/// 172.17-31 (Docker's pool), then /20s of 192.168.
+pub fn candidate_subnets() -> Vec<Cidr> {
+    let mut all: Vec<Cidr> = (17..=31)
+        .map(|b| Cidr {
+            addr: Ipv4Addr::new(172, b, 0, 0),
+            prefix: 16,
+        })
+        .collect();
+    all.extend((0..16).map(|i| Cidr {
+        addr: Ipv4Addr::new(192, 168, i * 16, 0),
+        prefix: 20,
+    }));
+    all
+}
+
+/// The first candidate that overlaps nothing in `taken` (host routes and
+/// addresses, other networks).
+pub fn choose_subnet(candidates: &[Cidr], taken: &[Cidr]) -> Option<Cidr> {
+    candidates
+        .iter()
+        .find(|c| !taken.iter().any(|t| t.overlaps(c)))
+        .copied()
+}
+// ANCHOR_END: choose_subnet
+
+/// The destinations of the host's IPv4 routes (all tables, default routes
+/// left out), except those through `ignore_devs`: `ip -4 route show table all`.
+pub fn host_routes(ignore_devs: &[String]) -> Result<Vec<(Cidr, String)>> {
+    let routes = ip_json(&["-4", "route", "show", "table", "all"])?;
+    let mut found = vec![];
+    for r in routes.as_array().into_iter().flatten() {
+        let (Some(dst), dev) = (r["dst"].as_str(), r["dev"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        if dst == "default" || ignore_devs.iter().any(|d| d == dev) {
+            continue;
+        }
+        let cidr = if dst.contains('/') {
+            dst.parse::<Cidr>()
+        } else {
+            format!("{dst}/32").parse::<Cidr>()
+        };
+        if let Ok(c) = cidr {
+            found.push((c.subnet(), dev.to_string()));
+        }
+    }
+    Ok(found)
+}
+
+/// A network name: letters, digits, `_.-`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !ok {
+        return Err(Error::engine(format!(
+            "invalid network name {name:?}: use letters, digits, '_', '.' or '-'"
+        )));
+    }
+    if name == "none" || name == "host" || name == "default" {
+        return Err(Error::engine(format!(
+            "{name:?} is a network mode, not a network name"
+        )));
+    }
+    Ok(())
+}
+
+/// The bridge of network `name`: `berth-NAME`, or `berth-HASH` when too long.
+pub fn bridge_name(name: &str) -> String {
+    let plain = format!("berth-{name}");
+    if plain.len() <= 15 && check_ifname(&plain).is_ok() {
+        plain
+    } else {
+        format!("berth-{}", short_id(name))
+    }
+}
+
+impl Host {
+    /// berth's state under `root`, chains `BERTH-*`, default bridge `berth0`.
+    pub fn new(root: impl Into<PathBuf>) -> Host {
+        Host {
+            state: StateRoot::new(root.into()),
+            firewall: Firewall::default(),
+            default_bridge: DEFAULT_BRIDGE.into(),
+        }
+    }
+
+    fn network_path(&self, name: &str) -> PathBuf {
+        self.state
+            .dir()
+            .join("networks")
+            .join(format!("{name}.json"))
+    }
+
+    /// The network called `name`, if it exists. Needs the lock.
+    pub fn network(&self, _lock: &Locked, name: &str) -> Result<Option<Network>> {
+        let path = self.network_path(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::engine(format!("corrupt {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::engine(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Every network, by name. Needs the lock.
+    pub fn networks(&self, lock: &Locked) -> Result<Vec<Network>> {
+        let dir = self.state.dir().join("networks");
+        let mut names: Vec<String> = match fs::read_dir(&dir) {
+            Ok(d) => d
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".json")
+                        .map(String::from)
+                })
+                .collect(),
+            Err(_) => vec![],
+        };
+        names.sort();
+        let mut nets = vec![];
+        for name in names {
+            nets.extend(self.network(lock, &name)?);
+        }
+        Ok(nets)
+    }
+
+    /// `network ls`.
+    pub fn list_networks(&self) -> Result<Vec<Network>> {
+        let lock = self.state.lock()?;
+        self.networks(&lock)
+    }
+
+    // ANCHOR: create
+    /// `network create NAME [--subnet CIDR]`: persist it, then bring it up.
+    pub fn create_network(&self, name: &str, subnet: Option<Cidr>) -> Result<Network> {
+        check_name(name)?;
+        let lock = self.state.lock()?;
+        if self.network(&lock, name)?.is_some() {
+            return Err(Error::engine(format!("network {name} already exists")));
+        }
+        let bridge = if name == DEFAULT_NETWORK {
+            self.default_bridge.clone()
+        } else {
+            bridge_name(name)
+        };
+        let others = self.networks(&lock)?;
+        let ours: Vec<String> = others.iter().map(|n| n.bridge.clone()).collect();
+        let routes = host_routes(&ours)?;
+        let subnet = match subnet {
+            Some(s) => {
+                let s = s.subnet();
+                if s.host_count() < 2 {
+                    return Err(Error::engine(format!(
+                        "subnet {s} is too small for a gateway and a container"
+                    )));
+                }
+                if let Some(n) = others.iter().find(|n| n.subnet.overlaps(&s)) {
+                    return Err(Error::engine(format!(
+                        "subnet {s} overlaps network {} ({})",
+                        n.name, n.subnet
+                    )));
+                }
+                if let Some((r, dev)) = routes.iter().find(|(r, _)| r.overlaps(&s)) {
+                    return Err(Error::engine(format!(
+                        "subnet {s} overlaps the host's route to {r} via {dev}: choose another --subnet"
+                    )));
+                }
+                s
+            }
+            None => {
+                let mut taken: Vec<Cidr> = routes.iter().map(|(r, _)| *r).collect();
+                taken.extend(others.iter().map(|n| n.subnet));
+                choose_subnet(&candidate_subnets(), &taken).ok_or_else(|| {
+                    Error::engine("no free private subnet left: give one with --subnet")
+                })?
+            }
+        };
+        if !is_private(&subnet) {
+            eprintln!("warning: subnet {subnet} is not in a private (RFC 1918) range");
+        }
+        let network = Network {
+            name: name.to_string(),
+            bridge,
+            subnet,
+            gateway: subnet.gateway().expect("checked above"),
+        };
+        let text = serde_json::to_string_pretty(&network).expect("network serialises");
+        write_atomic(&self.network_path(name), &text)?;
+        if let Err(e) = self.up(&lock, &network) {
+            let _ = self.down(&lock, &network);
+            let _ = fs::remove_file(self.network_path(name));
+            return Err(e);
+        }
+        Ok(network)
+    }
+    // ANCHOR_END: create
+
+    /// The default network, created on first use.
+    pub fn default_network(&self) -> Result<Network> {
+        {
+            let lock = self.state.lock()?;
+            if let Some(n) = self.network(&lock, DEFAULT_NETWORK)? {
+                return Ok(n);
+            }
+        }
+        match self.create_network(DEFAULT_NETWORK, None) {
+            Err(e) if e.message.ends_with("already exists") => {
+                let lock = self.state.lock()?;
+                Ok(self.network(&lock, DEFAULT_NETWORK)?.expect("just created"))
+            }
+            other => other,
+        }
+    }
+
+    // ANCHOR: up
+    /// Brings a network up (idempotent): bridge and address, forwarding,
+    /// route_localnet on the bridge, berth's chains and this network's rules,
+    /// and the isolation rules between all berth bridges.
+    pub fn up(&self, lock: &Locked, network: &Network) -> Result<()> {
+        network.bridge().ensure()?;
+        sysctl::enable_ip_forward()?;
+        sysctl::enable_route_localnet(&network.bridge)?;
+        self.firewall.add_network(&network.bridge_net())?;
+        self.refresh_isolation(lock)
+    }
+    // ANCHOR_END: up
+
+    fn refresh_isolation(&self, lock: &Locked) -> Result<()> {
+        let bridges: Vec<String> = self.networks(lock)?.into_iter().map(|n| n.bridge).collect();
+        self.firewall.set_isolation(&bridges)
+    }
+
+    /// Takes a network's bridge and rules down; the whole berth chain set
+    /// goes with the last network.
+    fn down(&self, lock: &Locked, network: &Network) -> Result<()> {
+        self.firewall.remove_network(&network.bridge_net())?;
+        network.bridge().delete()?;
+        let remaining: Vec<Network> = self
+            .networks(lock)?
+            .into_iter()
+            .filter(|n| n.name != network.name)
+            .collect();
+        if remaining.is_empty() {
+            self.firewall.remove_all()
+        } else {
+            let bridges: Vec<String> = remaining.into_iter().map(|n| n.bridge).collect();
+            self.firewall.set_isolation(&bridges)
+        }
+    }
+
+    /// `network rm NAME`: refused while a live container uses it.
+    pub fn remove_network(&self, name: &str) -> Result<()> {
+        let lock = self.state.lock()?;
+        let network = self
+            .network(&lock, name)?
+            .ok_or_else(|| Error::engine(format!("network {name} not found")))?;
+        crate::sweep::reclaim_stale(self, &lock, &network)?;
+        let allocs = ipam::load(&lock, &self.state, name)?;
+        if let Some(a) = allocs.addresses.values().next() {
+            return Err(Error::engine(format!(
+                "network {name} is in use by container {} (pid {})",
+                a.container, a.owner.pid
+            )));
+        }
+        self.down(&lock, &network)?;
+        fs::remove_file(self.network_path(name))
+            .map_err(|e| Error::engine(format!("cannot remove network {name}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Cidr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_subnet_avoids_taken_ranges() {
+        let all = candidate_subnets();
+        assert_eq!(all[0], c("172.17.0.0/16"));
+        assert_eq!(choose_subnet(&all, &[]), Some(c("172.17.0.0/16")));
+        // docker0 and a VPN route on 172.18.5.0/24 push berth to 172.19.
+        let taken = [c("172.17.0.0/16"), c("172.18.5.0/24"), c("192.0.2.0/24")];
+        assert_eq!(choose_subnet(&all, &taken), Some(c("172.19.0.0/16")));
+        // A host whose 172.16.0.0/12 is all in use gets a 192.168 /20.
+        assert_eq!(
+            choose_subnet(&all, &[c("172.16.0.0/12")]),
+            Some(c("192.168.0.0/20"))
+        );
+        assert_eq!(choose_subnet(&all, &[c("0.0.0.0/0")]), None);
+        assert!(all.iter().all(is_private));
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("backend").is_ok());
+        assert!(check_name("my_net.2").is_ok());
+        assert!(check_name("-x").is_err());
+        assert!(check_name("a b").is_err());
+        assert!(check_name("host").is_err());
+        assert_eq!(bridge_name("backend"), "berth-backend");
+        let long = bridge_name("a-very-long-network-name");
+        assert!(long.starts_with("berth-") && long.len() == 14);
+    }
+}

@@ -1,0 +1,126 @@
+//! Leftovers of killed runs: found and removed by the next run and by `cargo lab clean`.
+//!
+//! A container killed with SIGKILL (or an engine killed half-way) runs no
+//! cleanup. The kernel removes the veth pair with the container's network
+//! namespace; what remains is berth's own bookkeeping: the allocation of a
+//! dead pid, the published-port rules recorded with it, a veth pair that
+//! never reached its namespace, and chains with no network left.
+
+use std::path::Path;
+
+use crate::bridge::delete_link;
+use crate::cmd::ip_json;
+use crate::iptables::{self, Firewall};
+use crate::lock::Locked;
+use crate::network::{Host, Network};
+use crate::veth::HOST_PREFIX;
+use crate::{Result, ipam};
+
+// ANCHOR: reclaim
+/// Frees the allocations of `network` whose owner is dead, with their
+/// published-port rules and host veth. Returns one line per reclaimed address.
+pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Vec<String>> {
+    let mut allocs = ipam::load(lock, &host.state, &network.name)?;
+    let stale = allocs.take_stale(|owner| owner.is_alive());
+    let mut report = vec![];
+    for (ip, a) in &stale {
+        for port in &a.ports {
+            host.firewall.remove_port(&network.bridge, *ip, port)?;
+        }
+        delete_link(&a.host_veth)?;
+        report.push(format!(
+            "reclaimed {ip} of network {} from container {} (pid {} is gone)",
+            network.name, a.container, a.owner.pid
+        ));
+    }
+    if !stale.is_empty() {
+        ipam::save(lock, &host.state, &network.name, &allocs)?;
+    }
+    Ok(report)
+}
+// ANCHOR_END: reclaim
+
+/// Host ends of berth veth pairs whose other end never left this namespace.
+pub fn unmoved_veths() -> Result<Vec<String>> {
+    let links = ip_json(&["link", "show", "type", "veth"])?;
+    Ok(links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l.get("link_netnsid").is_none())
+        .filter_map(|l| l["ifname"].as_str())
+        .filter(|n| n.starts_with(HOST_PREFIX))
+        .map(String::from)
+        .collect())
+}
+
+/// The whole sweep for one state root: stale allocations of every network,
+/// unmoved veth pairs no live allocation holds, and the chain set when no
+/// network remains.
+pub fn sweep(host: &Host) -> Result<Vec<String>> {
+    let lock = host.state.lock()?;
+    let mut report = vec![];
+    let networks = host.networks(&lock)?;
+    let mut held = vec![];
+    for network in &networks {
+        report.extend(reclaim_stale(host, &lock, network)?);
+        let allocs = ipam::load(&lock, &host.state, &network.name)?;
+        held.extend(allocs.addresses.into_values().map(|a| a.host_veth));
+    }
+    for veth in unmoved_veths()? {
+        if !held.contains(&veth) {
+            delete_link(&veth)?;
+            report.push(format!("removed veth {veth} (never reached a container)"));
+        }
+    }
+    if networks.is_empty() && host.firewall.installed()? {
+        host.firewall.remove_all()?;
+        report.push(format!("removed chains {}-*", host.firewall.prefix));
+    }
+    Ok(report)
+}
+
+/// `cargo lab clean`: the sweep of `root`, then what test runs may have
+/// left: network namespaces named `berth-*`, berth bridges with no port and
+/// no network in `root`, and the chains of test prefixes (`BERTHT*`).
+pub fn clean_host(root: &Path) -> Result<Vec<String>> {
+    let host = Host::new(root);
+    let mut report = sweep(&host)?;
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("berth-") {
+                crate::cmd::ip(&["netns", "del", &name])?;
+                report.push(format!("removed network namespace {name}"));
+            }
+        }
+    }
+    let kept: Vec<String> = {
+        let lock = host.state.lock()?;
+        host.networks(&lock)?
+            .into_iter()
+            .map(|n| n.bridge)
+            .collect()
+    };
+    let bridges = ip_json(&["link", "show", "type", "bridge"])?;
+    for name in bridges
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["ifname"].as_str())
+    {
+        if !name.starts_with("berth") || kept.iter().any(|k| k == name) {
+            continue;
+        }
+        let ports = ip_json(&["link", "show", "master", name])?;
+        if ports.as_array().is_none_or(|p| p.is_empty()) {
+            delete_link(name)?;
+            report.push(format!("removed bridge {name}"));
+        }
+    }
+    for prefix in iptables::prefixes_present("BERTHT")? {
+        Firewall::with_prefix(&prefix)?.remove_all()?;
+        report.push(format!("removed chains {prefix}-*"));
+    }
+    Ok(report)
+}

@@ -1,0 +1,114 @@
+//! The veth pair: a virtual cable with one end on the host bridge and the
+//! other end, renamed `eth0`, inside the container's network namespace.
+
+use std::net::Ipv4Addr;
+
+use crate::Result;
+use crate::bridge::{Bridge, check_ifname, delete_link};
+use crate::cidr::Cidr;
+use crate::cmd::{ip, run};
+use crate::netns::Netns;
+
+/// The prefix of every host-side veth berth creates (`bv-1a2b3c4d`).
+pub const HOST_PREFIX: &str = "bv-";
+/// The prefix of the container side until it is renamed `eth0`.
+pub const PEER_PREFIX: &str = "bc-";
+/// The name the container sees.
+pub const CONTAINER_IFNAME: &str = "eth0";
+
+/// The two ends of a veth pair, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethPair {
+    /// The end that stays on the host and joins the bridge.
+    pub host: String,
+    /// The end that moves into the container (named `eth0` there).
+    pub peer: String,
+}
+
+/// Eight hex digits derived from a container id (FNV-1a), so names fit in 15 bytes.
+pub fn short_id(id: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
+}
+
+impl VethPair {
+    /// The pair's names for container `id`: `bv-XXXXXXXX` and `bc-XXXXXXXX`.
+    pub fn for_container(id: &str) -> VethPair {
+        let short = short_id(id);
+        VethPair {
+            host: format!("{HOST_PREFIX}{short}"),
+            peer: format!("{PEER_PREFIX}{short}"),
+        }
+    }
+
+    // ANCHOR: create
+    /// `ip link add bv-X type veth peer name bc-X`: both ends start on the host.
+    pub fn create(&self) -> Result<()> {
+        check_ifname(&self.host)?;
+        check_ifname(&self.peer)?;
+        // A pair left by a killed run with the same id goes first.
+        delete_link(&self.host)?;
+        ip(&[
+            "link", "add", &self.host, "type", "veth", "peer", "name", &self.peer,
+        ])?;
+        Ok(())
+    }
+
+    /// `ip link set bv-X master berth0 up`: plug the host end into the bridge.
+    pub fn attach(&self, bridge: &Bridge) -> Result<()> {
+        ip(&["link", "set", &self.host, "master", &bridge.name, "up"])?;
+        Ok(())
+    }
+
+    /// `ip link set bc-X netns /proc/PID/ns/net`: hand the other end to the container.
+    pub fn move_into(&self, netns: &Netns) -> Result<()> {
+        let path = netns.path().to_string_lossy().into_owned();
+        ip(&["link", "set", &self.peer, "netns", &path])?;
+        Ok(())
+    }
+    // ANCHOR_END: create
+
+    // ANCHOR: inside
+    /// Inside the container: `lo` up, the peer renamed `eth0`, its address,
+    /// up, and a default route through the bridge.
+    pub fn configure_inside(&self, netns: &Netns, address: Cidr, gateway: Ipv4Addr) -> Result<()> {
+        loopback_up(netns)?;
+        let addr = address.to_string();
+        let gw = gateway.to_string();
+        let steps: [&[&str]; 4] = [
+            &["link", "set", &self.peer, "name", CONTAINER_IFNAME],
+            &["addr", "add", &addr, "dev", CONTAINER_IFNAME],
+            &["link", "set", CONTAINER_IFNAME, "up"],
+            &[
+                "route",
+                "add",
+                "default",
+                "via",
+                &gw,
+                "dev",
+                CONTAINER_IFNAME,
+            ],
+        ];
+        for args in steps {
+            run(netns.command("ip").args(args))?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: inside
+
+    /// `ip link del bv-X`: deleting one end deletes both. Missing is fine
+    /// (the kernel removes the pair when the container's namespace dies).
+    pub fn delete(&self) -> Result<()> {
+        delete_link(&self.host)
+    }
+}
+
+/// `ip link set lo up` inside `netns`: all a `--network none` container gets.
+pub fn loopback_up(netns: &Netns) -> Result<()> {
+    run(netns.command("ip").args(["link", "set", "lo", "up"]))?;
+    Ok(())
+}
