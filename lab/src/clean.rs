@@ -39,6 +39,12 @@ pub fn run() -> Result<()> {
             Err(e) => println!("clean: cannot remove cgroup {}: {e}", cgroup.display()),
         }
     }
+    // Chapter 5: stale allocations, their port rules and veths, test
+    // namespaces and bridges, chains with no network left.
+    match ch05_network::sweep::clean_host(Path::new(ch05_network::DEFAULT_STATE_ROOT)) {
+        Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
+        Err(e) => println!("clean: network leftovers: {e}"),
+    }
     let dir = fixture::fixture_dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

@@ -33,5 +33,8 @@ pub mod veth;
 
 pub use ch01_chroot::Error;
 
+/// Where berth keeps its state unless `--root` says otherwise.
+pub const DEFAULT_STATE_ROOT: &str = "/var/lib/berth";
+
 /// The result type of every fallible step.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -58,6 +58,10 @@ pub fn unmoved_veths() -> Result<Vec<String>> {
 /// unmoved veth pairs no live allocation holds, and the chain set when no
 /// network remains.
 pub fn sweep(host: &Host) -> Result<Vec<String>> {
+    if !host.state.dir().exists() {
+        // Nothing was ever attached under this root: only unmoved pairs can be left.
+        return remove_unmoved(&[]);
+    }
     let lock = host.state.lock()?;
     let mut report = vec![];
     let networks = host.networks(&lock)?;
@@ -67,15 +71,22 @@ pub fn sweep(host: &Host) -> Result<Vec<String>> {
         let allocs = ipam::load(&lock, &host.state, &network.name)?;
         held.extend(allocs.addresses.into_values().map(|a| a.host_veth));
     }
+    report.extend(remove_unmoved(&held)?);
+    if networks.is_empty() && host.firewall.installed()? {
+        host.firewall.remove_all()?;
+        report.push(format!("removed chains {}-*", host.firewall.prefix));
+    }
+    Ok(report)
+}
+
+/// Deletes unmoved berth veth pairs except those in `held`.
+fn remove_unmoved(held: &[String]) -> Result<Vec<String>> {
+    let mut report = vec![];
     for veth in unmoved_veths()? {
         if !held.contains(&veth) {
             delete_link(&veth)?;
             report.push(format!("removed veth {veth} (never reached a container)"));
         }
-    }
-    if networks.is_empty() && host.firewall.installed()? {
-        host.firewall.remove_all()?;
-        report.push(format!("removed chains {}-*", host.firewall.prefix));
     }
     Ok(report)
 }
@@ -95,12 +106,14 @@ pub fn clean_host(root: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    let kept: Vec<String> = {
+    let kept: Vec<String> = if host.state.dir().exists() {
         let lock = host.state.lock()?;
         host.networks(&lock)?
             .into_iter()
             .map(|n| n.bridge)
             .collect()
+    } else {
+        vec![]
     };
     let bridges = ip_json(&["link", "show", "type", "bridge"])?;
     for name in bridges
