@@ -8,11 +8,18 @@ pub struct Chapter {
 }
 
 /// Every chapter that exists so far, in order; the demo runs the last.
-pub const CHAPTERS: &[Chapter] = &[Chapter {
-    number: 1,
-    package: "ch01-chroot",
-    mechanism: "chroot: another root directory",
-}];
+pub const CHAPTERS: &[Chapter] = &[
+    Chapter {
+        number: 1,
+        package: "ch01-chroot",
+        mechanism: "chroot: another root directory",
+    },
+    Chapter {
+        number: 2,
+        package: "ch02-namespaces",
+        mechanism: "namespaces and pivot_root: pid, uts, ipc, mount, net, cgroup, time (user with --userns)",
+    },
+];
 
 /// The newest chapter.
 pub fn newest() -> &'static Chapter {

@@ -24,6 +24,22 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Directories in `tmp` (cargo's test tmp dir) whose names start with one
+/// of `prefixes`: scratch copies made by chapter tests.
+pub fn test_copies(tmp: &Path, prefixes: &[&str]) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            prefixes.iter().any(|p| name.starts_with(p))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
 /// Removes berth's leftovers; prints what it removed.
 pub fn run() -> Result<()> {
     let target = paths::target_dir();
@@ -44,6 +60,14 @@ pub fn run() -> Result<()> {
     match ch05_network::sweep::clean_host(Path::new(ch05_network::DEFAULT_STATE_ROOT)) {
         Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
         Err(e) => println!("clean: network leftovers: {e}"),
+    }
+    // Chapter 2's runs leave nothing on the host: their mounts live in the
+    // container's own mount namespace, and a killed `ch02-namespaces`
+    // takes its container with it (parent-death signal). Its tests' copies
+    // of the fixture (files owned by mapped uids) can outlive a killed test.
+    for leftover in test_copies(&target.join("tmp"), &["ch02-"]) {
+        std::fs::remove_dir_all(&leftover)?;
+        println!("clean: removed {}", leftover.display());
     }
     let dir = fixture::fixture_dir();
     if dir.exists() {

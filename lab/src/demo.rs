@@ -52,7 +52,7 @@ const ASPECTS: &[Aspect] = &[
     Aspect {
         name: "users",
         keys: &["ns.user"],
-        provided_by: "chapter 2: user namespace (--userns)",
+        provided_by: "chapter 2, off by default like Docker's: run --userns",
     },
     Aspect {
         name: "cgroup view",
@@ -143,12 +143,24 @@ pub fn run() -> Result<()> {
         }
     }
     println!();
-    println!("and chroot alone is not a wall:");
+    println!("and chapter 1's chroot escape:");
     show(&bin, &rootfs, &["/chroot-escape"])?;
-    println!(
-        "the host's / is {}: the process walked out (chapter 2's pivot_root closes this)",
-        crate::host::HostView::current().root_id
-    );
+    let escape = parse(&output(
+        Command::new(&bin)
+            .arg("run")
+            .arg(&rootfs)
+            .arg("/chroot-escape"),
+    )?);
+    let host_root = crate::host::HostView::current().root_id;
+    if escape.get("after.root.id") == Some(&host_root) {
+        println!(
+            "the host's / is {host_root}: the process walked out (chapter 2's pivot_root closes this)"
+        );
+    } else {
+        println!(
+            "the host's / is {host_root}: the escape ended at the container's own root (pivot_root left nothing above it)"
+        );
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
@@ -52,6 +52,26 @@ impl ReportReader {
     }
 }
 // ANCHOR_END: report
+
+/// Chapter 2 closes the parent's end in its cloned child, and may pass the
+/// child's end on: both need the descriptors themselves.
+impl AsFd for ReportWriter {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsFd for ReportReader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl From<OwnedFd> for ReportWriter {
+    fn from(fd: OwnedFd) -> Self {
+        ReportWriter(fd.into())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,9 @@
 //! Every line is `key: value`, in a fixed order, so that the lab's scenario
 //! harness can normalise volatile values (pids, inodes) and compare the rest
 //! with a committed snapshot. `probe [SECTION]...` prints only the named
-//! sections: ids, hostname, root, ns, mounts, cgroup, caps, net.
+//! sections: ids, hostname, root, ns, mounts, cgroup, caps, net, ipc.
+//! Two more run only when named, because their values move or they act:
+//! `time` (clock readings) and `zombies` (makes orphans, counts zombies).
 
 use std::ffi::CStr;
 use std::fs;
@@ -18,13 +20,17 @@ const SECTIONS: &[(&str, fn())] = &[
     ("cgroup", cgroup),
     ("caps", caps),
     ("net", net),
+    ("ipc", ipc),
 ];
+
+/// Sections printed only when asked for by name.
+const ON_REQUEST: &[(&str, fn())] = &[("time", time), ("zombies", zombies)];
 
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     for name in &wanted {
-        if !SECTIONS.iter().any(|(n, _)| n == name) {
-            let names: Vec<&str> = SECTIONS.iter().map(|(n, _)| *n).collect();
+        if !SECTIONS.iter().chain(ON_REQUEST).any(|(n, _)| n == name) {
+            let names: Vec<&str> = SECTIONS.iter().chain(ON_REQUEST).map(|(n, _)| *n).collect();
             eprintln!(
                 "probe: unknown section {name:?} (known: {})",
                 names.join(", ")
@@ -34,6 +40,11 @@ fn main() {
     }
     for (name, print) in SECTIONS {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            print();
+        }
+    }
+    for (name, print) in ON_REQUEST {
+        if wanted.iter().any(|w| w == name) {
             print();
         }
     }
@@ -281,4 +292,103 @@ fn routes(table: &str) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// System V shared memory segments visible here (an ipc namespace's own).
+fn ipc() {
+    let Some(table) = read("/proc/sysvipc/shm") else {
+        println!("ipc.shm: unavailable (no /proc)");
+        return;
+    };
+    // key shmid perms size ...: one line per segment after the header.
+    let keys: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    println!("ipc.shm.count: {}", keys.len());
+    for key in keys {
+        println!("ipc.shm.key: {key}");
+    }
+}
+
+/// Whole seconds of the namespaced clocks (and of /proc/uptime).
+fn time() {
+    for (name, clock) in [
+        ("monotonic", libc::CLOCK_MONOTONIC),
+        ("boottime", libc::CLOCK_BOOTTIME),
+    ] {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime fills the struct we pass it.
+        if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+            println!("time.{name}: {}", ts.tv_sec);
+        }
+    }
+    if let Some(uptime) = read("/proc/uptime") {
+        let secs = uptime.split(['.', ' ']).next().unwrap_or("?");
+        println!("time.uptime: {secs}");
+    }
+}
+
+/// Makes three orphans and reports how many are left as zombies: they are
+/// re-parented to pid 1, and stay zombies unless pid 1 reaps them.
+fn zombies() {
+    let mut fds = [0; 2];
+    // SAFETY: plain pipe/fork/_exit; the middle child only forks and exits.
+    let pids = unsafe {
+        if libc::pipe(fds.as_mut_ptr()) != 0 {
+            println!("zombies: unavailable (pipe)");
+            return;
+        }
+        let middle = libc::fork();
+        if middle == 0 {
+            for _ in 0..3 {
+                let orphan = libc::fork();
+                if orphan == 0 {
+                    libc::_exit(0);
+                }
+                let bytes = orphan.to_ne_bytes();
+                libc::write(fds[1], bytes.as_ptr().cast(), bytes.len());
+            }
+            libc::_exit(0);
+        }
+        libc::close(fds[1]);
+        libc::waitpid(middle, std::ptr::null_mut(), 0);
+        let mut pids = Vec::new();
+        let mut buf = [0u8; 4];
+        while libc::read(fds[0], buf.as_mut_ptr().cast(), 4) == 4 {
+            pids.push(i32::from_ne_bytes(buf));
+        }
+        libc::close(fds[0]);
+        pids
+    };
+    // A reaped orphan vanishes. One that stays a zombie *with us as its
+    // parent* will never be reaped (we never wait for it): stop then.
+    let me = std::process::id().to_string();
+    let stat = |pid: i32| -> Option<(String, String)> {
+        let text = read(&format!("/proc/{pid}/stat"))?;
+        let mut fields = text.rsplit_once(')')?.1.split_whitespace();
+        Some((fields.next()?.to_string(), fields.next()?.to_string()))
+    };
+    let mut zombies = 0;
+    for _ in 0..500 {
+        let states: Vec<Option<(String, String)>> = pids.iter().map(|p| stat(*p)).collect();
+        zombies = states
+            .iter()
+            .filter(|s| s.as_ref().is_some_and(|(state, _)| state == "Z"))
+            .count();
+        let settled = states.iter().all(|s| {
+            s.as_ref()
+                .is_none_or(|(state, ppid)| state == "Z" && *ppid == me)
+        });
+        if settled {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    println!("orphans: {}", pids.len());
+    println!("zombies: {zombies}");
 }
