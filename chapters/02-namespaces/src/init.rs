@@ -23,7 +23,7 @@ use ch01_chroot::exec::exec_command;
 use ch01_chroot::exit::exit_code;
 use ch01_chroot::report::ReportWriter;
 use nix::errno::Errno;
-use nix::sys::prctl::set_dumpable;
+use nix::sys::prctl::{set_dumpable, set_pdeathsig};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
@@ -53,6 +53,9 @@ pub fn become_init(argv: &[String], report: ReportWriter) -> ! {
             unsafe { libc::_exit(ENGINE_ERROR) }
         }
         Ok(ForkResult::Child) => {
+            // With a shared pid namespace, nothing else would stop the
+            // command from outliving its init.
+            let _ = set_pdeathsig(Signal::SIGKILL);
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&original), None);
             let Err(error) = exec_command(argv);
             let code = error.code;

@@ -124,6 +124,7 @@ struct Inside<'a> {
     mask: SigSet,
 }
 
+// ANCHOR: inside
 impl Inside<'_> {
     /// The child's whole life: wait, run the steps, exec. Never returns.
     fn run(self) -> ! {
@@ -161,6 +162,7 @@ impl Inside<'_> {
         unsafe { libc::_exit(code) }
     }
 }
+// ANCHOR_END: inside
 
 // ANCHOR: child_steps
 /// Runs the child steps in order, then prepares the command's environment

@@ -5,9 +5,9 @@
 //! for the caller's *future children* (`/proc/self/ns/time_for_children`).
 //! Its offsets can be written to `/proc/self/timens_offsets` only until the
 //! first process enters it. Then the child enters it itself, with `setns`
-//! on its own `time_for_children`: recent kernels (6.3 and later) would
-//! also move it at its next `execve`, but the lab VM's 6.1 does not, and
-//! `setns` works on every kernel with time namespaces (5.6 and later).
+//! on its own `time_for_children`: recent kernels would also move it at
+//! its next `execve`, but the lab VM's 6.1 does not, and `setns` works on
+//! every kernel with time namespaces (5.6 and later).
 
 use std::str::FromStr;
 
