@@ -417,19 +417,30 @@ fn init_reaps_zombies() {
     );
 }
 
-/// SIGTERM to `ch02-namespaces` reaches the command; the exit code is its.
+/// SIGINT, SIGHUP and SIGTERM sent to `ch02-namespaces` reach the command
+/// (a shell with traps, so that even as pid 1 it takes them); the exit
+/// code is the command's.
 #[test]
 fn signals_are_forwarded() {
     if !require_root() {
         return;
     }
     let _host = shared();
-    let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+    let script = "trap 'echo got INT' INT; trap 'echo got HUP' HUP; \
+                  trap 'echo got TERM; exit 7' TERM; \
+                  echo ready; while :; do sleep 0.05; done";
     let mut child = spawn(&[], &fixture::rootfs(), &["sh", "-c", script]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     read_until(&mut stdout, "ready");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    read_until(&mut stdout, "got TERM");
+    let parent = Pid::from_raw(child.id() as i32);
+    for (signal, line) in [
+        (Signal::SIGINT, "got INT"),
+        (Signal::SIGHUP, "got HUP"),
+        (Signal::SIGTERM, "got TERM"),
+    ] {
+        kill(parent, signal).unwrap();
+        assert_eq!(read_until(&mut stdout, line), [line], "{signal}");
+    }
     assert_eq!(wait_code(&mut child), 7);
 }
 
