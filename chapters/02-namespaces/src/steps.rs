@@ -138,7 +138,19 @@ impl ChildStep for BindRootfs {
         "bind-rootfs"
     }
     fn run(&mut self, ctx: &mut ChildContext) -> Result<(), Error> {
-        mounts::bind_rootfs(&ctx.rootfs)
+        mounts::bind_rootfs(&ctx.rootfs).map_err(|e| {
+            if ctx.spec.has(Namespace::User) && e.message.ends_with("Permission denied") {
+                // The container's root is an ordinary user on the host.
+                let uid = ctx.spec.uid_map.iter().find_map(|m| m.to_host(0));
+                let who = uid.map_or("its root".to_string(), |u| format!("host uid {u}"));
+                Error::engine(format!(
+                    "{} (with --userns the rootfs must be reachable by {who})",
+                    e.message
+                ))
+            } else {
+                e
+            }
+        })
     }
 }
 

@@ -568,6 +568,17 @@ fn failures_are_explained() {
             .run(),
         125,
     );
+    // A rootfs the user namespace's root (host uid 100000) cannot reach.
+    std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    record(
+        Scenario::new(BIN)
+            .replace(rootfs.display().to_string(), "<rootfs>")
+            .args(["run", "--userns"])
+            .arg(&rootfs)
+            .arg("true")
+            .run(),
+        125,
+    );
     insta::assert_snapshot!("failures_are_explained", transcript);
 }
 
