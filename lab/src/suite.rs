@@ -76,6 +76,16 @@ pub fn run(extra: &[String]) -> Result<()> {
         println!("cargo test failed before running every test (see above)");
         failed = 1;
     }
+    // Chapter 5's promise: no berth namespace, link or chain outlives the suite.
+    match ch05_network::sweep::leftovers(std::path::Path::new(ch05_network::DEFAULT_STATE_ROOT)) {
+        Ok(left) if !left.is_empty() => {
+            println!("the suite left network resources behind (`cargo lab clean` removes them):");
+            left.iter().for_each(|l| println!("  {l}"));
+            failed += 1;
+        }
+        Ok(_) => {}
+        Err(e) => println!("cannot check for network leftovers: {e}"),
+    }
     println!("{} passed, {} failed", totals.passed, failed);
     let host = Totals {
         passed: totals.passed,

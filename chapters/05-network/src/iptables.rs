@@ -74,13 +74,13 @@ impl Firewall {
     /// (tests use their own prefix so they never share chains).
     pub fn with_prefix(prefix: &str) -> Result<Firewall> {
         let ok = !prefix.is_empty()
-            && prefix.len() <= 12
+            && prefix.len() <= 16
             && prefix
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             return Err(Error::engine(format!(
-                "invalid chain prefix {prefix:?}: at most 12 letters, digits or '_'"
+                "invalid chain prefix {prefix:?}: at most 16 letters, digits or '_'"
             )));
         }
         Ok(Firewall {
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn chain_names_fit_iptables() {
-        let fw = Firewall::with_prefix("BERTHT123456").unwrap();
+        let fw = Firewall::with_prefix("BERTHT4194304").unwrap();
         // iptables chain names are at most 28 characters.
         assert!(fw.chains().iter().all(|(_, c)| c.len() <= 28));
         assert!(Firewall::with_prefix("BAD-PREFIX").is_err());

@@ -93,14 +93,15 @@ fn remove_unmoved(held: &[String]) -> Result<Vec<String>> {
 
 /// `cargo lab clean`: the sweep of `root`, then what test runs may have
 /// left: network namespaces named `berth-*`, berth bridges with no port and
-/// no network in `root`, and the chains of test prefixes (`BERTHT*`).
+/// no network in `root`, and the chains of test prefixes (`BERTHT*`); a
+/// running test's own (named after its pid) are left alone.
 pub fn clean_host(root: &Path) -> Result<Vec<String>> {
     let host = Host::new(root);
     let mut report = sweep(&host)?;
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("berth-") {
+            if name.starts_with("berth-") && !owned_by_live_test(&name, "berth-test-") {
                 crate::cmd::ip(&["netns", "del", &name])?;
                 report.push(format!("removed network namespace {name}"));
             }
@@ -122,7 +123,10 @@ pub fn clean_host(root: &Path) -> Result<Vec<String>> {
         .flatten()
         .filter_map(|l| l["ifname"].as_str())
     {
-        if !name.starts_with("berth") || kept.iter().any(|k| k == name) {
+        if !name.starts_with("berth")
+            || kept.iter().any(|k| k == name)
+            || owned_by_live_test(name, "berth-t")
+        {
             continue;
         }
         let ports = ip_json(&["link", "show", "master", name])?;
@@ -132,8 +136,92 @@ pub fn clean_host(root: &Path) -> Result<Vec<String>> {
         }
     }
     for prefix in iptables::prefixes_present("BERTHT")? {
+        if owned_by_live_test(&prefix, "BERTHT") {
+            continue;
+        }
         Firewall::with_prefix(&prefix)?.remove_all()?;
         report.push(format!("removed chains {prefix}-*"));
     }
     Ok(report)
+}
+
+/// True when `name` (after `prefix`) starts with the pid of a running
+/// process: test resources carry their test process's pid (`berth-test-PID-...`,
+/// `berth-tPID`, `BERTHTPID`), so a concurrent run's are not leftovers.
+fn owned_by_live_test(name: &str, prefix: &str) -> bool {
+    let Some(rest) = name.strip_prefix(prefix) else {
+        return false;
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits
+        .parse::<i32>()
+        .is_ok_and(|pid| crate::ipam::start_time(pid).is_some())
+}
+
+/// What berth networking left on this host, without removing anything:
+/// `berth-*` network namespaces, berth bridges, unattached berth veths and
+/// `BERTH*` chains, except the networks of `root` (a real installation's)
+/// and what running test processes are using.
+/// `cargo lab test` fails when the suite leaves any of these behind.
+pub fn leftovers(root: &Path) -> Result<Vec<String>> {
+    let host = Host::new(root);
+    let kept: Vec<String> = if host.state.dir().exists() {
+        let lock = host.state.lock()?;
+        host.networks(&lock)?
+            .into_iter()
+            .map(|n| n.bridge)
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut found = vec![];
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("berth-") && !owned_by_live_test(&name, "berth-test-") {
+                found.push(format!("network namespace {name}"));
+            }
+        }
+    }
+    let links = ip_json(&["link", "show"])?;
+    for link in links.as_array().into_iter().flatten() {
+        let name = link["ifname"].as_str().unwrap_or("");
+        let stray_bridge = name.starts_with("berth")
+            && !kept.iter().any(|k| k == name)
+            && !owned_by_live_test(name, "berth-t");
+        let stray_veth = name.starts_with(HOST_PREFIX)
+            && link.get("master").is_none()
+            && link.get("link_netnsid").is_none();
+        if stray_bridge || stray_veth {
+            found.push(format!("link {name}"));
+        }
+    }
+    for prefix in iptables::prefixes_present("BERTH")? {
+        let kept_chains = prefix == host.firewall.prefix && !kept.is_empty();
+        if !kept_chains && !owned_by_live_test(&prefix, "BERTHT") {
+            found.push(format!("iptables chains {prefix}-*"));
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_resources_name_their_process() {
+        let me = std::process::id();
+        assert!(owned_by_live_test(
+            &format!("berth-test-{me}-3-host"),
+            "berth-test-"
+        ));
+        assert!(owned_by_live_test(&format!("BERTHT{me}"), "BERTHT"));
+        assert!(!owned_by_live_test(
+            "berth-test-2147483647-0-host",
+            "berth-test-"
+        ));
+        assert!(!owned_by_live_test("berth0", "berth-t"));
+        assert!(!owned_by_live_test("berth-backend", "berth-t"));
+    }
 }

@@ -680,10 +680,9 @@ fn published_port_on_the_real_host() {
     if !lab::privileged::require_root() {
         return;
     }
-    let tag = format!(
-        "{:04x}",
-        (std::process::id() ^ COUNTER.fetch_add(1, Ordering::SeqCst)) & 0xffff
-    );
+    // The pid in every name: unique, and `cargo lab test` can tell a
+    // concurrent run's resources from leftovers.
+    let tag = std::process::id().to_string();
     let state = tempfile::tempdir().unwrap();
     let mut host = Host::new(state.path());
     host.firewall = Firewall::with_prefix(&format!("BERTHT{tag}")).unwrap();
@@ -764,4 +763,53 @@ fn test_namespaces_are_removed() {
         world.host_ns.name.clone()
     };
     assert!(!std::path::Path::new("/run/netns").join(&name).exists());
+}
+
+/// `cargo lab test` fails on leftovers: a stray bridge, an unattached veth
+/// and chains, made in a test namespace, are reported; a test run's own
+/// (named after a live pid) are not.
+#[test]
+fn leftovers_are_reported() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let world = World::new();
+    let me = std::process::id();
+    let root = tempfile::tempdir().unwrap();
+    let found = world.on_host(|_| {
+        cmd::ip(&["link", "add", "berth-stray", "type", "bridge"]).unwrap();
+        cmd::ip(&["link", "add", &format!("berth-t{me}"), "type", "bridge"]).unwrap();
+        cmd::ip(&[
+            "link",
+            "add",
+            "bv-00000001",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "bc-00000001",
+        ])
+        .unwrap();
+        Firewall::with_prefix("BERTHX")
+            .unwrap()
+            .ensure_chains()
+            .unwrap();
+        Firewall::with_prefix(&format!("BERTHT{me}"))
+            .unwrap()
+            .ensure_chains()
+            .unwrap();
+        sweep::leftovers(root.path()).unwrap()
+    });
+    let here: Vec<&String> = found
+        .iter()
+        .filter(|l| !l.starts_with("network namespace"))
+        .collect();
+    assert_eq!(
+        here,
+        [
+            "link berth-stray",
+            "link bv-00000001",
+            "iptables chains BERTHX-*"
+        ]
+    );
 }
