@@ -1,0 +1,388 @@
+//! Containers under a state root: create, find, list, mount, remove.
+
+use std::fs::File;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::diff::Change;
+use crate::lowers::Lowers;
+use crate::mount::{bind_read_only, is_mounted, mount_points, unmount};
+use crate::options::check_layer_count;
+use crate::state::{self, CONTAINERS, Config, MERGED, PID, UPPER, WORK};
+use crate::storage::Storage;
+use crate::{Error, commit, diff, fscheck, id, overlay::Overlay, vfs};
+
+/// What to create.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    /// The read-only layers, lowest first (a plain rootfs is one layer).
+    pub lowers: Vec<PathBuf>,
+    pub name: Option<String>,
+    pub storage: Storage,
+    pub read_only: bool,
+    pub auto_remove: bool,
+}
+
+/// A state root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// One container's state directory and metadata.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub dir: PathBuf,
+    pub config: Config,
+}
+
+/// A mounted container root; unmounted when dropped (or by `unmount`).
+#[derive(Debug)]
+pub struct Mounted {
+    merged: Option<PathBuf>,
+    pid_file: PathBuf,
+}
+
+fn io_error(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let text = format!("{what} {}", path.display());
+    move |e| Error::engine(format!("{text}: {e}"))
+}
+
+impl Store {
+    /// Opens (creating if needed) the state root `root`.
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        let containers = root.join(CONTAINERS);
+        std::fs::create_dir_all(&containers).map_err(io_error("creating state root", root))?;
+        let root = std::fs::canonicalize(root).map_err(io_error("state root", root))?;
+        Ok(Store { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join(CONTAINERS)
+    }
+
+    /// Serialises creations and removals (names must stay unique).
+    pub(crate) fn lock(&self) -> Result<Flock<File>, Error> {
+        let path = self.root.join("lock");
+        let file = File::create(&path).map_err(io_error("opening", &path))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::engine(format!("locking {}: {}", path.display(), e.desc())))
+    }
+
+    // ANCHOR: create
+    /// Creates a container: its directory, then its private root
+    /// (overlay: empty upper and work directories; vfs: a full copy), then
+    /// its metadata. A failure half-way removes what was made.
+    pub fn create(&self, spec: &Spec) -> Result<Container, Error> {
+        check_layer_count(spec.lowers.len())?;
+        let lowers = fscheck::check_lowers(&spec.lowers)?;
+        let _lock = self.lock()?;
+        let id = id::new_id()?;
+        let name = self.choose_name(spec.name.as_deref(), &id)?;
+        let dir = self.containers_dir().join(&id);
+        std::fs::create_dir(&dir).map_err(io_error("creating", &dir))?;
+        let config = Config {
+            id,
+            name,
+            storage: spec.storage,
+            lowers,
+            created: state::now(),
+            read_only: spec.read_only,
+            auto_remove: spec.auto_remove,
+        };
+        let container = Container { dir, config };
+        match container.prepare() {
+            Ok(()) => Ok(container),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&container.dir);
+                Err(e)
+            }
+        }
+    }
+    // ANCHOR_END: create
+
+    fn choose_name(&self, wanted: Option<&str>, id: &str) -> Result<String, Error> {
+        let taken: Vec<String> = self.list()?.into_iter().map(|c| c.config.name).collect();
+        if let Some(name) = wanted {
+            id::check_name(name)?;
+            if taken.iter().any(|t| t == name) {
+                let other = self.find(name)?;
+                return Err(Error::engine(format!(
+                    "the container name {name:?} is already in use by container {}: \
+                     remove it (`rm {name}`) or choose another --name",
+                    other.config.short_id()
+                )));
+            }
+            return Ok(name.to_string());
+        }
+        (0..)
+            .map(|attempt| id::generated_name(id, attempt))
+            .find(|name| !taken.contains(name))
+            .ok_or_else(|| Error::engine("no free container name"))
+    }
+
+    /// Every container with complete metadata, newest first.
+    pub fn list(&self) -> Result<Vec<Container>, Error> {
+        let dir = self.containers_dir();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
+            let entry = entry.map_err(io_error("reading", &dir))?;
+            if let Ok(config) = Config::load(&entry.path()) {
+                found.push(Container {
+                    dir: entry.path(),
+                    config,
+                });
+            }
+        }
+        found.sort_by(|a, b| {
+            (b.config.created, &a.config.name).cmp(&(a.config.created, &b.config.name))
+        });
+        Ok(found)
+    }
+
+    /// Finds a container by name, id, or unique id prefix (as Docker does).
+    pub fn find(&self, key: &str) -> Result<Container, Error> {
+        let all = self.list()?;
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.config.name == key || c.config.id == key)
+        {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&Container> = all
+            .iter()
+            .filter(|c| !key.is_empty() && c.config.id.starts_with(key))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::engine(format!("no such container: {key}"))),
+            _ => Err(Error::engine(format!(
+                "{key} matches {} containers: give more of the id",
+                matches.len()
+            ))),
+        }
+    }
+
+    // ANCHOR: remove
+    /// Removes a container: unmounts its root, then deletes its directory.
+    pub fn remove(&self, container: &Container) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        if let Some(pid) = container.user_pid().filter(|p| *p != std::process::id()) {
+            return Err(Error::engine(format!(
+                "container {} is in use by process {pid}: stop it first",
+                container.config.short_id()
+            )));
+        }
+        remove_dir(&container.dir)
+    }
+    // ANCHOR_END: remove
+}
+
+/// Unmounts everything under `dir`, then deletes it; refuses to delete
+/// through a mount that will not go (it could be someone's data).
+pub(crate) fn remove_dir(dir: &Path) -> Result<(), Error> {
+    let mut under: Vec<PathBuf> = mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    under.sort_by_key(|m| std::cmp::Reverse(m.as_os_str().len()));
+    for mount in under {
+        unmount(&mount)?;
+    }
+    if mount_points().iter().any(|m| m.starts_with(dir)) {
+        return Err(Error::engine(format!(
+            "{} still has mounts inside: not removing it",
+            dir.display()
+        )));
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("removing", dir)(e)),
+    }
+}
+
+impl Container {
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join(UPPER)
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join(WORK)
+    }
+    /// The container's root filesystem: the mount point (overlay) or the copy (vfs).
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join(MERGED)
+    }
+    pub fn lowers(&self) -> Lowers {
+        Lowers::new(&self.config.lowers)
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join(PID)
+    }
+
+    /// The live process recorded as using this container, if any.
+    pub fn user_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        process_alive(pid).then_some(pid)
+    }
+
+    fn write_pid(&self) -> Result<(), Error> {
+        let path = self.pid_file();
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .map_err(io_error("writing", &path))
+    }
+
+    /// Builds the private root, then writes the metadata (last).
+    fn prepare(&self) -> Result<(), Error> {
+        self.write_pid()?;
+        let top = self.config.lowers.last().expect("at least one lower");
+        match self.config.storage {
+            Storage::Overlay => {
+                for dir in [self.upper(), self.work(), self.rootfs()] {
+                    std::fs::create_dir(&dir).map_err(io_error("creating", &dir))?;
+                }
+                fscheck::check_upper_fs(&self.upper())?;
+                // The merged root takes its mode and owner from the upper
+                // directory's root: give it the image's.
+                let meta = top.metadata().map_err(io_error("reading", top))?;
+                let upper = self.upper();
+                lchown(&upper, Some(meta.uid()), Some(meta.gid()))
+                    .map_err(io_error("chown", &upper))?;
+                std::fs::set_permissions(
+                    &upper,
+                    std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+                )
+                .map_err(io_error("chmod", &upper))?;
+            }
+            Storage::Vfs => {
+                vfs::materialize(&self.lowers(), &self.rootfs())
+                    .map_err(|e| Error::engine(format!("vfs: copying the layers: {e}")))?;
+            }
+        }
+        self.config.save(&self.dir)?;
+        let _ = std::fs::remove_file(self.pid_file());
+        Ok(())
+    }
+
+    // ANCHOR: mount
+    /// Makes the root filesystem ready to enter: mounts the overlay (or,
+    /// for vfs, only makes it read-only if asked) and records this process
+    /// as its user until the returned guard is dropped.
+    pub fn mount(&self) -> Result<Mounted, Error> {
+        if let Some(pid) = self.user_pid().filter(|p| *p != std::process::id()) {
+            return Err(Error::engine(format!(
+                "container {} is already in use by process {pid}",
+                self.config.short_id()
+            )));
+        }
+        if is_mounted(&self.rootfs()) {
+            return Err(Error::engine(format!(
+                "container {} is already mounted at {}",
+                self.config.short_id(),
+                self.rootfs().display()
+            )));
+        }
+        self.write_pid()?;
+        let mut guard = Mounted {
+            merged: None,
+            pid_file: self.pid_file(),
+        };
+        match self.config.storage {
+            Storage::Overlay => Overlay {
+                lowers: self.config.lowers.clone(),
+                upper: self.upper(),
+                work: self.work(),
+                merged: self.rootfs(),
+                read_only: self.config.read_only,
+            }
+            .mount()?,
+            Storage::Vfs if self.config.read_only => bind_read_only(&self.rootfs())?,
+            Storage::Vfs => return Ok(guard),
+        }
+        guard.merged = Some(self.rootfs());
+        Ok(guard)
+    }
+    // ANCHOR_END: mount
+
+    /// True while the root is mounted (overlay, or a read-only vfs root).
+    pub fn is_mounted(&self) -> bool {
+        is_mounted(&self.rootfs())
+    }
+
+    /// What the container changed, as `docker diff` lists it.
+    pub fn diff(&self) -> Result<Vec<Change>, Error> {
+        let result = match self.config.storage {
+            Storage::Overlay => diff::overlay_diff(&self.upper(), &self.lowers()),
+            Storage::Vfs => vfs::diff(&self.rootfs(), &self.lowers()),
+        };
+        result.map_err(|e| Error::engine(format!("diff of {}: {e}", self.config.short_id())))
+    }
+
+    /// Writes the container's changes to `dest` as a new layer.
+    pub fn commit(&self, dest: &Path) -> Result<(), Error> {
+        commit::commit(self, dest)
+    }
+}
+
+impl Mounted {
+    /// Unmounts now, reporting a failure (dropping does it silently).
+    pub fn unmount(mut self) -> Result<(), Error> {
+        self.release()
+    }
+
+    fn release(&mut self) -> Result<(), Error> {
+        let result = match self.merged.take() {
+            Some(merged) => unmount(&merged),
+            None => Ok(()),
+        };
+        let _ = std::fs::remove_file(&self.pid_file);
+        result
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+/// True while process `pid` exists.
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// The `ls` table.
+pub fn table(containers: &[Container], now: u64) -> String {
+    let mut out = format!(
+        "{:<14} {:<20} {:<9} {:<7} {}\n",
+        "CONTAINER ID", "NAME", "STORAGE", "LAYERS", "CREATED"
+    );
+    for c in containers {
+        out.push_str(&format!(
+            "{:<14} {:<20} {:<9} {:<7} {}\n",
+            c.config.short_id(),
+            c.config.name,
+            c.config.storage.to_string(),
+            c.config.lowers.len(),
+            state::ago(now.saturating_sub(c.config.created)),
+        ));
+    }
+    out
+}

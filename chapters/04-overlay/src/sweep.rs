@@ -1,0 +1,53 @@
+//! The sweep: what a killed run left behind.
+//!
+//! A run that is killed (SIGKILL, a crash, a power cut) cannot unmount its
+//! overlay or remove its `--rm` container. Its `pid` file survives and
+//! names a process that no longer exists; that is how the sweep knows the
+//! state is stale: it unmounts the root, removes the `pid` file, and
+//! deletes containers that were half-created or meant to be removed.
+
+use crate::Error;
+use crate::id::short_id;
+use crate::mount::{is_mounted, unmount};
+use crate::state::{Config, MERGED, PID};
+use crate::store::{Store, process_alive, remove_dir};
+
+// ANCHOR: sweep
+/// Cleans up after dead runs under `store`; returns what it did, one line each.
+pub fn sweep(store: &Store) -> Result<Vec<String>, Error> {
+    let _lock = store.lock()?;
+    let mut done = Vec::new();
+    let containers = store.containers_dir();
+    let entries = std::fs::read_dir(&containers)
+        .map_err(|e| Error::engine(format!("reading {}: {e}", containers.display())))?;
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = std::fs::read_to_string(dir.join(PID))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if pid.is_some_and(process_alive) {
+            continue; // in use
+        }
+        let config = Config::load(&dir).ok();
+        let merged = dir.join(MERGED);
+        if is_mounted(&merged) {
+            unmount(&merged)?;
+            done.push(format!("unmounted {}", merged.display()));
+        }
+        let _ = std::fs::remove_file(dir.join(PID));
+        match config {
+            Some(c) if !c.auto_remove => {}
+            Some(c) => {
+                remove_dir(&dir)?;
+                done.push(format!("removed container {} (--rm)", c.short_id()));
+            }
+            None => {
+                remove_dir(&dir)?;
+                done.push(format!("removed unfinished container {}", short_id(&name)));
+            }
+        }
+    }
+    Ok(done)
+}
+// ANCHOR_END: sweep
