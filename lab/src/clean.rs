@@ -69,6 +69,22 @@ pub fn run() -> Result<()> {
         std::fs::remove_dir_all(&leftover)?;
         println!("clean: removed {}", leftover.display());
     }
+    for dir in overlay_state_dirs() {
+        for mount in mounts_under(&dir) {
+            match umount2(mount.as_str(), MntFlags::MNT_DETACH) {
+                Ok(()) => println!("clean: unmounted {mount}"),
+                Err(e) => println!("clean: cannot unmount {mount}: {}", e.desc()),
+            }
+        }
+        if !mounts_under(&dir).is_empty() {
+            println!("clean: {} still has mounts, left in place", dir.display());
+            continue;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => println!("clean: removed {}", dir.display()),
+            Err(e) => println!("clean: cannot remove {}: {e}", dir.display()),
+        }
+    }
     let dir = fixture::fixture_dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -160,4 +176,45 @@ pub fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Chapter 4's state: the binary's default root (`/var/lib/berth-ch04`)
+/// and the temporary roots its tests make (`$TMPDIR/berth-ch04-test-*`),
+/// which a killed test run can leave behind with overlays still mounted.
+pub fn overlay_state_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/var/lib/berth-ch04")];
+    let tmp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        dirs.extend(
+            entries
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("berth-ch04-test-")
+                })
+                .map(|e| e.path()),
+        );
+    }
+    dirs.retain(|d| d.exists());
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_chapter_4_test_roots() {
+        let dir = tempfile_dir("berth-ch04-test-clean-");
+        assert!(overlay_state_dirs().contains(&dir));
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(!overlay_state_dirs().contains(&dir));
+    }
+
+    fn tempfile_dir(prefix: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 }

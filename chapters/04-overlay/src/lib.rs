@@ -25,7 +25,7 @@ pub mod vfs;
 pub mod whiteout;
 pub mod xattr;
 
-pub use ch01_chroot::Error;
+pub use ch03_cgroups::Error;
 pub use diff::{Change, Kind};
 pub use overlay::Overlay;
 pub use storage::Storage;

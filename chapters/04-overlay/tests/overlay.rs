@@ -83,7 +83,7 @@ fn diff_lists_added_changed_deleted() {
     let kind = |path: &str| {
         changes
             .iter()
-            .find(|ch| ch.path == PathBuf::from(path))
+            .find(|ch| ch.path.as_os_str() == path)
             .map(|ch| ch.kind)
     };
     assert_eq!(kind("/etc"), Some(Kind::Changed));
