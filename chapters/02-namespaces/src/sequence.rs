@@ -57,7 +57,7 @@ pub trait ChildStep {
 /// What a parent step knows.
 pub struct ParentContext<'a> {
     pub spec: &'a Spec,
-    /// The child, waiting (a zombie or gone by the time of `teardown`).
+    /// The child: waiting during `run`, already reaped during `teardown`.
     pub child: Pid,
 }
 
