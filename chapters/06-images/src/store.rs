@@ -1,0 +1,482 @@
+//! The content-addressed store: blobs by digest, layers by diff_id, and
+//! the only mutable part, a table of references to manifest digests.
+//!
+//! ```text
+//! <root>/blobs/sha256/<hex>     manifests, configs, compressed layers
+//! <root>/layers/sha256/<hex>/   unpacked layers, named by diff_id
+//! <root>/refs.json              "busybox:1.36" -> manifest digest
+//! <root>/refs.lock              flock held while refs.json changes
+//! ```
+//!
+//! A blob appears under its name only after its content was hashed and
+//! matched the name, so a name always means the right bytes; an
+//! interrupted pull leaves at most a `.tmp-*` file that is never read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::{Result, engine};
+use crate::manifest::{ImageConfig, Index, Manifest, parse_json};
+
+/// One image known by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The manifest for this host's platform.
+    pub manifest: String,
+    /// The index it was chosen from, if the reference named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// Config plus compressed layers, in bytes.
+    pub size: u64,
+}
+
+/// One line of `images`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+/// What `rmi` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub untagged: String,
+    pub blobs: Vec<Digest>,
+    pub layers: Vec<Digest>,
+}
+
+/// A store rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn temp_name() -> String {
+    format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn io_err(path: &Path, e: io::Error) -> crate::Error {
+    engine(format!("{}: {e}", path.display()))
+}
+
+/// A blob being written: a temporary file next to its final name.
+pub struct BlobWriter {
+    file: Option<File>,
+    temp: PathBuf,
+    dir: PathBuf,
+}
+
+// ANCHOR: commit_blob
+impl BlobWriter {
+    /// Makes the blob visible under `digest`. The caller has verified the
+    /// bytes; we make them durable before the rename publishes them.
+    pub fn commit(mut self, digest: &Digest) -> Result<()> {
+        let file = self.file.take().expect("committed once");
+        file.sync_all().map_err(|e| io_err(&self.temp, e))?;
+        drop(file);
+        let target = self.dir.join(digest.hex());
+        fs::rename(&self.temp, &target).map_err(|e| io_err(&target, e))?;
+        // The rename itself must survive a crash too.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(&self.dir, e))
+    }
+}
+// ANCHOR_END: commit_blob
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
+        let store = Store { root: root.into() };
+        for dir in [store.blob_dir(), store.layer_dir()] {
+            fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blob_dir(&self) -> PathBuf {
+        self.root.join("blobs/sha256")
+    }
+
+    fn layer_dir(&self) -> PathBuf {
+        self.root.join("layers/sha256")
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blob_dir().join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        fs::read(&path).map_err(|e| io_err(&path, e))
+    }
+
+    /// A temporary file in the blob directory (same filesystem: rename works).
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        let dir = self.blob_dir();
+        let temp = dir.join(temp_name());
+        let file = File::create(&temp).map_err(|e| io_err(&temp, e))?;
+        Ok(BlobWriter {
+            file: Some(file),
+            temp,
+            dir,
+        })
+    }
+
+    /// Stores bytes already in memory, after checking them against `digest`.
+    pub fn put_blob(&self, bytes: &[u8], digest: &Digest) -> Result<()> {
+        let actual = Digest::of(bytes);
+        if &actual != digest {
+            return Err(engine(format!(
+                "digest mismatch: expected {digest}, got {actual}"
+            )));
+        }
+        if self.has_blob(digest) {
+            return Ok(());
+        }
+        let mut writer = self.blob_writer()?;
+        writer
+            .write_all(bytes)
+            .map_err(|e| engine(format!("writing blob {digest}: {e}")))?;
+        writer.commit(digest)
+    }
+
+    /// The unpacked layer with this diff_id (an overlay lower directory).
+    pub fn layer_path(&self, diff_id: &Digest) -> PathBuf {
+        self.layer_dir().join(diff_id.hex())
+    }
+
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_path(diff_id).is_dir()
+    }
+
+    /// A fresh private directory to unpack a layer into.
+    pub fn layer_staging(&self) -> Result<PathBuf> {
+        let path = self.layer_dir().join(temp_name());
+        fs::create_dir(&path).map_err(|e| io_err(&path, e))?;
+        Ok(path)
+    }
+
+    /// Publishes an unpacked, verified layer under its diff_id. If another
+    /// pull got there first, ours is discarded: the content is the same.
+    pub fn commit_layer(&self, staging: &Path, diff_id: &Digest) -> Result<()> {
+        let target = self.layer_path(diff_id);
+        if target.exists() {
+            return remove_dir(staging);
+        }
+        fs::rename(staging, &target).map_err(|e| io_err(&target, e))
+    }
+
+    /// Takes the lock that serialises changes to the references.
+    pub fn lock(&self) -> Result<Flock<File>> {
+        let path = self.root.join("refs.lock");
+        let file = File::create(&path).map_err(|e| io_err(&path, e))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| engine(format!("locking {}: {e}", path.display())))
+    }
+
+    fn refs_path(&self) -> PathBuf {
+        self.root.join("refs.json")
+    }
+
+    /// Every reference, by name. Read without the lock: the file is
+    /// replaced atomically, never rewritten in place.
+    pub fn refs(&self) -> Result<BTreeMap<String, ImageRecord>> {
+        let path = self.refs_path();
+        match fs::read(&path) {
+            Ok(bytes) => parse_json("refs.json", &bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(io_err(&path, e)),
+        }
+    }
+
+    fn write_refs(&self, refs: &BTreeMap<String, ImageRecord>) -> Result<()> {
+        let path = self.refs_path();
+        let temp = self.root.join(temp_name());
+        let json = serde_json::to_vec_pretty(refs).expect("refs serialise");
+        let mut file = File::create(&temp).map_err(|e| io_err(&temp, e))?;
+        file.write_all(&json)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| io_err(&temp, e))?;
+        fs::rename(&temp, &path).map_err(|e| io_err(&path, e))
+    }
+
+    /// Points `name` at an image (under the lock).
+    pub fn set_ref(&self, name: &str, record: ImageRecord) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut refs = self.refs()?;
+        refs.insert(name.to_string(), record);
+        self.write_refs(&refs)
+    }
+
+    /// The image behind `name`.
+    pub fn lookup(&self, name: &str) -> Result<ImageRecord> {
+        self.refs()?
+            .remove(name)
+            .ok_or_else(|| engine(format!("No such image: {name}")))
+    }
+
+    /// The manifest, config and unpacked layer directories (bottom first)
+    /// of the image behind `name`: what chapter 4 stacks as lower layers.
+    pub fn image(&self, name: &str) -> Result<(Manifest, ImageConfig, Vec<PathBuf>)> {
+        let record = self.lookup(name)?;
+        let manifest: Manifest =
+            parse_json("manifest", &self.read_blob(&Digest::parse(&record.manifest)?)?)?;
+        let config: ImageConfig =
+            parse_json("image config", &self.read_blob(&manifest.config.digest()?)?)?;
+        let mut layers = Vec::new();
+        for diff_id in &config.rootfs.diff_ids {
+            let path = self.layer_path(&Digest::parse(diff_id)?);
+            if !path.is_dir() {
+                return Err(engine(format!("{name}: layer {diff_id} is missing; pull again")));
+            }
+            layers.push(path);
+        }
+        Ok((manifest, config, layers))
+    }
+
+    /// `images`: one row per reference.
+    pub fn images(&self) -> Result<Vec<ImageRow>> {
+        Ok(self
+            .refs()?
+            .into_iter()
+            .map(|(name, record)| {
+                let (repository, tag) = split_name(&name);
+                ImageRow {
+                    repository,
+                    tag,
+                    digest: record.index.clone().unwrap_or(record.manifest.clone()),
+                    size: record.size,
+                }
+            })
+            .collect())
+    }
+
+    /// Everything an image record uses: blobs and unpacked layers.
+    fn closure(&self, record: &ImageRecord) -> (BTreeSet<Digest>, BTreeSet<Digest>) {
+        let mut blobs = BTreeSet::new();
+        let mut layers = BTreeSet::new();
+        let mut manifests = Vec::new();
+        if let Some(index) = record.index.as_deref().and_then(|d| Digest::parse(d).ok()) {
+            if let Ok(parsed) = self.read_blob(&index).and_then(|b| parse_json::<Index>("index", &b)) {
+                // Every platform's manifest we may have pulled.
+                manifests.extend(parsed.manifests.iter().filter_map(|d| d.digest().ok()));
+            }
+            blobs.insert(index);
+        }
+        if let Ok(manifest) = Digest::parse(&record.manifest) {
+            manifests.push(manifest);
+        }
+        for digest in manifests {
+            let Ok(manifest) = self
+                .read_blob(&digest)
+                .and_then(|b| parse_json::<Manifest>("manifest", &b))
+            else {
+                continue;
+            };
+            blobs.insert(digest);
+            blobs.extend(manifest.config.digest().ok());
+            blobs.extend(manifest.layers.iter().filter_map(|l| l.digest().ok()));
+            if let Ok(config) = manifest
+                .config
+                .digest()
+                .and_then(|d| self.read_blob(&d))
+                .and_then(|b| parse_json::<ImageConfig>("config", &b))
+            {
+                layers.extend(config.rootfs.diff_ids.iter().filter_map(|d| Digest::parse(d).ok()));
+            }
+        }
+        (blobs, layers)
+    }
+
+    // ANCHOR: remove
+    /// `rmi`: drops the reference, then deletes the blobs and layers that
+    /// no remaining reference reaches (found by walking every other image).
+    pub fn remove(&self, name: &str) -> Result<Removed> {
+        let _lock = self.lock()?;
+        let mut refs = self.refs()?;
+        let record = refs
+            .remove(name)
+            .ok_or_else(|| engine(format!("No such image: {name}")))?;
+        self.write_refs(&refs)?;
+        let (mut blobs, mut layers) = self.closure(&record);
+        for other in refs.values() {
+            let (used_blobs, used_layers) = self.closure(other);
+            blobs.retain(|b| !used_blobs.contains(b));
+            layers.retain(|l| !used_layers.contains(l));
+        }
+        let mut removed = Removed {
+            untagged: name.to_string(),
+            ..Removed::default()
+        };
+        for layer in layers {
+            let path = self.layer_path(&layer);
+            if path.exists() {
+                remove_dir(&path)?;
+                removed.layers.push(layer);
+            }
+        }
+        for blob in blobs {
+            let path = self.blob_path(&blob);
+            if path.exists() {
+                fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+                removed.blobs.push(blob);
+            }
+        }
+        Ok(removed)
+    }
+    // ANCHOR_END: remove
+}
+
+/// Removes a directory tree, including read-only directories in it.
+pub fn remove_dir(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            // Unpacked layers may hold 0555 directories; open them up first.
+            make_writable(path);
+            fs::remove_dir_all(path).map_err(|e| io_err(path, e))
+        }
+    }
+}
+
+fn make_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && meta.is_dir()
+    {
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = fs::read_dir(path) {
+            for entry in entries.flatten() {
+                make_writable(&entry.path());
+            }
+        }
+    }
+}
+
+/// `127.0.0.1:5000/app:v1` -> (`127.0.0.1:5000/app`, `v1`); digests show `<none>`.
+fn split_name(name: &str) -> (String, String) {
+    let base = name.split('@').next().unwrap_or(name);
+    let slash = base.rfind('/').map_or(0, |i| i + 1);
+    match base[slash..].rfind(':') {
+        Some(i) if !name.contains('@') => (
+            base[..slash + i].to_string(),
+            base[slash + i + 1..].to_string(),
+        ),
+        Some(i) => (base[..slash + i].to_string(), "<none>".into()),
+        None => (base.to_string(), "<none>".into()),
+    }
+}
+
+/// Sizes as `docker images` prints them: decimal units, 4 significant digits.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < units.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value >= 100.0 { 3 } else if value >= 10.0 { 2 } else { 1 };
+    let text = format!("{value:.*}", 4 - digits);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", units[unit])
+}
+
+/// The `images` table.
+pub fn render_images(rows: &[ImageRow]) -> String {
+    let mut out = format!("{:<40} {:<10} {:<71} {}\n", "REPOSITORY", "TAG", "DIGEST", "SIZE");
+    for row in rows {
+        out.push_str(&format!(
+            "{:<40} {:<10} {:<71} {}\n",
+            row.repository,
+            row.tag,
+            row.digest,
+            human_size(row.size)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_appear_only_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = Digest::of(b"hello");
+        assert!(store.put_blob(b"hellO", &d).is_err());
+        assert!(!store.has_blob(&d));
+        store.put_blob(b"hello", &d).unwrap();
+        assert_eq!(store.read_blob(&d).unwrap(), b"hello");
+        // An abandoned writer leaves nothing behind.
+        let mut w = store.blob_writer().unwrap();
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn names_and_sizes() {
+        assert_eq!(split_name("busybox:latest"), ("busybox".into(), "latest".into()));
+        assert_eq!(
+            split_name("127.0.0.1:5000/app:v1"),
+            ("127.0.0.1:5000/app".into(), "v1".into())
+        );
+        assert_eq!(
+            split_name("127.0.0.1:5000/app@sha256:00"),
+            ("127.0.0.1:5000/app".into(), "<none>".into())
+        );
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(1_500), "1.5kB");
+    }
+}
