@@ -13,6 +13,7 @@ pub mod host;
 pub mod normalise;
 pub mod paths;
 pub mod privileged;
+pub mod registry;
 pub mod scenario;
 pub mod setup;
 pub mod suite;
