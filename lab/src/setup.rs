@@ -8,7 +8,14 @@ use crate::host::CgroupLayout;
 use crate::privileged;
 
 /// Debian packages the lab and the chapters need on the host.
-pub const PACKAGES: &[&str] = &["busybox-static", "iproute2", "iptables", "nftables"];
+pub const PACKAGES: &[&str] = &[
+    "busybox-static",
+    "iproute2",
+    "iptables",
+    "nftables",
+    "docker-registry",
+    "skopeo",
+];
 
 /// One line of the setup report.
 pub struct Check {

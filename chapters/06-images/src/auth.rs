@@ -31,7 +31,11 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     }
     let mut params = BTreeMap::new();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
             let end = quoted.find('"')?;
@@ -121,7 +125,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -175,7 +183,14 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
-        for s in ["", "f", "fo", "foo", "user:pass", "a longer secret: with colons"] {
+        for s in [
+            "",
+            "f",
+            "fo",
+            "foo",
+            "user:pass",
+            "a longer secret: with colons",
+        ] {
             let enc = base64_encode(s.as_bytes());
             assert_eq!(base64_decode(&enc).unwrap(), s.as_bytes(), "{s}");
         }
@@ -188,7 +203,10 @@ mod tests {
             "https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},
             "127.0.0.1:5000":{"username":"alice","password":"s3cret"}}}"#;
         let hub = credentials_from_config(json, "docker.io").unwrap();
-        assert_eq!((hub.username.as_str(), hub.password.as_str()), ("user", "pass"));
+        assert_eq!(
+            (hub.username.as_str(), hub.password.as_str()),
+            ("user", "pass")
+        );
         let local = credentials_from_config(json, "127.0.0.1:5000").unwrap();
         assert_eq!(local.username, "alice");
         assert_eq!(local.basic_header(), "Basic YWxpY2U6czNjcmV0");

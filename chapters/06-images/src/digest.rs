@@ -22,7 +22,9 @@ impl Digest {
     /// Parses `sha256:<64 lowercase hex>`; other algorithms are refused.
     pub fn parse(text: &str) -> Result<Digest> {
         let Some((algorithm, hex)) = text.split_once(':') else {
-            return Err(engine(format!("invalid digest {text:?}: expected sha256:<hex>")));
+            return Err(engine(format!(
+                "invalid digest {text:?}: expected sha256:<hex>"
+            )));
         };
         if algorithm != "sha256" {
             return Err(engine(format!(
@@ -34,7 +36,9 @@ impl Digest {
                 "invalid digest {text:?}: expected 64 lowercase hex digits"
             )));
         }
-        Ok(Digest { hex: hex.to_string() })
+        Ok(Digest {
+            hex: hex.to_string(),
+        })
     }
 
     /// The digest of `bytes`.
@@ -88,8 +92,7 @@ impl<R: Read> Verifier<R> {
 
     /// Reads to the end, then compares digest and size with the promise.
     pub fn finish(mut self, what: &str, expected: &Digest) -> Result<R> {
-        io::copy(&mut self, &mut io::sink())
-            .map_err(|e| engine(format!("reading {what}: {e}")))?;
+        io::copy(&mut self, &mut io::sink()).map_err(|e| engine(format!("reading {what}: {e}")))?;
         if let Some(limit) = self.limit
             && self.read != limit
         {
@@ -144,7 +147,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_digests() {
-        for bad in ["", "sha256", "sha256:abc", "md5:00", &EMPTY.to_uppercase(), "sha512:00"] {
+        for bad in [
+            "",
+            "sha256",
+            "sha256:abc",
+            "md5:00",
+            &EMPTY.to_uppercase(),
+            "sha512:00",
+        ] {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
     }
@@ -152,12 +162,22 @@ mod tests {
     #[test]
     fn verifier_checks_digest_and_size() {
         let d = Digest::of(b"hello");
-        assert!(Verifier::new(&b"hello"[..], Some(5)).finish("x", &d).is_ok());
-        let e = Verifier::new(&b"hellO"[..], Some(5)).finish("x", &d).unwrap_err();
+        assert!(
+            Verifier::new(&b"hello"[..], Some(5))
+                .finish("x", &d)
+                .is_ok()
+        );
+        let e = Verifier::new(&b"hellO"[..], Some(5))
+            .finish("x", &d)
+            .unwrap_err();
         assert!(e.message.contains("digest mismatch"), "{e}");
-        let e = Verifier::new(&b"hello!"[..], Some(5)).finish("x", &d).unwrap_err();
+        let e = Verifier::new(&b"hello!"[..], Some(5))
+            .finish("x", &d)
+            .unwrap_err();
         assert!(e.message.contains("more than the 5 bytes"), "{e}");
-        let e = Verifier::new(&b"hell"[..], Some(5)).finish("x", &d).unwrap_err();
+        let e = Verifier::new(&b"hell"[..], Some(5))
+            .finish("x", &d)
+            .unwrap_err();
         assert!(e.message.contains("size mismatch"), "{e}");
     }
 }

@@ -90,7 +90,11 @@ fn execute(cli: Cli) -> Result<()> {
                     .unwrap_or_default(),
                 policy: Policy::default(),
             };
-            let progress = if quiet { Progress::Hidden } else { Progress::auto() };
+            let progress = if quiet {
+                Progress::Hidden
+            } else {
+                Progress::auto()
+            };
             if !quiet {
                 println!(
                     "{}: Pulling from {}",

@@ -199,7 +199,12 @@ mod tests {
               {"mediaType":"m","digest":"sha256:c","size":1,"platform":{"os":"unknown","architecture":"unknown"}}]}"#,
         )
         .unwrap();
-        assert_eq!(select_platform(&index, &Platform::default()).unwrap().digest, "sha256:b");
+        assert_eq!(
+            select_platform(&index, &Platform::default())
+                .unwrap()
+                .digest,
+            "sha256:b"
+        );
         let arm = Platform::parse("linux/arm64").unwrap();
         assert_eq!(select_platform(&index, &arm).unwrap().digest, "sha256:a");
         let e = select_platform(&index, &Platform::parse("linux/s390x").unwrap()).unwrap_err();

@@ -208,7 +208,12 @@ fn fetch_layers(
             });
         }
     });
-    match errors.into_inner().expect("not poisoned").into_iter().next() {
+    match errors
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .next()
+    {
         Some(e) => Err(e),
         None => Ok(reused.into_inner()),
     }
@@ -232,8 +237,8 @@ fn fetch_layer(
     let staging = store.layer_staging()?;
     let result = if store.has_blob(&digest) {
         let path = store.blob_path(&digest);
-        let file = std::fs::File::open(&path)
-            .map_err(|e| engine(format!("{}: {e}", path.display())))?;
+        let file =
+            std::fs::File::open(&path).map_err(|e| engine(format!("{}: {e}", path.display())))?;
         unpack_stream(file, None, job, &digest, &staging, policy, &bar)
     } else {
         let writer = store.blob_writer()?;
@@ -295,9 +300,9 @@ fn unpack_stream(
         let decompressed: Box<dyn Read + '_> = match job.compression {
             Compression::None => Box::new(&mut blob),
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
-            Compression::Zstd => Box::new(
-                zstd::Decoder::new(&mut blob).map_err(|e| engine(format!("zstd: {e}")))?,
-            ),
+            Compression::Zstd => {
+                Box::new(zstd::Decoder::new(&mut blob).map_err(|e| engine(format!("zstd: {e}")))?)
+            }
         };
         let mut diff = Verifier::new(decompressed, None);
         unpack::unpack(&mut diff, staging, policy)?;

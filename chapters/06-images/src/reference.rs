@@ -161,9 +161,9 @@ fn validate_repository(repository: &str) -> std::result::Result<(), String> {
             return Err("repository name must be lowercase".into());
         }
         let ok = !component.is_empty()
-            && component
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && component.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
             && component.starts_with(|c: char| c.is_ascii_alphanumeric())
             && component.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !ok {
@@ -205,22 +205,88 @@ mod tests {
     #[test]
     fn normalises_like_docker() {
         let cases: &[(&str, &str, &str, Option<&str>, bool)] = &[
-            ("busybox", "docker.io", "library/busybox", Some("latest"), false),
-            ("busybox:1.36", "docker.io", "library/busybox", Some("1.36"), false),
-            ("library/busybox", "docker.io", "library/busybox", Some("latest"), false),
+            (
+                "busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                false,
+            ),
+            (
+                "busybox:1.36",
+                "docker.io",
+                "library/busybox",
+                Some("1.36"),
+                false,
+            ),
+            (
+                "library/busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                false,
+            ),
             ("team/app:v1", "docker.io", "team/app", Some("v1"), false),
-            ("docker.io/busybox", "docker.io", "library/busybox", Some("latest"), false),
-            ("index.docker.io/busybox", "docker.io", "library/busybox", Some("latest"), false),
+            (
+                "docker.io/busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                false,
+            ),
+            (
+                "index.docker.io/busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                false,
+            ),
             ("localhost/app", "localhost", "app", Some("latest"), false),
-            ("localhost:5000/app:x", "localhost:5000", "app", Some("x"), false),
-            ("127.0.0.1:5000/busybox:layers", "127.0.0.1:5000", "busybox", Some("layers"), false),
-            ("ghcr.io/org/team/app:1", "ghcr.io", "org/team/app", Some("1"), false),
+            (
+                "localhost:5000/app:x",
+                "localhost:5000",
+                "app",
+                Some("x"),
+                false,
+            ),
+            (
+                "127.0.0.1:5000/busybox:layers",
+                "127.0.0.1:5000",
+                "busybox",
+                Some("layers"),
+                false,
+            ),
+            (
+                "ghcr.io/org/team/app:1",
+                "ghcr.io",
+                "org/team/app",
+                Some("1"),
+                false,
+            ),
             ("quay.io/a/b", "quay.io", "a/b", Some("latest"), false),
-            ("my-registry.local:443/a_b/c.d-e", "my-registry.local:443", "a_b/c.d-e", Some("latest"), false),
+            (
+                "my-registry.local:443/a_b/c.d-e",
+                "my-registry.local:443",
+                "a_b/c.d-e",
+                Some("latest"),
+                false,
+            ),
             ("[::1]:5000/app", "[::1]:5000", "app", Some("latest"), false),
             ("busybox@DIGEST", "docker.io", "library/busybox", None, true),
-            ("busybox:1.36@DIGEST", "docker.io", "library/busybox", Some("1.36"), true),
-            ("127.0.0.1:5000/app@DIGEST", "127.0.0.1:5000", "app", None, true),
+            (
+                "busybox:1.36@DIGEST",
+                "docker.io",
+                "library/busybox",
+                Some("1.36"),
+                true,
+            ),
+            (
+                "127.0.0.1:5000/app@DIGEST",
+                "127.0.0.1:5000",
+                "app",
+                None,
+                true,
+            ),
         ];
         for (text, registry, repository, tag, digest) in cases {
             let text = text.replace("DIGEST", D);

@@ -69,7 +69,10 @@ fn status_error(what: &str, response: &mut Response<ureq::Body>) -> crate::Error
             let e = v.get("errors")?.get(0)?;
             Some(format!(
                 "{}: {}",
-                e.get("code")?.as_str()?.to_ascii_lowercase().replace('_', " "),
+                e.get("code")?
+                    .as_str()?
+                    .to_ascii_lowercase()
+                    .replace('_', " "),
                 e.get("message")?.as_str()?
             ))
         })
@@ -114,7 +117,10 @@ impl Session {
                     .unwrap_or_default()
                     .to_string();
                 let challenge = auth::parse_challenge(&header).ok_or_else(|| {
-                    engine(format!("{}: 401 without a usable WWW-Authenticate", session.display))
+                    engine(format!(
+                        "{}: 401 without a usable WWW-Authenticate",
+                        session.display
+                    ))
                 })?;
                 let credentials = options
                     .credentials
@@ -128,10 +134,17 @@ impl Session {
     }
 
     /// Answers a challenge with an `Authorization` header value.
-    fn authenticate(&self, challenge: &Challenge, credentials: Option<Credentials>) -> Result<String> {
+    fn authenticate(
+        &self,
+        challenge: &Challenge,
+        credentials: Option<Credentials>,
+    ) -> Result<String> {
         match challenge.scheme.as_str() {
             "basic" => credentials.map(|c| c.basic_header()).ok_or_else(|| {
-                engine(format!("{}: authentication required (no credentials)", self.display))
+                engine(format!(
+                    "{}: authentication required (no credentials)",
+                    self.display
+                ))
             }),
             "bearer" => {
                 let realm = challenge.params.get("realm").ok_or_else(|| {
@@ -159,13 +172,16 @@ impl Session {
                     .limit(1 << 20)
                     .read_to_string()
                     .map_err(|e| engine(format!("{}: reading token: {e}", self.display)))?;
-                let json: serde_json::Value = serde_json::from_str(&body)
-                    .map_err(|e| engine(format!("{}: invalid token response: {e}", self.display)))?;
+                let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                    engine(format!("{}: invalid token response: {e}", self.display))
+                })?;
                 let token = json
                     .get("token")
                     .or_else(|| json.get("access_token"))
                     .and_then(|t| t.as_str())
-                    .ok_or_else(|| engine(format!("{}: token response without token", self.display)))?;
+                    .ok_or_else(|| {
+                        engine(format!("{}: token response without token", self.display))
+                    })?;
                 Ok(format!("Bearer {token}"))
             }
             other => Err(engine(format!(
@@ -283,7 +299,9 @@ impl Session {
             .read_to_end(&mut bytes)
             .map_err(|e| engine(format!("{what}: {e}")))?;
         if bytes.len() as u64 > MAX_MANIFEST {
-            return Err(engine(format!("{what}: manifest larger than {MAX_MANIFEST} bytes")));
+            return Err(engine(format!(
+                "{what}: manifest larger than {MAX_MANIFEST} bytes"
+            )));
         }
         let digest = Digest::of(&bytes);
         if let Ok(asked) = Digest::parse(reference)
@@ -340,9 +358,18 @@ mod tests {
     #[test]
     fn resolves_redirects() {
         let cur = "http://127.0.0.1:5000/v2/app/blobs/sha256:ab";
-        assert_eq!(resolve_location(cur, "https://s3.example/x?y"), "https://s3.example/x?y");
-        assert_eq!(resolve_location(cur, "/other"), "http://127.0.0.1:5000/other");
-        assert_eq!(resolve_location(cur, "rel"), "http://127.0.0.1:5000/v2/app/blobs/rel");
+        assert_eq!(
+            resolve_location(cur, "https://s3.example/x?y"),
+            "https://s3.example/x?y"
+        );
+        assert_eq!(
+            resolve_location(cur, "/other"),
+            "http://127.0.0.1:5000/other"
+        );
+        assert_eq!(
+            resolve_location(cur, "rel"),
+            "http://127.0.0.1:5000/v2/app/blobs/rel"
+        );
         assert_eq!(authority("https://s3.example/x?y"), "s3.example");
         assert_eq!(authority("http://127.0.0.1:5000?x"), "127.0.0.1:5000");
     }

@@ -132,8 +132,10 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User> {
         .find(|f| f[0] == user || (user.parse::<u32>().is_ok() && f[2] == user));
     let (uid, mut gid, home, name) = match (found, user.parse::<u32>()) {
         (Some(f), _) => (
-            f[2].parse().map_err(|_| engine(format!("invalid uid in passwd for {user}")))?,
-            f[3].parse().map_err(|_| engine(format!("invalid gid in passwd for {user}")))?,
+            f[2].parse()
+                .map_err(|_| engine(format!("invalid uid in passwd for {user}")))?,
+            f[3].parse()
+                .map_err(|_| engine(format!("invalid gid in passwd for {user}")))?,
             f[5].to_string(),
             Some(f[0]),
         ),
@@ -151,9 +153,13 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User> {
         .collect();
     if let Some(g) = group_spec {
         gid = match groups_table.iter().find(|f| f[0] == g) {
-            Some(f) => f[2].parse().map_err(|_| engine(format!("invalid gid for group {g}")))?,
+            Some(f) => f[2]
+                .parse()
+                .map_err(|_| engine(format!("invalid gid for group {g}")))?,
             None => g.parse().map_err(|_| {
-                engine(format!("unable to find group {g}: no matching entries in group file"))
+                engine(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
             })?,
         };
     }
@@ -190,7 +196,9 @@ mod tests {
     }
 
     fn run(image: &ContainerConfig, o: Overrides) -> Result<RunConfig> {
-        resolve(image, &o, |k| (k == "HOSTVAR").then(|| "from-host".to_string()))
+        resolve(image, &o, |k| {
+            (k == "HOSTVAR").then(|| "from-host".to_string())
+        })
     }
 
     fn argv(r: Result<RunConfig>) -> Vec<String> {
@@ -202,12 +210,21 @@ mod tests {
         let both = image(Some(&["/entry", "-x"]), Some(&["default"]));
         let cmd_only = image(None, Some(&["sh", "-c", "echo hi"]));
         let s = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(argv(run(&both, Overrides::default())), s(&["/entry", "-x", "default"]));
-        let o = Overrides { command: s(&["ls"]), ..Default::default() };
+        assert_eq!(
+            argv(run(&both, Overrides::default())),
+            s(&["/entry", "-x", "default"])
+        );
+        let o = Overrides {
+            command: s(&["ls"]),
+            ..Default::default()
+        };
         assert_eq!(argv(run(&both, o.clone())), s(&["/entry", "-x", "ls"]));
         assert_eq!(argv(run(&cmd_only, o)), s(&["ls"]));
         // --entrypoint drops the image's Cmd.
-        let o = Overrides { entrypoint: Some("/bin/echo".into()), ..Default::default() };
+        let o = Overrides {
+            entrypoint: Some("/bin/echo".into()),
+            ..Default::default()
+        };
         assert_eq!(argv(run(&both, o)), s(&["/bin/echo"]));
         let o = Overrides {
             entrypoint: Some("/bin/echo".into()),
@@ -216,7 +233,11 @@ mod tests {
         };
         assert_eq!(argv(run(&both, o)), s(&["/bin/echo", "a", "b"]));
         // --entrypoint "" clears it; the trailing command is all that runs.
-        let o = Overrides { entrypoint: Some(String::new()), command: s(&["id"]), ..Default::default() };
+        let o = Overrides {
+            entrypoint: Some(String::new()),
+            command: s(&["id"]),
+            ..Default::default()
+        };
         assert_eq!(argv(run(&both, o)), s(&["id"]));
         let e = run(&image(None, None), Overrides::default()).unwrap_err();
         assert_eq!((e.code, e.message.as_str()), (125, "no command specified"));
@@ -229,19 +250,33 @@ mod tests {
         assert_eq!(r.env, vec!["PATH=/bin", "A=1"]);
         assert_eq!((r.workdir.as_str(), r.user.as_str()), ("/srv", "nobody"));
         let o = Overrides {
-            env: vec!["A=2".into(), "B=x=y".into(), "HOSTVAR".into(), "MISSING".into()],
+            env: vec![
+                "A=2".into(),
+                "B=x=y".into(),
+                "HOSTVAR".into(),
+                "MISSING".into(),
+            ],
             workdir: Some("/tmp".into()),
             user: Some("1000:1000".into()),
             ..Default::default()
         };
         let r = run(&img, o).unwrap();
-        assert_eq!(r.env, vec!["PATH=/bin", "A=2", "B=x=y", "HOSTVAR=from-host"]);
+        assert_eq!(
+            r.env,
+            vec!["PATH=/bin", "A=2", "B=x=y", "HOSTVAR=from-host"]
+        );
         assert_eq!((r.workdir.as_str(), r.user.as_str()), ("/tmp", "1000:1000"));
-        let bare = ContainerConfig { cmd: Some(vec!["sh".into()]), ..Default::default() };
+        let bare = ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
         let r = run(&bare, Overrides::default()).unwrap();
         assert_eq!(r.env, vec![format!("PATH={DEFAULT_PATH}")]);
         assert_eq!((r.workdir.as_str(), r.user.as_str()), ("/", "0"));
-        let o = Overrides { workdir: Some("relative".into()), ..Default::default() };
+        let o = Overrides {
+            workdir: Some("relative".into()),
+            ..Default::default()
+        };
         assert!(run(&bare, o).unwrap_err().message.contains("absolute path"));
     }
 
@@ -250,14 +285,22 @@ mod tests {
         let passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000::/home/app:/bin/sh\n";
         let group = "root:x:0:\nnogroup:x:65534:\nwheel:x:10:app\napp:x:1000:\n";
         let u = resolve_user("app", passwd, group).unwrap();
-        assert_eq!((u.uid, u.gid, u.groups.clone(), u.home.as_str()), (1000, 1000, vec![10], "/home/app"));
+        assert_eq!(
+            (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
+            (1000, 1000, vec![10], "/home/app")
+        );
         let u = resolve_user("nobody:wheel", passwd, group).unwrap();
         assert_eq!((u.uid, u.gid), (65534, 10));
         let u = resolve_user("4242:4343", passwd, group).unwrap();
         assert_eq!((u.uid, u.gid), (4242, 4343));
         let u = resolve_user("0", passwd, group).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
-        assert!(resolve_user("ghost", passwd, group).unwrap_err().message.contains("unable to find user ghost"));
+        assert!(
+            resolve_user("ghost", passwd, group)
+                .unwrap_err()
+                .message
+                .contains("unable to find user ghost")
+        );
         assert!(resolve_user("app:ghosts", passwd, group).is_err());
     }
 }

@@ -260,15 +260,19 @@ impl Store {
     /// of the image behind `name`: what chapter 4 stacks as lower layers.
     pub fn image(&self, name: &str) -> Result<(Manifest, ImageConfig, Vec<PathBuf>)> {
         let record = self.lookup(name)?;
-        let manifest: Manifest =
-            parse_json("manifest", &self.read_blob(&Digest::parse(&record.manifest)?)?)?;
+        let manifest: Manifest = parse_json(
+            "manifest",
+            &self.read_blob(&Digest::parse(&record.manifest)?)?,
+        )?;
         let config: ImageConfig =
             parse_json("image config", &self.read_blob(&manifest.config.digest()?)?)?;
         let mut layers = Vec::new();
         for diff_id in &config.rootfs.diff_ids {
             let path = self.layer_path(&Digest::parse(diff_id)?);
             if !path.is_dir() {
-                return Err(engine(format!("{name}: layer {diff_id} is missing; pull again")));
+                return Err(engine(format!(
+                    "{name}: layer {diff_id} is missing; pull again"
+                )));
             }
             layers.push(path);
         }
@@ -298,7 +302,10 @@ impl Store {
         let mut layers = BTreeSet::new();
         let mut manifests = Vec::new();
         if let Some(index) = record.index.as_deref().and_then(|d| Digest::parse(d).ok()) {
-            if let Ok(parsed) = self.read_blob(&index).and_then(|b| parse_json::<Index>("index", &b)) {
+            if let Ok(parsed) = self
+                .read_blob(&index)
+                .and_then(|b| parse_json::<Index>("index", &b))
+            {
                 // Every platform's manifest we may have pulled.
                 manifests.extend(parsed.manifests.iter().filter_map(|d| d.digest().ok()));
             }
@@ -323,7 +330,13 @@ impl Store {
                 .and_then(|d| self.read_blob(&d))
                 .and_then(|b| parse_json::<ImageConfig>("config", &b))
             {
-                layers.extend(config.rootfs.diff_ids.iter().filter_map(|d| Digest::parse(d).ok()));
+                layers.extend(
+                    config
+                        .rootfs
+                        .diff_ids
+                        .iter()
+                        .filter_map(|d| Digest::parse(d).ok()),
+                );
             }
         }
         (blobs, layers)
@@ -418,7 +431,13 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    let digits = if value >= 100.0 { 3 } else if value >= 10.0 { 2 } else { 1 };
+    let digits = if value >= 100.0 {
+        3
+    } else if value >= 10.0 {
+        2
+    } else {
+        1
+    };
     let text = format!("{value:.*}", 4 - digits);
     let text = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
@@ -430,7 +449,10 @@ pub fn human_size(bytes: u64) -> String {
 
 /// The `images` table.
 pub fn render_images(rows: &[ImageRow]) -> String {
-    let mut out = format!("{:<40} {:<10} {:<71} {}\n", "REPOSITORY", "TAG", "DIGEST", "SIZE");
+    let mut out = format!(
+        "{:<40} {:<10} {:<71} {}\n",
+        "REPOSITORY", "TAG", "DIGEST", "SIZE"
+    );
     for row in rows {
         out.push_str(&format!(
             "{:<40} {:<10} {:<71} {}\n",
@@ -460,13 +482,18 @@ mod tests {
         let mut w = store.blob_writer().unwrap();
         w.write_all(b"partial").unwrap();
         drop(w);
-        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256")).unwrap().collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .collect();
         assert_eq!(names.len(), 1);
     }
 
     #[test]
     fn names_and_sizes() {
-        assert_eq!(split_name("busybox:latest"), ("busybox".into(), "latest".into()));
+        assert_eq!(
+            split_name("busybox:latest"),
+            ("busybox".into(), "latest".into())
+        );
         assert_eq!(
             split_name("127.0.0.1:5000/app:v1"),
             ("127.0.0.1:5000/app".into(), "v1".into())

@@ -51,7 +51,11 @@ impl Default for Policy {
     fn default() -> Self {
         let root = nix::unistd::geteuid().is_root();
         Policy {
-            devices: if root { DevicePolicy::Create } else { DevicePolicy::Skip },
+            devices: if root {
+                DevicePolicy::Create
+            } else {
+                DevicePolicy::Skip
+            },
             ownership: root,
         }
     }
@@ -137,7 +141,9 @@ fn mknod(path: &Path, kind: libc::mode_t, mode: u32, major: u32, minor: u32) -> 
     let c = cstring(path)?;
     let dev = libc::makedev(major, minor);
     // SAFETY: a valid NUL-terminated path; mknod has no other preconditions.
-    check(path, unsafe { libc::mknod(c.as_ptr(), kind | (mode & 0o7777), dev) })
+    check(path, unsafe {
+        libc::mknod(c.as_ptr(), kind | (mode & 0o7777), dev)
+    })
 }
 
 // ANCHOR: whiteout
@@ -159,9 +165,8 @@ fn apply_whiteout(root: &Path, relative: &Path) -> Result<bool> {
         // Hide `<name>` of lower layers: a 0/0 character device.
         let hidden = dir.join(&name[WHITEOUT_PREFIX.len()..]);
         remove_existing(&hidden)?;
-        mknod(&hidden, libc::S_IFCHR, 0, 0, 0).map_err(|e| {
-            engine(format!("{} (whiteouts need root: CAP_MKNOD)", e.message))
-        })?;
+        mknod(&hidden, libc::S_IFCHR, 0, 0, 0)
+            .map_err(|e| engine(format!("{} (whiteouts need root: CAP_MKNOD)", e.message)))?;
     }
     Ok(true)
 }
@@ -180,7 +185,11 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
             0,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A later entry replaces an earlier one with the same name.
@@ -312,9 +321,8 @@ pub fn unpack(archive: impl Read, root: &Path, policy: &Policy) -> Result<u64> {
             }
             EntryType::Link => {
                 let target = link_name.ok_or_else(|| engine("hardlink without target"))?;
-                let source = safe_relative(&target).map_err(|e| {
-                    engine(format!("hardlink {relative:?}: {}", e.message))
-                })?;
+                let source = safe_relative(&target)
+                    .map_err(|e| engine(format!("hardlink {relative:?}: {}", e.message)))?;
                 prepare_parent(root, &source)?;
                 let source = root.join(source);
                 match fs::symlink_metadata(&source) {
@@ -333,12 +341,18 @@ pub fn unpack(archive: impl Read, root: &Path, policy: &Policy) -> Result<u64> {
             EntryType::Char | EntryType::Block => match policy.devices {
                 DevicePolicy::Skip => continue,
                 DevicePolicy::Refuse => {
-                    return Err(engine(format!("device node {relative:?} refused by policy")));
+                    return Err(engine(format!(
+                        "device node {relative:?} refused by policy"
+                    )));
                 }
                 DevicePolicy::Create => {
                     let major = header.device_major().ok().flatten().unwrap_or(0);
                     let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                    let kind = if kind == EntryType::Char { libc::S_IFCHR } else { libc::S_IFBLK };
+                    let kind = if kind == EntryType::Char {
+                        libc::S_IFCHR
+                    } else {
+                        libc::S_IFBLK
+                    };
                     remove_existing(&path)?;
                     mknod(&path, kind, mode, major, minor)?;
                 }
@@ -400,7 +414,13 @@ mod tests {
     }
 
     /// Writes an entry with a raw name, bypassing the tar crate's checks.
-    fn raw(b: &mut tar::Builder<Vec<u8>>, kind: EntryType, name: &str, link: Option<&str>, data: &[u8]) {
+    fn raw(
+        b: &mut tar::Builder<Vec<u8>>,
+        kind: EntryType,
+        name: &str,
+        link: Option<&str>,
+        data: &[u8],
+    ) {
         let mut h = header(kind, data.len() as u64, 0o644);
         let gnu = h.as_gnu_mut().unwrap();
         gnu.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -413,14 +433,20 @@ mod tests {
 
     fn unpack_into(tar: &[u8]) -> (tempfile::TempDir, Result<u64>) {
         let dir = tempfile::tempdir().unwrap();
-        let policy = Policy { devices: DevicePolicy::Skip, ownership: false };
+        let policy = Policy {
+            devices: DevicePolicy::Skip,
+            ownership: false,
+        };
         let result = unpack(tar, dir.path(), &policy);
         (dir, result)
     }
 
     #[test]
     fn safe_relative_paths() {
-        assert_eq!(safe_relative(Path::new("./a/./b")).unwrap(), Path::new("a/b"));
+        assert_eq!(
+            safe_relative(Path::new("./a/./b")).unwrap(),
+            Path::new("a/b")
+        );
         assert!(safe_relative(Path::new("a/../../b")).is_err());
         assert!(safe_relative(Path::new("../b")).is_err());
         assert!(safe_relative(Path::new("/etc/passwd")).is_err());
@@ -438,36 +464,66 @@ mod tests {
         assert_eq!(result.unwrap(), 4);
         let root = dir.path();
         assert_eq!(fs::read_to_string(root.join("etc/motd")).unwrap(), "hi\n");
-        assert_eq!(fs::read_link(root.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+        assert_eq!(
+            fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
         use std::os::unix::fs::MetadataExt;
         let a = fs::metadata(root.join("etc/motd")).unwrap();
         let b = fs::metadata(root.join("etc/motd2")).unwrap();
         assert_eq!(a.ino(), b.ino());
         assert_eq!(a.mode() & 0o7777, 0o644);
         assert_eq!(a.mtime(), 1_000_000_000);
-        assert_eq!(fs::metadata(root.join("etc")).unwrap().mtime(), 1_000_000_000);
+        assert_eq!(
+            fs::metadata(root.join("etc")).unwrap().mtime(),
+            1_000_000_000
+        );
     }
 
     #[test]
     fn refuses_paths_that_leave_the_layer() {
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("dotdot", tar_with(|b| raw(b, EntryType::Regular, "../evil", None, b"x"))),
-            ("nested dotdot", tar_with(|b| raw(b, EntryType::Regular, "a/../../evil", None, b"x"))),
-            ("absolute", tar_with(|b| raw(b, EntryType::Regular, "/tmp/evil", None, b"x"))),
-            ("through absolute symlink", tar_with(|b| {
-                raw(b, EntryType::Symlink, "etc", Some("/etc"), b"");
-                raw(b, EntryType::Regular, "etc/evil", None, b"x");
-            })),
-            ("through relative symlink", tar_with(|b| {
-                raw(b, EntryType::Symlink, "up", Some("../../.."), b"");
-                raw(b, EntryType::Regular, "up/evil", None, b"x");
-            })),
-            ("hardlink outside", tar_with(|b| raw(b, EntryType::Link, "passwd", Some("/etc/passwd"), b""))),
-            ("hardlink dotdot", tar_with(|b| raw(b, EntryType::Link, "passwd", Some("../../etc/passwd"), b""))),
-            ("hardlink through symlink", tar_with(|b| {
-                raw(b, EntryType::Symlink, "etc", Some("/etc"), b"");
-                raw(b, EntryType::Link, "passwd", Some("etc/passwd"), b"");
-            })),
+            (
+                "dotdot",
+                tar_with(|b| raw(b, EntryType::Regular, "../evil", None, b"x")),
+            ),
+            (
+                "nested dotdot",
+                tar_with(|b| raw(b, EntryType::Regular, "a/../../evil", None, b"x")),
+            ),
+            (
+                "absolute",
+                tar_with(|b| raw(b, EntryType::Regular, "/tmp/evil", None, b"x")),
+            ),
+            (
+                "through absolute symlink",
+                tar_with(|b| {
+                    raw(b, EntryType::Symlink, "etc", Some("/etc"), b"");
+                    raw(b, EntryType::Regular, "etc/evil", None, b"x");
+                }),
+            ),
+            (
+                "through relative symlink",
+                tar_with(|b| {
+                    raw(b, EntryType::Symlink, "up", Some("../../.."), b"");
+                    raw(b, EntryType::Regular, "up/evil", None, b"x");
+                }),
+            ),
+            (
+                "hardlink outside",
+                tar_with(|b| raw(b, EntryType::Link, "passwd", Some("/etc/passwd"), b"")),
+            ),
+            (
+                "hardlink dotdot",
+                tar_with(|b| raw(b, EntryType::Link, "passwd", Some("../../etc/passwd"), b"")),
+            ),
+            (
+                "hardlink through symlink",
+                tar_with(|b| {
+                    raw(b, EntryType::Symlink, "etc", Some("/etc"), b"");
+                    raw(b, EntryType::Link, "passwd", Some("etc/passwd"), b"");
+                }),
+            ),
         ];
         for (what, tar) in cases {
             let (_dir, result) = unpack_into(&tar);
@@ -486,7 +542,10 @@ mod tests {
         result.unwrap();
         assert!(!dir.path().join("dev/null").exists());
         let dir = tempfile::tempdir().unwrap();
-        let refuse = Policy { devices: DevicePolicy::Refuse, ownership: false };
+        let refuse = Policy {
+            devices: DevicePolicy::Refuse,
+            ownership: false,
+        };
         let e = unpack(&tar[..], dir.path(), &refuse).unwrap_err();
         assert!(e.message.contains("refused by policy"), "{e}");
     }

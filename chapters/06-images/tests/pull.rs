@@ -13,7 +13,7 @@ use ch06_images::registry;
 use ch06_images::store::{Store, render_images};
 use ch06_images::{Error, platform::Platform, progress::Progress};
 use lab::registry::{
-    Compression, Faults, Layout, LayerTar, Registry, serve_blobs, serve_layout, skopeo_digest,
+    Compression, Faults, LayerTar, Layout, Registry, serve_blobs, serve_layout, skopeo_digest,
     skopeo_push, token_proxy,
 };
 
@@ -24,7 +24,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let tmp = tempfile::Builder::new().prefix("berth-ch06-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("berth-ch06-")
+        .tempdir()
+        .unwrap();
     let store = Store::open(tmp.path().join("store")).unwrap();
     let layouts = tmp.path().join("layouts");
     Fixture {
@@ -36,7 +39,10 @@ fn fixture() -> Fixture {
 
 /// The busybox fixture as one layer.
 fn base_layer() -> Vec<u8> {
-    LayerTar::new().tree(&lab::fixture::rootfs()).unwrap().finish()
+    LayerTar::new()
+        .tree(&lab::fixture::rootfs())
+        .unwrap()
+        .finish()
 }
 
 fn pull_ref(store: &Store, reference: &str) -> Result<Pulled, Error> {
@@ -44,7 +50,12 @@ fn pull_ref(store: &Store, reference: &str) -> Result<Pulled, Error> {
 }
 
 fn pull_with(store: &Store, reference: &str, options: PullOptions) -> Result<Pulled, Error> {
-    pull(store, &Reference::parse(reference)?, &options, &Progress::Hidden)
+    pull(
+        store,
+        &Reference::parse(reference)?,
+        &options,
+        &Progress::Hidden,
+    )
 }
 
 /// Every file under `dir`, relative (to check what a failure left behind).
@@ -72,10 +83,17 @@ fn assert_store_clean(store: &Store) {
     for name in files(root) {
         assert!(!name.contains(".tmp-"), "temporary file left: {name}");
     }
-    assert!(files(&root.join("layers/sha256")).is_empty(), "a layer was left");
+    assert!(
+        files(&root.join("layers/sha256")).is_empty(),
+        "a layer was left"
+    );
     for name in files(&root.join("blobs/sha256")) {
         let bytes = fs::read(root.join("blobs/sha256").join(&name)).unwrap();
-        assert_eq!(lab::registry::sha256(&bytes), format!("sha256:{name}"), "corrupt blob");
+        assert_eq!(
+            lab::registry::sha256(&bytes),
+            format!("sha256:{name}"),
+            "corrupt blob"
+        );
     }
 }
 
@@ -83,7 +101,9 @@ fn assert_store_clean(store: &Store) {
 fn seed(f: &Fixture, registry: &Registry) -> Layout {
     let mut layout = Layout::create(&f.layouts).unwrap();
     let base = base_layer();
-    let single = layout.image(&[(base.clone(), Compression::Gzip)], "amd64", &["/bin/sh"]).unwrap();
+    let single = layout
+        .image(&[(base.clone(), Compression::Gzip)], "amd64", &["/bin/sh"])
+        .unwrap();
     layout.tag("single", &single).unwrap();
     // Layer 2 adds files; layer 3 deletes one (whiteout) and replaces /www
     // (opaque directory); layer 4 is uncompressed.
@@ -99,7 +119,9 @@ fn seed(f: &Fixture, registry: &Registry) -> Layout {
         .opaque("www")
         .file("www/new.html", b"new page\n")
         .finish();
-    let plain = LayerTar::new().file("layer4.txt", b"uncompressed\n").finish();
+    let plain = LayerTar::new()
+        .file("layer4.txt", b"uncompressed\n")
+        .finish();
     let layers = layout
         .image(
             &[
@@ -116,7 +138,11 @@ fn seed(f: &Fixture, registry: &Registry) -> Layout {
     let zstd = layout
         .image(
             &[(
-                LayerTar::new().tree(&lab::fixture::rootfs()).unwrap().file("zstd.txt", b"zstd\n").finish(),
+                LayerTar::new()
+                    .tree(&lab::fixture::rootfs())
+                    .unwrap()
+                    .file("zstd.txt", b"zstd\n")
+                    .finish(),
                 Compression::Zstd,
             )],
             "amd64",
@@ -126,14 +152,20 @@ fn seed(f: &Fixture, registry: &Registry) -> Layout {
     layout.tag("zstd", &zstd).unwrap();
     let arm = layout
         .image(
-            &[(LayerTar::new().file("arch.txt", b"arm64\n").finish(), Compression::Gzip)],
+            &[(
+                LayerTar::new().file("arch.txt", b"arm64\n").finish(),
+                Compression::Gzip,
+            )],
             "arm64",
             &["/bin/sh"],
         )
         .unwrap();
     let amd = layout
         .image(
-            &[(LayerTar::new().file("arch.txt", b"amd64\n").finish(), Compression::Gzip)],
+            &[(
+                LayerTar::new().file("arch.txt", b"amd64\n").finish(),
+                Compression::Gzip,
+            )],
             "amd64",
             &["/bin/sh"],
         )
@@ -141,9 +173,21 @@ fn seed(f: &Fixture, registry: &Registry) -> Layout {
     let index = layout.index(&[(arm, "arm64"), (amd, "amd64")]).unwrap();
     layout.tag("multi", &index).unwrap();
     for tag in ["single", "layers", "zstd"] {
-        skopeo_push(&f.layouts, tag, &format!("{}/busybox:{tag}", registry.host()), false).unwrap();
+        skopeo_push(
+            &f.layouts,
+            tag,
+            &format!("{}/busybox:{tag}", registry.host()),
+            false,
+        )
+        .unwrap();
     }
-    skopeo_push(&f.layouts, "multi", &format!("{}/busybox:multi", registry.host()), true).unwrap();
+    skopeo_push(
+        &f.layouts,
+        "multi",
+        &format!("{}/busybox:multi", registry.host()),
+        true,
+    )
+    .unwrap();
     layout
 }
 
@@ -160,18 +204,27 @@ fn pulls_a_single_layer_image() {
     assert_eq!(pulled.layers.len(), 1);
     assert_eq!(pulled.reused, 0);
     // skopeo, an independent client, agrees on the digest.
-    assert_eq!(pulled.digest.to_string(), skopeo_digest(&reference).unwrap());
+    assert_eq!(
+        pulled.digest.to_string(),
+        skopeo_digest(&reference).unwrap()
+    );
     let layer = &pulled.layers[0];
     let rootfs = lab::fixture::rootfs();
     assert_eq!(
         fs::read(layer.join("bin/busybox")).unwrap(),
         fs::read(rootfs.join("bin/busybox")).unwrap()
     );
-    assert_eq!(fs::read_link(layer.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+    assert_eq!(
+        fs::read_link(layer.join("bin/sh")).unwrap(),
+        Path::new("/bin/busybox")
+    );
     let tmp = fs::metadata(layer.join("tmp")).unwrap();
     assert_eq!(tmp.mode() & 0o7777, 0o1777);
     assert_eq!(tmp.mtime() as u64, lab::registry::LAYER_MTIME);
-    assert_eq!(fs::metadata(layer.join("probe")).unwrap().mode() & 0o777, 0o755);
+    assert_eq!(
+        fs::metadata(layer.join("probe")).unwrap().mode() & 0o777,
+        0o755
+    );
     // A repeated pull reuses everything.
     let again = pull_ref(&f.store, &reference).unwrap();
     assert_eq!(again.reused, 1);
@@ -193,12 +246,20 @@ fn whiteouts_become_overlay_whiteouts() {
     assert!(whiteout.file_type().is_char_device());
     assert_eq!(whiteout.rdev(), 0, "a whiteout is the 0/0 character device");
     assert!(!deleting.join("etc/.wh.deleted.txt").exists());
-    assert_eq!(xattr(&deleting.join("www"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        xattr(&deleting.join("www"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
     assert!(!deleting.join("www/.wh..wh..opq").exists());
 
     // Stack the layers as overlay lowers (top first) and look.
     let mnt = tempfile::tempdir().unwrap();
-    let lowers: Vec<String> = pulled.layers.iter().rev().map(|p| p.display().to_string()).collect();
+    let lowers: Vec<String> = pulled
+        .layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
     nix::mount::mount(
         Some("overlay"),
         mnt.path(),
@@ -218,7 +279,10 @@ fn whiteouts_become_overlay_whiteouts() {
     nix::mount::umount(mnt.path()).unwrap();
     assert!(!seen.0, "the whiteout hides etc/deleted.txt");
     assert_eq!(seen.1.as_deref(), Some("still here\n"));
-    assert!(!seen.2, "the opaque directory hides the fixture's www/index.html");
+    assert!(
+        !seen.2,
+        "the opaque directory hides the fixture's www/index.html"
+    );
     assert_eq!(seen.3.as_deref(), Some("new page\n"));
     assert_eq!(seen.4.as_deref(), Some("uncompressed\n"));
     assert!(seen.5);
@@ -230,7 +294,8 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let n = std::ffi::CString::new(name).unwrap();
     let mut buf = [0u8; 64];
     // SAFETY: valid C strings and buffer.
-    let len = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let len =
+        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (len >= 0).then(|| buf[..len as usize].to_vec())
 }
 
@@ -244,7 +309,10 @@ fn picks_the_platform_from_an_index() {
     seed(&f, &registry);
     let reference = format!("{}/busybox:multi", registry.host());
     let amd = pull_ref(&f.store, &reference).unwrap();
-    assert_eq!(fs::read_to_string(amd.layers[0].join("arch.txt")).unwrap(), "amd64\n");
+    assert_eq!(
+        fs::read_to_string(amd.layers[0].join("arch.txt")).unwrap(),
+        "amd64\n"
+    );
     assert_eq!(amd.digest.to_string(), skopeo_digest(&reference).unwrap());
     let arm = pull_with(
         &f.store,
@@ -255,7 +323,10 @@ fn picks_the_platform_from_an_index() {
         },
     )
     .unwrap();
-    assert_eq!(fs::read_to_string(arm.layers[0].join("arch.txt")).unwrap(), "arm64\n");
+    assert_eq!(
+        fs::read_to_string(arm.layers[0].join("arch.txt")).unwrap(),
+        "arm64\n"
+    );
     assert_eq!(arm.config.architecture, "arm64");
     let e = pull_with(
         &f.store,
@@ -266,7 +337,10 @@ fn picks_the_platform_from_an_index() {
         },
     )
     .unwrap_err();
-    assert!(e.message.contains("no matching manifest for linux/s390x"), "{e}");
+    assert!(
+        e.message.contains("no matching manifest for linux/s390x"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -278,7 +352,10 @@ fn pulls_a_zstd_layer() {
     let f = fixture();
     seed(&f, &registry);
     let pulled = pull_ref(&f.store, &format!("{}/busybox:zstd", registry.host())).unwrap();
-    assert_eq!(fs::read_to_string(pulled.layers[0].join("zstd.txt")).unwrap(), "zstd\n");
+    assert_eq!(
+        fs::read_to_string(pulled.layers[0].join("zstd.txt")).unwrap(),
+        "zstd\n"
+    );
     assert!(pulled.layers[0].join("bin/busybox").is_file());
 }
 
@@ -312,11 +389,21 @@ fn bearer_token_flow() {
     let seen = proxy.seen();
     let token = seen
         .iter()
-        .find(|r| r.path.starts_with("/token") && r.header("authorization") == Some("Basic YWxpY2U6czNjcmV0"))
+        .find(|r| {
+            r.path.starts_with("/token")
+                && r.header("authorization") == Some("Basic YWxpY2U6czNjcmV0")
+        })
         .expect("a token request with alice's credentials");
-    assert!(token.path.contains("scope=repository:busybox:pull"), "{}", token.path);
-    assert!(seen.iter().any(|r| r.path.contains("/manifests/single")
-        && r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
+    assert!(
+        token.path.contains("scope=repository:busybox:pull"),
+        "{}",
+        token.path
+    );
+    assert!(seen.iter().any(|r| {
+        r.path.contains("/manifests/single")
+            && r.header("authorization")
+                .is_some_and(|a| a.starts_with("Bearer "))
+    }));
 }
 
 #[test]
@@ -324,18 +411,47 @@ fn redirected_blobs_get_no_token() {
     let f = fixture();
     let mut layout = Layout::create(&f.layouts).unwrap();
     let image = layout
-        .image(&[(LayerTar::new().file("hello.txt", b"hi\n").finish(), Compression::Gzip)], "amd64", &["/bin/sh"])
+        .image(
+            &[(
+                LayerTar::new().file("hello.txt", b"hi\n").finish(),
+                Compression::Gzip,
+            )],
+            "amd64",
+            &["/bin/sh"],
+        )
         .unwrap();
     layout.tag("v1", &image).unwrap();
     let storage = serve_blobs(&layout).unwrap();
-    let registry = serve_layout(&layout, Faults { redirect_blobs_to: Some(storage.port), ..Faults::default() }).unwrap();
+    let registry = serve_layout(
+        &layout,
+        Faults {
+            redirect_blobs_to: Some(storage.port),
+            ..Faults::default()
+        },
+    )
+    .unwrap();
     let proxy = token_proxy(registry.port, None).unwrap();
     let pulled = pull_ref(&f.store, &format!("{}/app:v1", proxy.host())).unwrap();
-    assert_eq!(fs::read_to_string(pulled.layers[0].join("hello.txt")).unwrap(), "hi\n");
+    assert_eq!(
+        fs::read_to_string(pulled.layers[0].join("hello.txt")).unwrap(),
+        "hi\n"
+    );
     let blobs = storage.seen();
-    assert_eq!(blobs.len(), 2, "config and layer fetched from the storage host");
-    assert!(blobs.iter().all(|r| r.header("authorization").is_none()), "token leaked");
-    assert!(proxy.seen().iter().any(|r| r.path.contains("/blobs/") && r.header("authorization").is_some()));
+    assert_eq!(
+        blobs.len(),
+        2,
+        "config and layer fetched from the storage host"
+    );
+    assert!(
+        blobs.iter().all(|r| r.header("authorization").is_none()),
+        "token leaked"
+    );
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .any(|r| r.path.contains("/blobs/") && r.header("authorization").is_some())
+    );
 }
 
 #[test]
@@ -343,12 +459,30 @@ fn a_corrupted_blob_is_refused() {
     let f = fixture();
     let mut layout = Layout::create(&f.layouts).unwrap();
     let image = layout
-        .image(&[(LayerTar::new().file("hello.txt", b"hi\n").finish(), Compression::Gzip)], "amd64", &["/bin/sh"])
+        .image(
+            &[(
+                LayerTar::new().file("hello.txt", b"hi\n").finish(),
+                Compression::Gzip,
+            )],
+            "amd64",
+            &["/bin/sh"],
+        )
         .unwrap();
     layout.tag("v1", &image).unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&layout.read_blob(&image.digest).unwrap()).unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
-    let server = serve_layout(&layout, Faults { corrupt: vec![layer.clone()], ..Faults::default() }).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&image.digest).unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = serve_layout(
+        &layout,
+        Faults {
+            corrupt: vec![layer.clone()],
+            ..Faults::default()
+        },
+    )
+    .unwrap();
     let e = pull_ref(&f.store, &format!("{}/app:v1", server.host())).unwrap_err();
     assert_eq!(e.code, 125);
     assert!(e.message.contains("digest mismatch"), "{e}");
@@ -360,22 +494,48 @@ fn a_corrupted_blob_is_refused() {
 fn an_interrupted_pull_resumes() {
     let f = fixture();
     let mut layout = Layout::create(&f.layouts).unwrap();
-    let first = LayerTar::new().file("one.txt", &vec![b'1'; 200_000]).finish();
-    let second = LayerTar::new().file("two.txt", &vec![b'2'; 200_000]).finish();
+    let first = LayerTar::new()
+        .file("one.txt", &vec![b'1'; 200_000])
+        .finish();
+    let second = LayerTar::new()
+        .file("two.txt", &vec![b'2'; 200_000])
+        .finish();
     let image = layout
-        .image(&[(first, Compression::None), (second, Compression::None)], "amd64", &["/bin/sh"])
+        .image(
+            &[(first, Compression::None), (second, Compression::None)],
+            "amd64",
+            &["/bin/sh"],
+        )
         .unwrap();
     layout.tag("v1", &image).unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&layout.read_blob(&image.digest).unwrap()).unwrap();
-    let cut = manifest["layers"][1]["digest"].as_str().unwrap().to_string();
-    let server = serve_layout(&layout, Faults { cut_once: vec![cut], ..Faults::default() }).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&image.digest).unwrap()).unwrap();
+    let cut = manifest["layers"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = serve_layout(
+        &layout,
+        Faults {
+            cut_once: vec![cut],
+            ..Faults::default()
+        },
+    )
+    .unwrap();
     let reference = format!("{}/app:v1", server.host());
     let e = pull_ref(&f.store, &reference).unwrap_err();
     assert_eq!(e.code, 125);
     assert!(f.store.images().unwrap().is_empty());
-    assert!(files(f.store.root()).iter().all(|n| !n.contains(".tmp-")), "{:?}", files(f.store.root()));
+    assert!(
+        files(f.store.root()).iter().all(|n| !n.contains(".tmp-")),
+        "{:?}",
+        files(f.store.root())
+    );
     let pulled = pull_ref(&f.store, &reference).unwrap();
-    assert_eq!(fs::read(pulled.layers[1].join("two.txt")).unwrap().len(), 200_000);
+    assert_eq!(
+        fs::read(pulled.layers[1].join("two.txt")).unwrap().len(),
+        200_000
+    );
     // The first layer was complete and verified: the second pull reused it.
     assert_eq!(pulled.reused, 1);
 }
@@ -386,19 +546,37 @@ fn unsafe_layers_are_refused() {
     let target = outside.path().join("pwned");
     let t = target.display().to_string();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("dotdot", LayerTar::new().file("../../../../../../../../tmp/berth-pwned", b"x").finish()),
+        (
+            "dotdot",
+            LayerTar::new()
+                .file("../../../../../../../../tmp/berth-pwned", b"x")
+                .finish(),
+        ),
         ("absolute", LayerTar::new().file(&t, b"x").finish()),
         (
             "absolute symlink",
-            LayerTar::new().symlink("out", &outside.path().display().to_string()).file("out/pwned", b"x").finish(),
+            LayerTar::new()
+                .symlink("out", &outside.path().display().to_string())
+                .file("out/pwned", b"x")
+                .finish(),
         ),
-        ("hardlink outside", LayerTar::new().hardlink("passwd", "/etc/passwd").finish()),
-        ("hardlink dotdot", LayerTar::new().hardlink("passwd", "../../../../etc/passwd").finish()),
+        (
+            "hardlink outside",
+            LayerTar::new().hardlink("passwd", "/etc/passwd").finish(),
+        ),
+        (
+            "hardlink dotdot",
+            LayerTar::new()
+                .hardlink("passwd", "../../../../etc/passwd")
+                .finish(),
+        ),
     ];
     for (what, tar) in cases {
         let f = fixture();
         let mut layout = Layout::create(&f.layouts).unwrap();
-        let image = layout.image(&[(tar, Compression::Gzip)], "amd64", &["/bin/sh"]).unwrap();
+        let image = layout
+            .image(&[(tar, Compression::Gzip)], "amd64", &["/bin/sh"])
+            .unwrap();
         layout.tag("evil", &image).unwrap();
         let server = serve_layout(&layout, Faults::default()).unwrap();
         let e = pull_ref(&f.store, &format!("{}/app:evil", server.host())).expect_err(what);
@@ -408,10 +586,16 @@ fn unsafe_layers_are_refused() {
             "{what}: {e}"
         );
         assert!(!target.exists(), "{what} wrote outside");
-        assert!(!Path::new("/tmp/berth-pwned").exists(), "{what} wrote outside");
+        assert!(
+            !Path::new("/tmp/berth-pwned").exists(),
+            "{what} wrote outside"
+        );
         // The blob itself verified, so it may stay; nothing else may.
         assert!(f.store.images().unwrap().is_empty(), "{what}");
-        assert!(files(&f.store.root().join("layers/sha256")).is_empty(), "{what}");
+        assert!(
+            files(&f.store.root().join("layers/sha256")).is_empty(),
+            "{what}"
+        );
     }
 }
 
@@ -430,8 +614,15 @@ fn an_unknown_media_type_is_refused() {
     layout.tag("odd", &image).unwrap();
     let server = serve_layout(&layout, Faults::default()).unwrap();
     let e = pull_ref(&f.store, &format!("{}/app:odd", server.host())).unwrap_err();
-    assert!(e.message.contains("unsupported layer media type \"application/vnd.example.mystery\""), "{e}");
-    assert!(server.seen().iter().all(|r| !r.path.contains("/blobs/")), "nothing downloaded");
+    assert!(
+        e.message
+            .contains("unsupported layer media type \"application/vnd.example.mystery\""),
+        "{e}"
+    );
+    assert!(
+        server.seen().iter().all(|r| !r.path.contains("/blobs/")),
+        "nothing downloaded"
+    );
     assert_store_clean(&f.store);
 }
 
@@ -455,7 +646,10 @@ fn an_unknown_tag_is_not_found() {
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("ch06-images: manifest for 127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.starts_with("ch06-images: manifest for 127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("busybox:nope not found"), "{stderr}");
 }
 
@@ -463,14 +657,21 @@ fn an_unknown_tag_is_not_found() {
 fn normalise(text: &str, port: u16) -> String {
     let mut out = text.replace(&port.to_string(), "PORT");
     while let Some(i) = out.find("sha256:") {
-        let end = i + 7 + out[i + 7..].chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        let end = i
+            + 7
+            + out[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
         out.replace_range(i..end, "SHA256");
     }
     let out = out.replace("SHA256", "sha256:<digest>");
     // Sizes follow the fixture's binaries.
     out.lines()
         .map(|l| match l.rsplit_once(' ') {
-            Some((head, size)) if size.ends_with("MB") || size.ends_with("kB") => format!("{head} <size>\n"),
+            Some((head, size)) if size.ends_with("MB") || size.ends_with("kB") => {
+                format!("{head} <size>\n")
+            }
             _ => format!("{l}\n"),
         })
         .collect()
@@ -525,14 +726,25 @@ fn cli_pull_images_rmi() {
     ] {
         let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         let (code, text) = cli(root, &args);
-        transcript.push_str(&format!("$ ch06-images {}\n{text}[exit {code}]\n", args.join(" ")));
+        transcript.push_str(&format!(
+            "$ ch06-images {}\n{text}[exit {code}]\n",
+            args.join(" ")
+        ));
     }
     let transcript = normalise(&transcript, registry.port);
     // The facts, besides the snapshot: the shared base layer survived the
     // first rmi and everything was gone after the second.
     assert!(transcript.contains("Status: Downloaded image for 127.0.0.1:PORT/busybox:layers"));
-    assert_eq!(transcript.matches("Deleted layer").count(), 4, "{transcript}");
-    assert!(transcript.ends_with("ch06-images: No such image: 127.0.0.1:PORT/busybox:single\n[exit 125]\n"), "{transcript}");
+    assert_eq!(
+        transcript.matches("Deleted layer").count(),
+        4,
+        "{transcript}"
+    );
+    assert!(
+        transcript
+            .ends_with("ch06-images: No such image: 127.0.0.1:PORT/busybox:single\n[exit 125]\n"),
+        "{transcript}"
+    );
     assert!(files(&root.join("blobs/sha256")).is_empty());
     assert!(files(&root.join("layers/sha256")).is_empty());
     insta::assert_snapshot!("cli_pull_images_rmi", transcript);
