@@ -85,6 +85,10 @@ pub fn run() -> Result<()> {
             Err(e) => println!("clean: cannot remove {}: {e}", dir.display()),
         }
     }
+    // Chapter 6: test registries of killed tests, their scratch directories.
+    for line in crate::registry::clean_leftovers() {
+        println!("clean: {line}");
+    }
     let dir = fixture::fixture_dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

@@ -845,3 +845,50 @@ pub fn serve_blobs(layout: &Layout) -> Result<HttpServer> {
         }
     })
 }
+
+/// Prefixes of the temporary directories the registry helpers and chapter
+/// 6's tests create (under the system temporary directory).
+pub const TEMP_PREFIXES: &[&str] = &["berth-registry-", "berth-ch06-"];
+
+/// `cargo lab clean`: stops test registries a killed test left running
+/// (found by their config path, ended by pid) and removes their
+/// directories. Returns one line per thing removed.
+pub fn clean_leftovers() -> Vec<String> {
+    let mut report = Vec::new();
+    let tmp = std::env::temp_dir();
+    let ours = tmp.join("berth-registry-").display().to_string();
+    if let Ok(procs) = fs::read_dir("/proc") {
+        for entry in procs.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_test_registry = args.first().is_some_and(|a| a.ends_with(REGISTRY_BIN))
+                && args.get(2).is_some_and(|c| c.starts_with(&ours));
+            if is_test_registry {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                report.push(format!("stopped test registry (pid {pid})"));
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(&tmp) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if TEMP_PREFIXES.iter().any(|p| name.starts_with(p))
+                && fs::remove_dir_all(entry.path()).is_ok()
+            {
+                report.push(format!("removed {}", entry.path().display()));
+            }
+        }
+    }
+    report
+}

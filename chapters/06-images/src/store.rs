@@ -122,7 +122,9 @@ impl Store {
         let store = Store { root: root.into() };
         for dir in [store.blob_dir(), store.layer_dir()] {
             fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+            remove_stale_temporaries(&dir);
         }
+        remove_stale_temporaries(&store.root);
         Ok(store)
     }
 
@@ -381,6 +383,32 @@ impl Store {
     // ANCHOR_END: remove
 }
 
+/// Deletes `.tmp-<pid>-<n>` entries whose process is gone: what a killed
+/// pull left behind. A live pull's temporaries are left alone.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(".tmp-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let path = entry.path();
+            if path.is_dir() {
+                let _ = remove_dir(&path);
+            } else {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+}
+
 /// Removes a directory tree, including read-only directories in it.
 pub fn remove_dir(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {
@@ -486,6 +514,20 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_pulls_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        fs::create_dir_all(&blobs).unwrap();
+        // pid 0x7ffffffe is beyond pid_max: no such process.
+        fs::write(blobs.join(".tmp-2147483646-0"), b"partial").unwrap();
+        let live = format!(".tmp-{}-99", std::process::id());
+        fs::write(blobs.join(&live), b"in progress").unwrap();
+        Store::open(dir.path()).unwrap();
+        assert!(!blobs.join(".tmp-2147483646-0").exists());
+        assert!(blobs.join(&live).exists());
     }
 
     #[test]
