@@ -10,6 +10,7 @@
 //! - [`veth`]: the veth pair: one end on the bridge, the other `eth0` in the container;
 //! - [`iptables`]: ip_forward, masquerade, published ports and isolation in berth-owned chains;
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
+//! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;
 //! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
 //! - [`sweep`]: leftovers of killed runs, found and removed.
 //!
@@ -27,6 +28,7 @@ pub mod lock;
 pub mod mode;
 pub mod netns;
 pub mod network;
+pub mod step;
 pub mod sweep;
 pub mod sysctl;
 pub mod veth;

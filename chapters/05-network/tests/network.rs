@@ -813,3 +813,64 @@ fn leftovers_are_reported() {
         ]
     );
 }
+
+/// The library as steps of chapter 2's start sequence: a real container
+/// (busybox httpd, with pid, mount, uts... namespaces and pivot_root)
+/// serves on a published port, and a second one finds its own name in the
+/// generated /etc/hosts and reaches the first across the bridge.
+#[test]
+fn start_sequence_with_the_network_steps() {
+    use ch02_namespaces::{Spec, StartSequence, start};
+    use ch05_network::step::{EtcFilesStep, NetworkStep};
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let world = World::new();
+    let etc = tempfile::tempdir().unwrap();
+    let (web_dir, check_dir) = (etc.path().join("web"), etc.path().join("check"));
+    let rootfs = lab::fixture::rootfs();
+    let (body, code) = world.on_host(|host| {
+        let sequence = |name: &str, dir: &std::path::Path, ports: &[&str]| {
+            let mut request = bridge_request(name);
+            request.ports = ports.iter().map(|p| p.parse().unwrap()).collect();
+            let mut seq = StartSequence::standard();
+            seq.parent_step(Box::new(NetworkStep::new(host.clone(), request, dir)));
+            seq.child_step_before("pivot_root", Box::new(EtcFilesStep::new(dir)));
+            seq
+        };
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut web = Spec::new(&rootfs, argv(&["httpd", "-f", "-p", "80", "-h", "/www"]));
+        web.set_hostname("web");
+        let web_c = start(&web, sequence("web", &web_dir, &["8080:80"])).unwrap();
+        let body = http_get(SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)));
+        let script = "grep -q \"$(hostname)\" /etc/hosts && grep -q '^172.17.0.3\tcheck$' /etc/hosts \
+                      && wget -q -O - http://172.17.0.2/index.html | grep -q 'hello from berth'";
+        let mut check = Spec::new(&rootfs, argv(&["sh", "-c", script]));
+        check.set_hostname("check");
+        let check_c = start(&check, sequence("check", &check_dir, &[])).unwrap();
+        // Reap directly: waitpid needs no signal delivery to this thread.
+        let status = nix::sys::wait::waitpid(check_c.pid(), None).unwrap();
+        drop(check_c);
+        drop(web_c);
+        (body, status)
+    });
+    assert_eq!(body, "hello from berth\n");
+    assert_eq!(
+        code,
+        nix::sys::wait::WaitStatus::Exited(code.pid().unwrap(), 0)
+    );
+    assert_eq!(
+        std::fs::read_to_string(web_dir.join("hostname")).unwrap(),
+        "web\n"
+    );
+    // Both teardowns ran: no allocation, no port rule.
+    assert!(
+        !world
+            .on_host(|host| ipam::path(&host.state, "bridge"))
+            .exists()
+    );
+    assert_eq!(
+        world.rules("nat", "BERTH-PREROUTING"),
+        ["-N BERTH-PREROUTING"]
+    );
+}
