@@ -91,9 +91,8 @@ impl ParentStep for NetworkStep {
     }
 
     fn teardown(&mut self, _ctx: &ParentContext) {
-        match self.endpoint.take().map(Endpoint::detach) {
-            Some(Err(e)) => eprintln!("warning: network teardown: {e}"),
-            _ => {}
+        if let Some(Err(e)) = self.endpoint.take().map(Endpoint::detach) {
+            eprintln!("warning: network teardown: {e}");
         }
     }
 }
