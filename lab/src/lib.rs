@@ -16,5 +16,6 @@ pub mod privileged;
 pub mod registry;
 pub mod scenario;
 pub mod setup;
+pub mod solo;
 pub mod suite;
 pub mod vm;

@@ -825,6 +825,10 @@ fn start_sequence_with_the_network_steps() {
     if !lab::privileged::require_root() {
         return;
     }
+    // `start` forks this process: run alone, away from other test threads.
+    if !lab::solo::in_own_process("start_sequence_with_the_network_steps") {
+        return;
+    }
     let world = World::new();
     let etc = tempfile::tempdir().unwrap();
     let (web_dir, check_dir) = (etc.path().join("web"), etc.path().join("check"));
