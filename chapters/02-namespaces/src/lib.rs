@@ -15,6 +15,7 @@
 //! [`sequence::StartSequence::parent_step`] or
 //! [`sequence::StartSequence::child_step_after`]; it never edits this crate.
 
+pub mod cli;
 pub mod dev;
 pub mod forward;
 pub mod hostname;

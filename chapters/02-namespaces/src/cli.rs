@@ -1,0 +1,94 @@
+//! The command line every chapter binary shares: `run [OPTIONS] <ROOTFS> [COMMAND]...`.
+//!
+//! Later chapters flatten [`RunArgs`] into their own `run` and add their
+//! options next to it, so each binary accepts everything taught before.
+
+use std::path::PathBuf;
+
+use crate::idmap::IdMap;
+use crate::namespaces::Namespace;
+use crate::timens::TimeOffsets;
+use crate::{Error, Spec};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Hostname inside the container (default: a generated 12-digit id).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Keep this namespace shared with the host: pid, uts, ipc, net, cgroup, time (repeatable).
+    #[arg(long, value_name = "NS")]
+    pub share: Vec<String>,
+    /// Add a user namespace: container root is an unprivileged user on the host.
+    #[arg(long)]
+    pub userns: bool,
+    /// User id map INSIDE:OUTSIDE:COUNT (repeatable; implies --userns) [default: 0:100000:65536].
+    #[arg(long, value_name = "MAP")]
+    pub uid_map: Vec<IdMap>,
+    /// Group id map INSIDE:OUTSIDE:COUNT (repeatable; implies --userns) [default: 0:100000:65536].
+    #[arg(long, value_name = "MAP")]
+    pub gid_map: Vec<IdMap>,
+    /// Run berth's minimal init as pid 1: it forwards signals and reaps zombies.
+    #[arg(long)]
+    pub init: bool,
+    /// Clock offsets of the time namespace, in seconds: monotonic=S,boottime=S.
+    #[arg(long, value_name = "OFFSETS")]
+    pub time_offset: Option<TimeOffsets>,
+    /// Set an environment variable, KEY=VALUE, or KEY to copy it from here (repeatable).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long, value_name = "DIR", default_value = "/")]
+    pub workdir: PathBuf,
+    /// Directory to use as the root filesystem.
+    pub rootfs: PathBuf,
+    /// Command and arguments, resolved inside ROOTFS.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+// ANCHOR: spec_from_args
+/// Turns the command line into a [`Spec`].
+pub fn spec_from_args(args: RunArgs) -> Result<Spec, Error> {
+    let mut spec = Spec::new(args.rootfs, args.command);
+    if let Some(hostname) = &args.hostname {
+        spec.set_hostname(hostname);
+    }
+    for name in &args.share {
+        let ns = Namespace::parse(name)?;
+        if ns == Namespace::User {
+            return Err(Error::engine(
+                "the user namespace is shared unless --userns is given",
+            ));
+        }
+        spec.namespaces.remove(ns);
+    }
+    if args.hostname.is_some() && !spec.has(Namespace::Uts) {
+        return Err(Error::engine(
+            "--hostname needs a uts namespace (remove --share uts)",
+        ));
+    }
+    if args.userns || !args.uid_map.is_empty() || !args.gid_map.is_empty() {
+        spec.namespaces.insert(Namespace::User);
+    }
+    if !args.uid_map.is_empty() {
+        spec.uid_map = args.uid_map;
+    }
+    if !args.gid_map.is_empty() {
+        spec.gid_map = args.gid_map;
+    }
+    spec.init = args.init;
+    spec.time_offsets = args.time_offset.unwrap_or_default();
+    for entry in &args.env {
+        match entry.split_once('=') {
+            Some(_) => spec.set_env(entry),
+            None => {
+                if let Ok(value) = std::env::var(entry) {
+                    spec.set_env(&format!("{entry}={value}"));
+                }
+            }
+        }
+    }
+    spec.cwd = args.workdir;
+    Ok(spec)
+}
+// ANCHOR_END: spec_from_args
