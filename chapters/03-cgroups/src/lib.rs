@@ -5,13 +5,21 @@
 //! cgroup filesystems a host mounts (v2, v1 or both), creates a container's
 //! cgroup in each, writes Docker's limits into the right files for that
 //! layout, freezes and thaws it, reads its accounting, and removes it.
+//!
+//! Wired into chapter 2's start sequence ([`run`]): a parent-side step puts
+//! the waiting child into its cgroup before it is released, and a child-side
+//! step mounts the container's own cgroup read-only at `/sys/fs/cgroup`.
 
 pub mod cgroup;
 pub mod device;
 pub mod freezer;
 pub mod layout;
 pub mod limits;
+pub mod options;
+pub mod pause;
+pub mod run;
 pub mod stats;
+pub mod steps;
 pub mod sweep;
 pub mod units;
 

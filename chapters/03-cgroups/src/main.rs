@@ -1,5 +1,9 @@
-//! `ch03-cgroups`: run a command with resource limits (cgroups).
+//! `ch03-cgroups`: chapter 2's container, with Docker's resource limits.
 
+use ch02_namespaces::cli::{RunArgs, spec_from_args};
+use ch03_cgroups::options::LimitArgs;
+use ch03_cgroups::run::RunOptions;
+use ch03_cgroups::units::parse_duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -15,8 +19,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run COMMAND (default /bin/sh) in new namespaces and a new cgroup.
+    Run(Box<Run>),
     /// Print this host's cgroup layout (v2, v1 or hybrid) and its hierarchies.
     Info,
+}
+
+#[derive(clap::Args)]
+struct Run {
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Print the container's memory peak, CPU time and OOM kills when it exits.
+    #[arg(long)]
+    stats: bool,
+    /// Pause (freeze) the container this long after it starts (e.g. 0.5, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pause_after: Option<std::time::Duration>,
+    /// Resume it this long after pausing.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1")]
+    resume_after: std::time::Duration,
+    #[command(flatten)]
+    container: RunArgs,
 }
 
 fn main() {
@@ -29,20 +52,32 @@ fn main() {
         }
     };
     let result = match cli.command {
-        Command::Info => info(),
+        Command::Run(run) => {
+            let options = RunOptions {
+                limits: run.limits.limits(),
+                stats: run.stats,
+                pause_after: run.pause_after,
+                resume_after: run.resume_after,
+            };
+            spec_from_args(run.container).and_then(|spec| ch03_cgroups::run::run(&spec, &options))
+        }
+        Command::Info => info().map(|()| 0),
     };
-    if let Err(err) = result {
-        eprintln!("ch03-cgroups: {err}");
-        std::process::exit(err.code);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("ch03-cgroups: {err}");
+            std::process::exit(err.code);
+        }
     }
 }
 
-/// `info`: the layout, then where each hierarchy is and where berth's cgroups go.
+/// `info`: the layout, then where berth's cgroups go in each hierarchy.
 fn info() -> Result<(), ch03_cgroups::Error> {
     let layout = ch03_cgroups::Layout::detect()?;
     println!("cgroup.layout: {layout}");
     for h in layout.hierarchies() {
-        let name = if h.controllers.is_empty() || layout.unified.as_ref() == Some(h) {
+        let name = if layout.unified.as_ref() == Some(h) {
             "unified".to_string()
         } else {
             h.controllers.join(",")

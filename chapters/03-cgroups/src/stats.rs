@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::cgroup::{Cgroup, read_file};
+use crate::units::format_size;
 
 /// A snapshot of a cgroup's accounting. `None` where this kernel has no such file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,15 +94,18 @@ pub fn key_value(text: &str, key: &str) -> Option<u64> {
 impl Stats {
     /// The `--stats` report, one `key: value` line each.
     pub fn render(&self) -> String {
-        let bytes = |v: Option<u64>| v.map_or("unavailable".to_string(), |b| b.to_string());
+        let unavailable = || "unavailable".to_string();
+        let size = |v: Option<u64>| v.map_or_else(unavailable, format_size);
         let cpu = self
             .cpu_time
-            .map_or("unavailable".to_string(), |t| t.as_micros().to_string());
+            .map_or_else(unavailable, |t| format!("{:.3} s", t.as_secs_f64()));
+        let pids = self
+            .pids_current
+            .map_or_else(unavailable, |p| p.to_string());
         format!(
-            "stats.memory.current: {}\nstats.memory.peak: {}\nstats.cpu.usage_usec: {cpu}\nstats.pids.current: {}\nstats.oom_kills: {}\n",
-            bytes(self.memory_current),
-            bytes(self.memory_peak),
-            bytes(self.pids_current),
+            "stats.memory.peak: {}\nstats.memory.current: {}\nstats.cpu.time: {cpu}\nstats.pids.current: {pids}\nstats.oom_kills: {}\n",
+            size(self.memory_peak),
+            size(self.memory_current),
             self.oom_kills
         )
     }

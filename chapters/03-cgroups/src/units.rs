@@ -68,6 +68,21 @@ pub fn parse_cpus(text: &str) -> Result<u64, String> {
 }
 // ANCHOR_END: parse_cpus
 
+/// Parses a duration: seconds (`1`, `0.5`, `2s`) or milliseconds (`500ms`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("invalid duration {text:?}: use seconds such as 0.5, 2s or 500ms");
+    let text = text.trim();
+    let (number, nanos_per_unit) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 1_000_000u128),
+        None => (text.strip_suffix('s').unwrap_or(text), 1_000_000_000u128),
+    };
+    let (whole, fraction) = split_decimal(number).ok_or_else(invalid)?;
+    let nanos = whole as u128 * nanos_per_unit + fraction_of(fraction, nanos_per_unit);
+    u64::try_from(nanos)
+        .map(std::time::Duration::from_nanos)
+        .map_err(|_| invalid())
+}
+
 /// `12.5` as (12, "5"); `None` unless it is digits with at most one dot.
 fn split_decimal(number: &str) -> Option<(u64, &str)> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
@@ -195,6 +210,18 @@ mod tests {
         );
         for bad in ["", "one", "-1", "1,5", "1.5.0"] {
             assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "soon", "-1", "1m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 

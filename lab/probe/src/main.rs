@@ -5,7 +5,8 @@
 //! with a committed snapshot. `probe [SECTION]...` prints only the named
 //! sections: ids, hostname, root, ns, mounts, cgroup, caps, net, ipc.
 //! Two more run only when named, because their values move or they act:
-//! `time` (clock readings) and `zombies` (makes orphans, counts zombies).
+//! `time` (clock readings) and `zombies` (makes orphans, counts zombies);
+//! `limits` prints the cgroup limits in the same words on cgroup v1 and v2.
 
 use std::ffi::CStr;
 use std::fs;
@@ -24,7 +25,7 @@ const SECTIONS: &[(&str, fn())] = &[
 ];
 
 /// Sections printed only when asked for by name.
-const ON_REQUEST: &[(&str, fn())] = &[("time", time), ("zombies", zombies)];
+const ON_REQUEST: &[(&str, fn())] = &[("time", time), ("zombies", zombies), ("limits", limits)];
 
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -391,4 +392,61 @@ fn zombies() {
     }
     println!("orphans: {}", pids.len());
     println!("zombies: {zombies}");
+}
+
+/// The container's cgroup limits, named the same on v1 and v2 so one
+/// snapshot fits both: `max` for none, memory+swap as a total (v1's
+/// meaning, and Docker's), the CPU quota as `QUOTA PERIOD` like `cpu.max`.
+fn limits() {
+    let first = |paths: &[&str]| {
+        paths
+            .iter()
+            .find_map(|p| read(&format!("/sys/fs/cgroup/{p}")))
+            .map(|v| v.trim().to_string())
+    };
+    // v1 says "no limit" with a huge number (or -1); v2 says `max`.
+    let bytes = |v: String| match v.parse::<i64>() {
+        Ok(n) if !(0..1 << 62).contains(&n) => "max".to_string(),
+        _ => v,
+    };
+    let show = |key: &str, value: Option<String>| {
+        println!(
+            "limits.{key}: {}",
+            value.unwrap_or_else(|| "unavailable".into())
+        );
+    };
+    let memory = first(&["memory.max", "memory/memory.limit_in_bytes"]).map(bytes);
+    show("memory", memory.clone());
+    let total = match (first(&["memory.swap.max"]), memory) {
+        (Some(swap), Some(mem)) => match (swap.parse::<u64>(), mem.parse::<u64>()) {
+            (Ok(swap), Ok(mem)) => Some((swap + mem).to_string()),
+            _ => Some("max".to_string()),
+        },
+        _ => first(&["memory/memory.memsw.limit_in_bytes"]).map(bytes),
+    };
+    show("memory+swap", total);
+    let cpu = first(&["cpu.max"]).or_else(|| {
+        let quota = first(&["cpu/cpu.cfs_quota_us"])?;
+        let period = first(&["cpu/cpu.cfs_period_us"])?;
+        let quota = if quota == "-1" {
+            "max".to_string()
+        } else {
+            quota
+        };
+        Some(format!("{quota} {period}"))
+    });
+    show("cpu", cpu);
+    show("cpuset.cpus", first(&["cpuset.cpus", "cpuset/cpuset.cpus"]));
+    show("cpuset.mems", first(&["cpuset.mems", "cpuset/cpuset.mems"]));
+    show("pids", first(&["pids.max", "pids/pids.max"]));
+    // Whether a fork was ever refused at pids.max (the `max` event count).
+    let hit = first(&["pids.events", "pids/pids.events"]).map(|events| {
+        let count = events
+            .lines()
+            .find_map(|l| l.strip_prefix("max "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if count > 0 { "yes" } else { "no" }.to_string()
+    });
+    show("pids.limit_reached", hit);
 }

@@ -1,0 +1,123 @@
+//! `run`: chapter 2's container, inside a cgroup with Docker's limits.
+//!
+//! Before the child is released: validate the limits, sweep what killed
+//! runs left, create `berth/<id>` and write the limits, and add the parent
+//! step that moves the child in. After it exits: the accounting (`--stats`),
+//! the OOM report, and the removal of the cgroup, on every path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ch02_namespaces::spec::generate_id;
+use ch02_namespaces::{Spec, StartSequence, start};
+
+use crate::Error;
+use crate::cgroup::{Cgroup, PARENT};
+use crate::layout::Layout;
+use crate::limits::Limits;
+use crate::pause::PauseTimer;
+use crate::stats::Stats;
+use crate::steps::{JoinCgroup, MountCgroupfs};
+use crate::sweep::sweep_stale;
+use crate::units::format_size;
+
+/// Exit code of a process killed by SIGKILL (the OOM killer's signal).
+pub const KILLED: i32 = 128 + 9;
+
+/// What chapter 3 adds to a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub limits: Limits,
+    /// Print the cgroup's accounting when the container exits.
+    pub stats: bool,
+    /// Freeze the container this long after it started...
+    pub pause_after: Option<Duration>,
+    /// ...and thaw it this long later.
+    pub resume_after: Duration,
+}
+
+// ANCHOR: run
+/// Runs `spec` in a new cgroup limited by `options`; returns the exit code.
+pub fn run(spec: &Spec, options: &RunOptions) -> Result<i32, Error> {
+    options.limits.validate(online_cpus())?;
+    let layout = Layout::detect()?;
+    // Best effort: a failed sweep must not stop this run.
+    let _ = sweep_stale(&layout);
+    let cgroup = Arc::new(Cgroup::create_in(
+        &layout,
+        &format!("{PARENT}/{}", generate_id()),
+    )?);
+    for warning in cgroup.apply(&options.limits)? {
+        eprintln!("ch03-cgroups: warning: {warning}");
+    }
+    let mut sequence = StartSequence::standard();
+    sequence.parent_step(Box::new(JoinCgroup::new(cgroup.clone())));
+    sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(&cgroup)));
+    // On error, `cgroup` is dropped on the way out, which removes it.
+    let container = start(spec, sequence)?;
+    let timer = options
+        .pause_after
+        .map(|after| PauseTimer::start(cgroup.clone(), after, options.resume_after));
+    let code = container.wait()?;
+    drop(timer);
+    let stats = cgroup.stats();
+    if options.stats {
+        eprint!("{}", stats.render());
+    }
+    if let Some(report) = oom_report(&stats, options.limits.memory, code) {
+        eprintln!("ch03-cgroups: {report}");
+    }
+    if let Ok(cgroup) = Arc::try_unwrap(cgroup)
+        && let Err(e) = cgroup.remove()
+    {
+        eprintln!("ch03-cgroups: warning: {e}");
+    }
+    Ok(code)
+}
+// ANCHOR_END: run
+
+// ANCHOR: oom_report
+/// What to tell the user when the kernel's OOM killer struck in the container.
+pub fn oom_report(stats: &Stats, memory: Option<u64>, code: i32) -> Option<String> {
+    if stats.oom_kills == 0 {
+        return None;
+    }
+    let limit = memory.map_or("no limit: the host ran out".to_string(), |m| {
+        format!("limit {}", format_size(m))
+    });
+    Some(if code == KILLED {
+        format!("container killed: out of memory ({limit})")
+    } else {
+        format!("a process of the container was killed: out of memory ({limit})")
+    })
+}
+// ANCHOR_END: oom_report
+
+/// CPUs online, the ceiling for `--cpus`.
+pub fn online_cpus() -> u64 {
+    // SAFETY: sysconf has no side effects.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    u64::try_from(n).unwrap_or(1).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oom_reports() {
+        let oom = Stats {
+            oom_kills: 1,
+            ..Stats::default()
+        };
+        assert_eq!(
+            oom_report(&oom, Some(32 << 20), 137).as_deref(),
+            Some("container killed: out of memory (limit 32 MiB)")
+        );
+        assert_eq!(
+            oom_report(&oom, Some(32 << 20), 1).as_deref(),
+            Some("a process of the container was killed: out of memory (limit 32 MiB)")
+        );
+        assert_eq!(oom_report(&Stats::default(), Some(1 << 30), 137), None);
+    }
+}
