@@ -5,6 +5,8 @@ pub struct Chapter {
     pub number: u32,
     pub package: &'static str,
     pub mechanism: &'static str,
+    /// Options the demo passes to `run`, to show the chapter's mechanism.
+    pub demo_options: &'static [&'static str],
 }
 
 /// Every chapter that exists so far, in order; the demo runs the last.
@@ -13,11 +15,19 @@ pub const CHAPTERS: &[Chapter] = &[
         number: 1,
         package: "ch01-chroot",
         mechanism: "chroot: another root directory",
+        demo_options: &[],
     },
     Chapter {
         number: 2,
         package: "ch02-namespaces",
         mechanism: "namespaces and pivot_root: pid, uts, ipc, mount, net, cgroup, time (user with --userns)",
+        demo_options: &[],
+    },
+    Chapter {
+        number: 3,
+        package: "ch03-cgroups",
+        mechanism: "cgroups: memory, cpu, cpuset, pids and io limits; freezer; accounting",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
     },
 ];
 

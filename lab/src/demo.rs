@@ -124,8 +124,15 @@ pub fn run() -> Result<()> {
 
     let host = parse(&output(&mut Command::new(rootfs.join("probe")))?);
     let inside = parse(&output(
-        Command::new(&bin).arg("run").arg(&rootfs).arg("/probe"),
+        Command::new(&bin)
+            .arg("run")
+            .args(chapter.demo_options)
+            .arg(&rootfs)
+            .arg("/probe"),
     )?);
+    if !chapter.demo_options.is_empty() {
+        println!("(probed with `run {}`)", chapter.demo_options.join(" "));
+    }
     println!("what the probe sees, inside versus on the host:");
     for aspect in ASPECTS {
         let differs = aspect

@@ -6,6 +6,7 @@
 //! sections: ids, hostname, root, ns, mounts, cgroup, caps, net, ipc.
 //! Two more run only when named, because their values move or they act:
 //! `time` (clock readings) and `zombies` (makes orphans, counts zombies);
+//! `forkbomb` forks until the kernel refuses (then ends its children);
 //! `limits` prints the cgroup limits in the same words on cgroup v1 and v2.
 
 use std::ffi::CStr;
@@ -25,7 +26,12 @@ const SECTIONS: &[(&str, fn())] = &[
 ];
 
 /// Sections printed only when asked for by name.
-const ON_REQUEST: &[(&str, fn())] = &[("time", time), ("zombies", zombies), ("limits", limits)];
+const ON_REQUEST: &[(&str, fn())] = &[
+    ("time", time),
+    ("zombies", zombies),
+    ("forkbomb", forkbomb),
+    ("limits", limits),
+];
 
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -436,8 +442,15 @@ fn limits() {
         Some(format!("{quota} {period}"))
     });
     show("cpu", cpu);
-    show("cpuset.cpus", first(&["cpuset.cpus", "cpuset/cpuset.cpus"]));
-    show("cpuset.mems", first(&["cpuset.mems", "cpuset/cpuset.mems"]));
+    // The effective sets: v2 leaves `cpuset.mems` empty when it is inherited.
+    show(
+        "cpuset.cpus",
+        first(&["cpuset.cpus.effective", "cpuset/cpuset.effective_cpus"]),
+    );
+    show(
+        "cpuset.mems",
+        first(&["cpuset.mems.effective", "cpuset/cpuset.effective_mems"]),
+    );
     show("pids", first(&["pids.max", "pids/pids.max"]));
     // Whether a fork was ever refused at pids.max (the `max` event count).
     let hit = first(&["pids.events", "pids/pids.events"]).map(|events| {
@@ -449,4 +462,37 @@ fn limits() {
         if count > 0 { "yes" } else { "no" }.to_string()
     });
     show("pids.limit_reached", hit);
+}
+
+/// Forks children that only wait, until `fork` fails or 1000 exist, says
+/// how many it made and why it stopped, then kills and reaps them all.
+fn forkbomb() {
+    let mut children = Vec::new();
+    let stopped = loop {
+        if children.len() >= 1000 {
+            break "not refused (stopped at 1000)".to_string();
+        }
+        // SAFETY: the child only waits for its signal, then exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe {
+                libc::pause();
+                libc::_exit(0)
+            }
+        }
+        if pid < 0 {
+            let error = std::io::Error::last_os_error().to_string();
+            break error.split(" (os error").next().unwrap_or("").to_string();
+        }
+        children.push(pid);
+    };
+    println!("forkbomb.forked: {}", children.len());
+    println!("forkbomb.stopped: {stopped}");
+    for pid in &children {
+        // SAFETY: our own children, by pid.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+            libc::waitpid(*pid, std::ptr::null_mut(), 0);
+        }
+    }
 }
