@@ -256,14 +256,13 @@ impl Cgroup {
         } else {
             // Freeze first so nothing forks between reading the list and
             // the kills (a fork bomb would), kill, then thaw: a frozen
-            // process handles its SIGKILL only once it runs again.
-            let frozen = self.freeze().is_ok();
+            // process handles its SIGKILL only once it runs again. Thaw
+            // even if freezing timed out: it may still be under way.
+            let _ = self.freeze();
             for pid in self.procs() {
                 let _ = kill(pid, Signal::SIGKILL);
             }
-            if frozen {
-                let _ = self.thaw();
-            }
+            self.request_thaw();
         }
         let deadline = Instant::now() + REMOVE_TIMEOUT;
         while !self.procs().is_empty() {
@@ -274,12 +273,27 @@ impl Cgroup {
                     self.procs()
                 )));
             }
+            self.request_thaw();
             for pid in self.procs() {
                 let _ = kill(pid, Signal::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
+    }
+
+    /// Asks the kernel to thaw the cgroup, without waiting (best effort).
+    fn request_thaw(&self) {
+        match self.v2_dir() {
+            Some(dir) => {
+                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+            }
+            None => {
+                if let Ok(dir) = self.dir_of("freezer") {
+                    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                }
+            }
+        }
     }
 
     fn remove_dirs(&mut self) -> Result<(), Error> {
