@@ -6,6 +6,7 @@
 //! the child's wait status into a shell-style exit code.
 
 pub mod chroot;
+pub mod cli;
 pub mod error;
 pub mod escape;
 pub mod exec;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ch01_chroot::cli::{exit_with, parse_or_exit};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -28,22 +29,8 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
-    let code = match cli.command {
-        Command::Run { rootfs, command } => match ch01_chroot::run::run(&rootfs, &command) {
-            Ok(code) => code,
-            Err(err) => {
-                eprintln!("ch01-chroot: {err}");
-                err.code
-            }
-        },
-    };
-    std::process::exit(code);
+    let cli: Cli = parse_or_exit();
+    match cli.command {
+        Command::Run { rootfs, command } => exit_with(ch01_chroot::run::run(&rootfs, &command)),
+    }
 }

@@ -1,5 +1,6 @@
 //! `ch02-namespaces`: run a command in new namespaces, with `pivot_root`.
 
+use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::StartSequence;
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use clap::{Parser, Subcommand};
@@ -24,14 +25,7 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
+    let cli: Cli = parse_or_exit();
     let result = match cli.command {
         Command::Run(args) => spec_from_args(*args)
             .and_then(|spec| ch02_namespaces::run(&spec, StartSequence::standard())),
@@ -47,12 +41,5 @@ fn main() {
             Ok(0)
         }
     };
-    let code = match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("ch02-namespaces: {err}");
-            err.code
-        }
-    };
-    std::process::exit(code);
+    exit_with(result);
 }

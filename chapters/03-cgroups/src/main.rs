@@ -1,5 +1,6 @@
 //! `ch03-cgroups`: chapter 2's container, with Docker's resource limits.
 
+use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
 use ch03_cgroups::run::RunOptions;
@@ -43,14 +44,7 @@ struct Run {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
+    let cli: Cli = parse_or_exit();
     let result = match cli.command {
         Command::Run(run) => {
             let options = RunOptions {
@@ -63,13 +57,7 @@ fn main() {
         }
         Command::Info => info().map(|()| 0),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(err) => {
-            eprintln!("ch03-cgroups: {err}");
-            std::process::exit(err.code);
-        }
-    }
+    exit_with(result);
 }
 
 /// `info`: the layout, then where berth's cgroups go in each hierarchy.

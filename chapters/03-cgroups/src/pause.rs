@@ -6,6 +6,8 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use ch01_chroot::cli::program;
+
 use crate::cgroup::Cgroup;
 
 /// A timer thread that freezes the container, then thaws it. Dropping it
@@ -27,17 +29,21 @@ impl PauseTimer {
             if cgroup.freeze().is_err() {
                 return;
             }
-            eprintln!("ch03-cgroups: paused: every process of the container is frozen");
+            eprintln!(
+                "{}: paused: every process of the container is frozen",
+                program()
+            );
             let before = cgroup.cpu_time().ok();
             let _ = stopped.recv_timeout(resume);
             let used = before.and_then(|b| Some(cgroup.cpu_time().ok()? - b));
             let _ = cgroup.thaw();
             match used {
                 Some(used) => eprintln!(
-                    "ch03-cgroups: resumed; CPU time used while paused: {} ms",
+                    "{}: resumed; CPU time used while paused: {} ms",
+                    program(),
                     used.as_millis()
                 ),
-                None => eprintln!("ch03-cgroups: resumed"),
+                None => eprintln!("{}: resumed", program()),
             }
         });
         PauseTimer {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ch01_chroot::cli::program;
 use ch02_namespaces::spec::generate_id;
 use ch02_namespaces::{Spec, StartSequence, start};
 
@@ -36,9 +37,18 @@ pub struct RunOptions {
     pub resume_after: Duration,
 }
 
-// ANCHOR: run
 /// Runs `spec` in a new cgroup limited by `options`; returns the exit code.
 pub fn run(spec: &Spec, options: &RunOptions) -> Result<i32, Error> {
+    run_with(spec, options, StartSequence::standard())
+}
+
+// ANCHOR: run
+/// [`run`] with a start sequence that later chapters have added steps to.
+pub fn run_with(
+    spec: &Spec,
+    options: &RunOptions,
+    mut sequence: StartSequence,
+) -> Result<i32, Error> {
     options.limits.validate(online_cpus())?;
     let layout = Layout::detect()?;
     // Best effort: a failed sweep must not stop this run.
@@ -48,9 +58,8 @@ pub fn run(spec: &Spec, options: &RunOptions) -> Result<i32, Error> {
         &format!("{PARENT}/{}", generate_id()),
     )?);
     for warning in cgroup.apply(&options.limits)? {
-        eprintln!("ch03-cgroups: warning: {warning}");
+        eprintln!("{}: warning: {warning}", program());
     }
-    let mut sequence = StartSequence::standard();
     sequence.parent_step(Box::new(JoinCgroup::new(cgroup.clone())));
     sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(&cgroup)));
     // On error, `cgroup` is dropped on the way out, which removes it.
@@ -65,12 +74,12 @@ pub fn run(spec: &Spec, options: &RunOptions) -> Result<i32, Error> {
         eprint!("{}", stats.render());
     }
     if let Some(report) = oom_report(&stats, options.limits.memory, code) {
-        eprintln!("ch03-cgroups: {report}");
+        eprintln!("{}: {report}", program());
     }
     if let Ok(cgroup) = Arc::try_unwrap(cgroup)
         && let Err(e) = cgroup.remove()
     {
-        eprintln!("ch03-cgroups: warning: {e}");
+        eprintln!("{}: warning: {e}", program());
     }
     Ok(code)
 }

@@ -8,6 +8,7 @@
 //! changed (`diff`), freezes those changes into a new layer (`commit`), and
 //! offers `vfs`, the storage driver that copies instead, for comparison.
 
+pub mod cli;
 pub mod commit;
 pub mod copy;
 pub mod diff;
@@ -17,6 +18,7 @@ pub mod lowers;
 pub mod mount;
 pub mod options;
 pub mod overlay;
+pub mod run;
 pub mod state;
 pub mod storage;
 pub mod store;

@@ -1,0 +1,75 @@
+//! `run`: chapter 3's container, on a copy-on-write root of its own.
+//!
+//! Create the container (upper, work and merged directories), mount its
+//! root, point chapter 2's spec at the merged view, and hand over to
+//! chapter 3. On the way out, on every path: unmount, and with `--rm`
+//! remove the container.
+
+use std::path::PathBuf;
+
+use ch01_chroot::cli::program;
+use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
+
+use crate::Error;
+use crate::store::{Container, Spec, Store};
+use crate::sweep::sweep;
+
+/// What chapter 4 adds to a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The state root (`--root`).
+    pub root: PathBuf,
+    /// The container to create: layers, name, driver, `--read-only`, `--rm`.
+    pub container: Spec,
+    /// Chapter 3's limits.
+    pub cgroups: ch03_cgroups::run::RunOptions,
+}
+
+/// Runs `spec` on a new container's root; returns the exit code.
+pub fn run(spec: ContainerSpec, options: &RunOptions) -> Result<i32, Error> {
+    run_with(spec, options, StartSequence::standard(), |_, _, _| Ok(()))
+}
+
+// ANCHOR: run
+/// [`run`] for later chapters: `extend` sees the new container before it
+/// starts, and may change the spec and add steps to the sequence.
+pub fn run_with<F>(
+    spec: ContainerSpec,
+    options: &RunOptions,
+    sequence: StartSequence,
+    extend: F,
+) -> Result<i32, Error>
+where
+    F: FnOnce(&Container, &mut ContainerSpec, &mut StartSequence) -> Result<(), Error>,
+{
+    let store = Store::open(&options.root)?;
+    // What killed runs left (mounts, --rm containers) goes first.
+    let _ = sweep(&store);
+    let container = store.create(&options.container)?;
+    let result = run_on(&container, spec, options, sequence, extend);
+    if options.container.auto_remove
+        && let Err(e) = store.remove(&container)
+    {
+        eprintln!("{}: warning: {e}", program());
+    }
+    result
+}
+
+fn run_on<F>(
+    container: &Container,
+    mut spec: ContainerSpec,
+    options: &RunOptions,
+    mut sequence: StartSequence,
+    extend: F,
+) -> Result<i32, Error>
+where
+    F: FnOnce(&Container, &mut ContainerSpec, &mut StartSequence) -> Result<(), Error>,
+{
+    let mounted = container.mount()?;
+    spec.rootfs = container.rootfs();
+    extend(container, &mut spec, &mut sequence)?;
+    let code = ch03_cgroups::run::run_with(&spec, &options.cgroups, sequence)?;
+    mounted.unmount()?;
+    Ok(code)
+}
+// ANCHOR_END: run
