@@ -2,6 +2,8 @@
 //!
 //! Later chapters flatten [`RunArgs`] into their own `run` and add their
 //! options next to it, so each binary accepts everything taught before.
+//! Chapter 6 runs an image instead of a directory: it flattens
+//! [`ContainerArgs`], the options without the positional arguments.
 
 use std::path::PathBuf;
 
@@ -12,6 +14,18 @@ use crate::{Error, Spec};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub options: ContainerArgs,
+    /// Directory to use as the root filesystem.
+    pub rootfs: PathBuf,
+    /// Command and arguments, resolved inside ROOTFS.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// The options of a container, whatever its root filesystem comes from.
+#[derive(clap::Args, Default)]
+pub struct ContainerArgs {
     /// Hostname inside the container (default: a generated 12-digit id).
     #[arg(long)]
     pub hostname: Option<String>,
@@ -36,20 +50,24 @@ pub struct RunArgs {
     /// Set an environment variable, KEY=VALUE, or KEY to copy it from here (repeatable).
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(short, long, value_name = "DIR", default_value = "/")]
-    pub workdir: PathBuf,
-    /// Directory to use as the root filesystem.
-    pub rootfs: PathBuf,
-    /// Command and arguments, resolved inside ROOTFS.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// Working directory inside the container [default: /].
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 // ANCHOR: spec_from_args
 /// Turns the command line into a [`Spec`].
 pub fn spec_from_args(args: RunArgs) -> Result<Spec, Error> {
-    let mut spec = Spec::new(args.rootfs, args.command);
+    spec_from_options(args.options, args.rootfs, args.command)
+}
+
+/// The options applied to a container on `rootfs` running `command`.
+pub fn spec_from_options(
+    args: ContainerArgs,
+    rootfs: PathBuf,
+    command: Vec<String>,
+) -> Result<Spec, Error> {
+    let mut spec = Spec::new(rootfs, command);
     if let Some(hostname) = &args.hostname {
         spec.set_hostname(hostname);
     }
@@ -88,7 +106,9 @@ pub fn spec_from_args(args: RunArgs) -> Result<Spec, Error> {
             }
         }
     }
-    spec.cwd = args.workdir;
+    if let Some(dir) = args.workdir {
+        spec.cwd = dir;
+    }
     Ok(spec)
 }
 // ANCHOR_END: spec_from_args
