@@ -7,6 +7,8 @@ pub struct Chapter {
     pub mechanism: &'static str,
     /// Options the demo passes to `run`, to show the chapter's mechanism.
     pub demo_options: &'static [&'static str],
+    /// Options every `run` of the demo needs (`--rm`, so no container is kept).
+    pub every_run: &'static [&'static str],
 }
 
 /// Every chapter that exists so far, in order; the demo runs the last.
@@ -16,18 +18,28 @@ pub const CHAPTERS: &[Chapter] = &[
         package: "ch01-chroot",
         mechanism: "chroot: another root directory",
         demo_options: &[],
+        every_run: &[],
     },
     Chapter {
         number: 2,
         package: "ch02-namespaces",
         mechanism: "namespaces and pivot_root: pid, uts, ipc, mount, net, cgroup, time (user with --userns)",
         demo_options: &[],
+        every_run: &[],
     },
     Chapter {
         number: 3,
         package: "ch03-cgroups",
         mechanism: "cgroups: memory, cpu, cpuset, pids and io limits; freezer; accounting",
         demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &[],
+    },
+    Chapter {
+        number: 4,
+        package: "ch04-overlay",
+        mechanism: "overlayfs: a copy-on-write root per container; diff and commit",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &["--rm"],
     },
 ];
 

@@ -126,6 +126,7 @@ pub fn run() -> Result<()> {
     let inside = parse(&output(
         Command::new(&bin)
             .arg("run")
+            .args(chapter.every_run)
             .args(chapter.demo_options)
             .arg(&rootfs)
             .arg("/probe"),
@@ -149,12 +150,16 @@ pub fn run() -> Result<()> {
             println!("  not yet   {:<16} ({})", aspect.name, aspect.provided_by);
         }
     }
+    if chapter.number >= 4 {
+        show_copy_on_write(&bin, &rootfs)?;
+    }
     println!();
     println!("and chapter 1's chroot escape:");
     show(&bin, &rootfs, &["/chroot-escape"])?;
     let escape = parse(&output(
         Command::new(&bin)
             .arg("run")
+            .args(chapter.every_run)
             .arg(&rootfs)
             .arg("/chroot-escape"),
     )?);
@@ -171,15 +176,46 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// Chapter 4 on: the container writes and deletes, the fixture stays whole.
+fn show_copy_on_write(bin: &Path, rootfs: &Path) -> Result<()> {
+    println!();
+    show(
+        bin,
+        rootfs,
+        &[
+            "/bin/sh",
+            "-c",
+            "rm /bin/ls && echo hello > /demo-file && echo wrote /demo-file, deleted /bin/ls",
+        ],
+    )?;
+    let intact =
+        rootfs.join("bin/ls").symlink_metadata().is_ok() && !rootfs.join("demo-file").exists();
+    if intact {
+        println!(
+            "the fixture still has /bin/ls and no /demo-file: the writes went to the container's own upper layer, removed with it (--rm)"
+        );
+    } else {
+        println!("the fixture changed: the root is not copy-on-write");
+    }
+    Ok(())
+}
+
 fn show(bin: &Path, rootfs: &Path, command: &[&str]) -> Result<()> {
     let name = bin.file_name().unwrap_or_default().to_string_lossy();
     let shown: Vec<String> = command
         .iter()
         .map(|a| crate::scenario::shell_quote(a))
         .collect();
-    println!("$ {name} run <fixture> {}", shown.join(" "));
+    let mut options: String = chapters::newest()
+        .every_run
+        .iter()
+        .map(|o| format!(" {o}"))
+        .collect();
+    options.push_str(" <fixture>");
+    println!("$ {name} run{options} {}", shown.join(" "));
     let status = Command::new(bin)
         .arg("run")
+        .args(chapters::newest().every_run)
         .arg(rootfs)
         .args(command)
         .status()?;

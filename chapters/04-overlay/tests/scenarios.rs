@@ -1,0 +1,273 @@
+//! Chapter 4 scenarios: the `ch04-overlay` binary as a user runs it, as
+//! root, on a throwaway state root. Each snapshot is the output the book
+//! shows for the command.
+
+mod common;
+
+use common::{TestRoot, checksum};
+use lab::fixture;
+use lab::privileged::require_root;
+use lab::scenario::{Outcome, Scenario};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ch04-overlay");
+
+/// `ch04-overlay --root <root> ARGS...`, the root shown as `<root>`.
+fn ch04(root: &TestRoot, args: &[&str]) -> Outcome {
+    let state = root.path().join("state");
+    Scenario::new(BIN)
+        .arg("--root")
+        .arg(&state)
+        .args(args)
+        .replace(state.display().to_string(), "<root>")
+        .replace(root.path().display().to_string(), "<tmp>")
+        .replace(fixture::rootfs().display().to_string(), "<fixture>")
+        .run()
+}
+
+fn fixture_arg() -> String {
+    fixture::rootfs().display().to_string()
+}
+
+/// The directories under the state root's `containers/`.
+fn container_dirs(root: &TestRoot) -> usize {
+    std::fs::read_dir(root.path().join("state/containers"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// The acceptance: delete and add inside, list the changes, commit
+/// them, and run on the committed layer; the fixture never changes.
+#[test]
+fn run_diff_commit_and_run_on_the_layer() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let before = checksum(&fixture::rootfs());
+    let fx = fixture_arg();
+
+    let run = ch04(
+        &root,
+        &[
+            "run",
+            "--name",
+            "t",
+            &fx,
+            "sh",
+            "-c",
+            "rm /bin/ls; echo x > /new",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(checksum(&fixture::rootfs()), before, "the fixture changed");
+    assert!(root.mounts().is_empty(), "the root stayed mounted");
+
+    let diff = ch04(&root, &["diff", "t"]);
+    diff.expect_code(0);
+    assert!(
+        diff.stdout.lines().any(|l| l == "D /bin/ls"),
+        "{}",
+        diff.render()
+    );
+    assert!(
+        diff.stdout.lines().any(|l| l == "A /new"),
+        "{}",
+        diff.render()
+    );
+    insta::assert_snapshot!("diff_after_run", diff.render());
+
+    let layer = root.path().join("layer");
+    let layer_arg = layer.display().to_string();
+    ch04(&root, &["commit", "t", &layer_arg]).expect_code(0);
+    assert!(layer.join("new").is_file());
+
+    let on_layer = ch04(
+        &root,
+        &[
+            "run",
+            "--rm",
+            "--lower",
+            &layer_arg,
+            &fx,
+            "sh",
+            "-c",
+            "cat /new; ls /bin/ls || echo 'ls: gone'",
+        ],
+    );
+    on_layer.expect_code(0);
+    assert!(on_layer.stdout.starts_with("x\n"), "{}", on_layer.render());
+    assert!(
+        on_layer.stdout.contains("ls: gone"),
+        "{}",
+        on_layer.render()
+    );
+    insta::assert_snapshot!("run_on_the_committed_layer", on_layer.render());
+
+    ch04(&root, &["rm", "t"]).expect_code(0);
+    assert_eq!(container_dirs(&root), 0);
+    assert_eq!(checksum(&fixture::rootfs()), before, "the fixture changed");
+}
+
+/// Kept containers are listed until removed; `--rm` ones never stay.
+#[test]
+fn ls_shows_kept_containers_and_rm_removes_them() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let fx = fixture_arg();
+    ch04(&root, &["run", "--rm", &fx, "true"]).expect_code(0);
+    assert_eq!(container_dirs(&root), 0, "--rm left its container");
+    ch04(&root, &["run", "--name", "web", &fx, "true"]).expect_code(0);
+    ch04(
+        &root,
+        &["run", "--name", "db", "--storage", "vfs", &fx, "true"],
+    )
+    .expect_code(0);
+
+    let ls = ch04(&root, &["ls"]);
+    ls.expect_code(0);
+    let names: Vec<(&str, &str)> = ls
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[1], cols[2])
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{}", ls.render());
+    assert!(names.contains(&("web", "overlay")) && names.contains(&("db", "vfs")));
+
+    let taken = ch04(&root, &["run", "--name", "web", &fx, "true"]);
+    taken.expect_code(125);
+    assert!(
+        taken.stderr.contains("already in use"),
+        "{}",
+        taken.render()
+    );
+
+    let rm = ch04(&root, &["rm", "web", "db", "nosuch"]);
+    assert_ne!(rm.code, 0);
+    assert_eq!(rm.stdout, "web\ndb\n");
+    assert_eq!(rm.stderr, "ch04-overlay: no such container: nosuch\n");
+    assert_eq!(container_dirs(&root), 0);
+}
+
+/// Chapter 4 keeps chapter 3: limits still apply to the container.
+#[test]
+fn limits_still_apply() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let out = ch04(
+        &root,
+        &[
+            "run",
+            "--rm",
+            "-m",
+            "64m",
+            &fixture_arg(),
+            "/probe",
+            "limits",
+        ],
+    );
+    out.expect_code(0);
+    assert_eq!(
+        out.value("limits.memory"),
+        Some("67108864"),
+        "{}",
+        out.render()
+    );
+}
+
+/// `--read-only`: writes fail inside, on both drivers.
+#[test]
+fn read_only_root_refuses_writes() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    for driver in ["overlay", "vfs"] {
+        let out = ch04(
+            &root,
+            &[
+                "run",
+                "--rm",
+                "--read-only",
+                "--storage",
+                driver,
+                &fixture_arg(),
+                "touch",
+                "/x",
+            ],
+        );
+        out.expect_code(1);
+        assert_eq!(out.stderr, "touch: /x: Read-only file system\n", "{driver}");
+    }
+    assert_eq!(container_dirs(&root), 0);
+}
+
+/// The same changes give the same `diff` on both drivers.
+#[test]
+fn vfs_and_overlay_diff_alike() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let script = "rm /bin/ls; echo x > /new; echo changed >> /etc/hosts";
+    let mut diffs = Vec::new();
+    for driver in ["overlay", "vfs"] {
+        let name = format!("on-{driver}");
+        ch04(
+            &root,
+            &[
+                "run",
+                "--name",
+                &name,
+                "--storage",
+                driver,
+                &fixture_arg(),
+                "sh",
+                "-c",
+                script,
+            ],
+        )
+        .expect_code(0);
+        let diff = ch04(&root, &["diff", &name]);
+        diff.expect_code(0);
+        diffs.push(diff.stdout.clone());
+        ch04(&root, &["rm", &name]).expect_code(0);
+    }
+    assert_eq!(diffs[0], diffs[1]);
+    assert!(diffs[0].contains("C /etc/hosts"), "{}", diffs[0]);
+}
+
+/// Bad input: one line, exit 125, and no container directory left.
+#[test]
+fn bad_input_is_refused_cleanly() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let fx = fixture_arg();
+    let missing = root.path().join("missing").display().to_string();
+    let existing = root.path().display().to_string();
+    ch04(&root, &["run", "--name", "kept", &fx, "true"]).expect_code(0);
+    let mut transcript = String::new();
+    for args in [
+        &["run", "--lower", &missing, &fx][..],
+        &["run", "--name=-x", &fx],
+        &["run", "--storage", "zfs", &fx],
+        &["diff", "nosuch"],
+        &["commit", "kept", &existing],
+    ] {
+        let out = ch04(&root, args);
+        out.expect_code(125);
+        transcript.push_str(&out.render());
+    }
+    assert_eq!(container_dirs(&root), 1, "only `kept` may exist");
+    ch04(&root, &["rm", "kept"]).expect_code(0);
+    insta::assert_snapshot!("bad_input", transcript);
+}
