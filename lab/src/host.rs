@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 
+use ch03_cgroups::layout::V1_CONTROLLERS;
+
 /// What "the host" looks like from the test process.
 #[derive(Debug, Clone, Default)]
 pub struct HostView {
@@ -69,7 +71,7 @@ impl CgroupLayout {
                 "cgroup2" => v2_mounts.push(mountpoint.to_string()),
                 "cgroup" => {
                     for opt in supers.split(',') {
-                        if KNOWN_V1.contains(&opt) {
+                        if V1_CONTROLLERS.contains(&opt) {
                             v1.push(opt.to_string());
                         }
                     }
@@ -122,20 +124,3 @@ impl CgroupLayout {
         }
     }
 }
-
-const KNOWN_V1: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "net_prio",
-    "blkio",
-    "pids",
-    "hugetlb",
-    "perf_event",
-    "rdma",
-    "misc",
-];
