@@ -18,6 +18,7 @@ pub mod lowers;
 pub mod mount;
 pub mod options;
 pub mod overlay;
+pub mod owner;
 pub mod run;
 pub mod state;
 pub mod storage;

@@ -5,7 +5,7 @@
 //!   lock                       held while a container is created or removed
 //!   containers/<id>/
 //!     config.json              id, name, storage, lowers, created, ...
-//!     pid                      the process using it (creating or running)
+//!     pid                      the process using it (creating or running): pid and start time
 //!     upper/  work/  merged/   overlay: writes, scratch, the mount point
 //!     merged/                  vfs: a full copy of the layers
 //! ```

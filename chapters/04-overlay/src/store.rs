@@ -10,6 +10,7 @@ use crate::diff::Change;
 use crate::lowers::Lowers;
 use crate::mount::{bind_read_only, is_mounted, mount_points, unmount};
 use crate::options::check_layer_count;
+use crate::owner::Owner;
 use crate::state::{self, CONTAINERS, Config, MERGED, PID, UPPER, WORK};
 use crate::storage::Storage;
 use crate::{Error, commit, diff, fscheck, id, overlay::Overlay, vfs};
@@ -229,18 +230,14 @@ impl Container {
 
     /// The live process recorded as using this container, if any.
     pub fn user_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        process_alive(pid).then_some(pid)
+        Owner::read(&self.pid_file())
+            .filter(Owner::is_alive)
+            .map(|o| o.pid)
     }
 
     fn write_pid(&self) -> Result<(), Error> {
         let path = self.pid_file();
-        std::fs::write(&path, format!("{}\n", std::process::id()))
-            .map_err(io_error("writing", &path))
+        std::fs::write(&path, Owner::current().render()).map_err(io_error("writing", &path))
     }
 
     /// Builds the private root, then writes the metadata (last).
@@ -355,17 +352,6 @@ impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = self.release();
     }
-}
-
-/// True while process `pid` exists.
-pub fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    !matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-        Err(nix::errno::Errno::ESRCH)
-    )
 }
 
 /// The `ls` table.

@@ -2,15 +2,17 @@
 //!
 //! A run that is killed (SIGKILL, a crash, a power cut) cannot unmount its
 //! overlay or remove its `--rm` container. Its `pid` file survives and
-//! names a process that no longer exists; that is how the sweep knows the
-//! state is stale: it unmounts the root, removes the `pid` file, and
+//! names a process that no longer exists (or a pid since reused by a
+//! process that started later); that is how the sweep knows the state is
+//! stale: it unmounts the root, removes the `pid` file, and
 //! deletes containers that were half-created or meant to be removed.
 
 use crate::Error;
 use crate::id::short_id;
 use crate::mount::{is_mounted, unmount};
+use crate::owner::Owner;
 use crate::state::{Config, MERGED, PID};
-use crate::store::{Store, process_alive, remove_dir};
+use crate::store::{Store, remove_dir};
 
 // ANCHOR: sweep
 /// Cleans up after dead runs under `store`; returns what it did, one line each.
@@ -23,10 +25,7 @@ pub fn sweep(store: &Store) -> Result<Vec<String>, Error> {
     for entry in entries.flatten() {
         let dir = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = std::fs::read_to_string(dir.join(PID))
-            .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok());
-        if pid.is_some_and(process_alive) {
+        if Owner::read(&dir.join(PID)).is_some_and(|o| o.is_alive()) {
             continue; // in use
         }
         let config = Config::load(&dir).ok();
