@@ -1,4 +1,5 @@
-//! `cargo lab clean`: remove the fixtures and anything berth left on the host.
+//! `cargo lab clean`: remove the fixtures, the VM cache, and anything berth
+//! left on the host.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -89,10 +90,13 @@ pub fn run() -> Result<()> {
     for line in crate::registry::clean_leftovers() {
         println!("clean: {line}");
     }
-    let dir = fixture::fixture_dir();
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-        println!("clean: removed {}", dir.display());
+    // The fixture, and the VM's kernel, modules and initramfs: both are
+    // rebuilt on the next `cargo lab test`.
+    for dir in [fixture::fixture_dir(), crate::vm::cache_dir()] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+            println!("clean: removed {}", dir.display());
+        }
     }
     println!("clean: done");
     Ok(())
