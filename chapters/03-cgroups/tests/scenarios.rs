@@ -180,9 +180,11 @@ fn half_a_cpu_for_a_busy_loop() {
         .and_then(|v| v.strip_suffix(" s"))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no CPU time:\n{}", out.render()));
-    // Capped at half of the run (plus a little slack); a loaded host may give less.
+    // Capped at half of the run (plus a little slack). A loaded host (the
+    // emulated VM beside a build on two cores) may give far less: the lower
+    // bound only proves that the loop ran.
     assert!(
-        seconds <= 0.5 * wall + 0.15 && seconds >= 0.1 * wall,
+        seconds <= 0.5 * wall + 0.15 && seconds >= 0.03 * wall,
         "a busy loop under --cpus 0.5 used {seconds} s of CPU in {wall:.2} s"
     );
     insta::assert_snapshot!("half_a_cpu_for_a_busy_loop", mask_stats(&out.render()));
