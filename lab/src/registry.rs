@@ -406,6 +406,32 @@ impl Layout {
         cmd: &[&str],
         layer_media_type: Option<&str>,
     ) -> Result<Desc> {
+        let config = json!({
+            "Cmd": cmd,
+            "Env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"],
+            "WorkingDir": "/",
+        });
+        self.build(layers, arch, config, layer_media_type)
+    }
+
+    /// An image whose config's `config` (Entrypoint, Cmd, Env, WorkingDir,
+    /// User...) is `container_config`.
+    pub fn image_config(
+        &mut self,
+        layers: &[(Vec<u8>, Compression)],
+        arch: &str,
+        container_config: serde_json::Value,
+    ) -> Result<Desc> {
+        self.build(layers, arch, container_config, None)
+    }
+
+    fn build(
+        &mut self,
+        layers: &[(Vec<u8>, Compression)],
+        arch: &str,
+        container_config: serde_json::Value,
+        layer_media_type: Option<&str>,
+    ) -> Result<Desc> {
         let mut descs = Vec::new();
         let mut diff_ids = Vec::new();
         for (tar, compression) in layers {
@@ -416,7 +442,7 @@ impl Layout {
         let config = json!({
             "architecture": arch,
             "os": "linux",
-            "config": {"Cmd": cmd, "Env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"], "WorkingDir": "/"},
+            "config": container_config,
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         });
         let config = self.blob(OCI_CONFIG, &serde_json::to_vec(&config)?)?;
@@ -480,6 +506,57 @@ impl Layout {
 }
 
 // ---------------------------------------------------------------- a small HTTP server
+
+/// The busybox fixture as one layer.
+pub fn fixture_layer() -> Result<Vec<u8>> {
+    Ok(LayerTar::new().tree(&crate::fixture::ensure()?)?.finish())
+}
+
+/// The file the `layers` image adds in its second layer and deletes (a
+/// whiteout) in its third.
+pub const DELETED_FILE: &str = "/etc/deleted.txt";
+
+/// The `layers` image: the fixture; a layer adding `/etc/deleted.txt` and
+/// `/etc/kept.txt`; a layer deleting the first (whiteout) and replacing
+/// `/www` (opaque directory); an uncompressed layer adding `/layer4.txt`.
+pub fn layers_image(layout: &mut Layout, base: &[u8]) -> Result<Desc> {
+    let adds = LayerTar::new()
+        .dir("etc/")
+        .file("etc/deleted.txt", b"gone soon\n")
+        .file("etc/kept.txt", b"still here\n")
+        .finish();
+    let deletes = LayerTar::new()
+        .dir("etc/")
+        .whiteout("etc/deleted.txt")
+        .dir("www/")
+        .opaque("www")
+        .file("www/new.html", b"new page\n")
+        .finish();
+    let plain = LayerTar::new()
+        .file("layer4.txt", b"uncompressed\n")
+        .finish();
+    layout.image(
+        &[
+            (base.to_vec(), Compression::Gzip),
+            (adds, Compression::Gzip),
+            (deletes, Compression::Gzip),
+            (plain, Compression::None),
+        ],
+        "amd64",
+        &["/bin/sh"],
+    )
+}
+
+/// Builds an OCI layout with the `layers` image in `dir`, and pushes it to
+/// `registry` as `busybox:layers` (what `cargo lab demo` runs).
+pub fn seed_layers(dir: &Path, registry: &Registry) -> Result<String> {
+    let mut layout = Layout::create(dir)?;
+    let desc = layers_image(&mut layout, &fixture_layer()?)?;
+    layout.tag("layers", &desc)?;
+    let reference = format!("{}/busybox:layers", registry.host());
+    skopeo_push(dir, "layers", &reference, false)?;
+    Ok(reference)
+}
 
 /// One request the test server received.
 #[derive(Debug, Clone)]

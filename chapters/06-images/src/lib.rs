@@ -7,7 +7,8 @@
 //! Bearer token dance), keeps what it pulls in a content-addressed store,
 //! unpacks layers safely into directories that overlay can stack (chapter
 //! 4), and turns an image config plus `docker run` overrides into the
-//! argv, environment, working directory and user of a container.
+//! argv, environment, working directory and user of a container, which
+//! `run` starts on the layers through the previous chapter.
 
 pub mod auth;
 pub mod digest;
@@ -18,8 +19,10 @@ pub mod progress;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod run;
 pub mod runconfig;
 pub mod store;
 pub mod unpack;
+pub mod user;
 
 pub use error::{Error, Result};

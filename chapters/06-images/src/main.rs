@@ -1,25 +1,33 @@
-//! `ch06-images`: pull, list and remove OCI images.
-//!
-//! `run` joins in when chapter 5's library lands; until then the binary
-//! manages the store that `run` will read.
+//! `ch06-images`: pull, list and remove OCI images, and run them on
+//! chapter 4's copy-on-write roots with every earlier chapter's options.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
+use ch01_chroot::cli::{exit_with, parse_or_exit, program};
+use ch02_namespaces::cli::{ContainerArgs, spec_from_options};
+use ch03_cgroups::options::LimitArgs;
+use ch04_overlay::cli::StorageArgs;
+use ch04_overlay::state::now;
 use ch06_images::platform::Platform;
 use ch06_images::progress::Progress;
 use ch06_images::pull::{PullOptions, pull};
 use ch06_images::reference::Reference;
 use ch06_images::registry;
-use ch06_images::store::{Store, render_images};
+use ch06_images::run::{PullPolicy, RunOptions, containers_using, image_store};
+use ch06_images::runconfig::Overrides;
+use ch06_images::store::render_images;
 use ch06_images::unpack::Policy;
 use ch06_images::{Error, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ch06-images", about = "Chapter 6: OCI images")]
+#[command(
+    name = "ch06-images",
+    version,
+    about = "Chapter 6 of berth: OCI images pulled from a registry, run on overlay"
+)]
 struct Cli {
-    /// The state directory holding the image store.
+    /// The state directory holding the image store and the containers.
     #[arg(long, default_value = "/var/lib/berth/ch06", global = true)]
     root: PathBuf,
     #[command(subcommand)]
@@ -32,12 +40,8 @@ enum Command {
     Pull {
         /// The image reference, e.g. 127.0.0.1:5000/busybox:layers.
         reference: String,
-        /// os/arch[/variant] to pick from a multi-platform image.
-        #[arg(long)]
-        platform: Option<String>,
-        /// A registry (host:port) that may be spoken to over plain HTTP.
-        #[arg(long = "insecure-registry")]
-        insecure_registries: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// Suppress progress output.
         #[arg(short, long)]
         quiet: bool,
@@ -49,47 +53,104 @@ enum Command {
         /// The image reference.
         reference: String,
     },
+    /// Run COMMAND (default: the image's) in a new container of IMAGE.
+    Run(Box<Run>),
+    /// List containers (kept until `rm`, unless run with --rm).
+    #[command(alias = "ls")]
+    Ps,
+    /// Remove containers.
+    Rm {
+        #[arg(required = true, value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
 }
 
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 125 } else { 0 });
-        }
-    };
-    match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ch06-images: {e}");
-            ExitCode::from(e.code as u8)
-        }
+/// Where and how to pull from.
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// os/arch[/variant] to pick from a multi-platform image.
+    #[arg(long)]
+    platform: Option<String>,
+    /// A registry (host:port) that may be spoken to over plain HTTP.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
+}
+
+impl RegistryArgs {
+    fn pull_options(self) -> Result<PullOptions> {
+        Ok(PullOptions {
+            registry: registry::Options {
+                insecure_registries: self.insecure_registries,
+                credentials: None,
+            },
+            platform: self
+                .platform
+                .as_deref()
+                .map(Platform::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            policy: Policy::default(),
+        })
     }
 }
 
-fn execute(cli: Cli) -> Result<()> {
-    let store = Store::open(&cli.root)?;
+// ANCHOR: run_args
+#[derive(clap::Args)]
+struct Run {
+    /// Overwrite the image's ENTRYPOINT ("" clears it).
+    #[arg(long, value_name = "COMMAND")]
+    entrypoint: Option<String>,
+    /// The user (name or id, optionally :group) instead of the image's.
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    user: Option<String>,
+    /// Pull the image before running: missing, always, never.
+    #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = parse_pull)]
+    pull: PullPolicy,
+    /// Suppress the pull's progress.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    container: ContainerArgs,
+    /// The image reference (e.g. 127.0.0.1:5000/busybox:layers), then the
+    /// command and its arguments (default: the image's Cmd, after its
+    /// Entrypoint). Options end at IMAGE, as in `docker run`.
+    #[arg(
+        value_name = "IMAGE [COMMAND]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    image_and_command: Vec<String>,
+}
+// ANCHOR_END: run_args
+
+fn parse_pull(text: &str) -> std::result::Result<PullPolicy, String> {
+    text.parse().map_err(|e: Error| e.message)
+}
+
+fn main() {
+    let cli: Cli = parse_or_exit();
+    exit_with(execute(cli));
+}
+
+fn execute(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Run(run) => run_image(cli.root, *run),
         Command::Pull {
             reference,
-            platform,
-            insecure_registries,
+            registry,
             quiet,
         } => {
+            let store = image_store(&cli.root)?;
             let reference = Reference::parse(&reference)?;
-            let options = PullOptions {
-                registry: registry::Options {
-                    insecure_registries,
-                    credentials: None,
-                },
-                platform: platform
-                    .as_deref()
-                    .map(Platform::parse)
-                    .transpose()?
-                    .unwrap_or_default(),
-                policy: Policy::default(),
-            };
+            let options = registry.pull_options()?;
             let progress = if quiet {
                 Progress::Hidden
             } else {
@@ -109,15 +170,17 @@ fn execute(cli: Cli) -> Result<()> {
                 println!("Digest: {}", pulled.digest);
                 println!("Status: Downloaded image for {}", pulled.name);
             }
-            Ok(())
+            Ok(0)
         }
         Command::Images => {
-            print!("{}", render_images(&store.images()?));
-            Ok(())
+            print!("{}", render_images(&image_store(&cli.root)?.images()?));
+            Ok(0)
         }
         Command::Rmi { reference } => {
+            let store = image_store(&cli.root)?;
             let name = Reference::parse(&reference)?.to_string();
-            let removed = store.remove(&name).map_err(|e| Error::engine(e.message))?;
+            let removed =
+                store.remove_unless_used(&name, |layer| containers_using(&cli.root, layer))?;
             println!("Untagged: {}", removed.untagged);
             for layer in &removed.layers {
                 println!("Deleted layer: {layer}");
@@ -125,7 +188,65 @@ fn execute(cli: Cli) -> Result<()> {
             for blob in &removed.blobs {
                 println!("Deleted blob: {blob}");
             }
-            Ok(())
+            Ok(0)
+        }
+        Command::Ps => {
+            let store = ch04_overlay::Store::open(&cli.root)?;
+            let _ = ch04_overlay::sweep::sweep(&store);
+            print!("{}", ch04_overlay::store::table(&store.list()?, now()));
+            Ok(0)
+        }
+        Command::Rm { containers } => {
+            let store = ch04_overlay::Store::open(&cli.root)?;
+            let _ = ch04_overlay::sweep::sweep(&store);
+            let mut failed = None;
+            for key in containers {
+                match store.find(&key).and_then(|c| store.remove(&c)) {
+                    Ok(()) => println!("{key}"),
+                    Err(e) => {
+                        eprintln!("{}: {e}", program());
+                        failed = Some(e.code);
+                    }
+                }
+            }
+            Ok(failed.unwrap_or(0))
         }
     }
 }
+
+// ANCHOR: run_image
+fn run_image(root: PathBuf, run: Run) -> Result<i32> {
+    let mut words = run.image_and_command.into_iter();
+    let image = words.next().unwrap_or_default();
+    let overrides = Overrides {
+        entrypoint: run.entrypoint,
+        command: words.collect(),
+        env: run.container.env.clone(),
+        workdir: run
+            .container
+            .workdir
+            .as_ref()
+            .map(|w| w.display().to_string()),
+        user: run.user,
+    };
+    let options = RunOptions {
+        image: Reference::parse(&image)?,
+        pull: run.pull,
+        pull_options: run.registry.pull_options()?,
+        quiet: run.quiet,
+        overrides,
+        container: ch04_overlay::run::RunOptions {
+            root,
+            // The image's layers go below these (`--lower`s on top).
+            container: run.storage.spec(Vec::new()),
+            cgroups: ch03_cgroups::run::RunOptions {
+                limits: run.limits.limits(),
+                ..Default::default()
+            },
+        },
+    };
+    // The root filesystem and the command come from the image.
+    let spec = spec_from_options(run.container, PathBuf::new(), Vec::new())?;
+    ch06_images::run::run(spec, &options)
+}
+// ANCHOR_END: run_image

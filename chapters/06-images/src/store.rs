@@ -348,18 +348,38 @@ impl Store {
     /// `rmi`: drops the reference, then deletes the blobs and layers that
     /// no remaining reference reaches (found by walking every other image).
     pub fn remove(&self, name: &str) -> Result<Removed> {
+        self.remove_unless_used(name, |_| Ok(Vec::new()))
+    }
+
+    /// [`Store::remove`], refused (nothing changed) when a layer it would
+    /// delete is a lower layer of a container: `used_by(layer)` names them.
+    pub fn remove_unless_used(
+        &self,
+        name: &str,
+        used_by: impl Fn(&Path) -> Result<Vec<String>>,
+    ) -> Result<Removed> {
         let _lock = self.lock()?;
         let mut refs = self.refs()?;
         let record = refs
             .remove(name)
             .ok_or_else(|| engine(format!("No such image: {name}")))?;
-        self.write_refs(&refs)?;
         let (mut blobs, mut layers) = self.closure(&record);
         for other in refs.values() {
             let (used_blobs, used_layers) = self.closure(other);
             blobs.retain(|b| !used_blobs.contains(b));
             layers.retain(|l| !used_layers.contains(l));
         }
+        for layer in &layers {
+            let containers = used_by(&self.layer_path(layer))?;
+            if let Some(container) = containers.first() {
+                return Err(engine(format!(
+                    "conflict: unable to remove {name}: container {container} \
+                     stands on its layer {}; remove the container first (rm {container})",
+                    layer.short()
+                )));
+            }
+        }
+        self.write_refs(&refs)?;
         let mut removed = Removed {
             untagged: name.to_string(),
             ..Removed::default()

@@ -107,33 +107,7 @@ fn seed(f: &Fixture, registry: &Registry) -> Layout {
     layout.tag("single", &single).unwrap();
     // Layer 2 adds files; layer 3 deletes one (whiteout) and replaces /www
     // (opaque directory); layer 4 is uncompressed.
-    let adds = LayerTar::new()
-        .dir("etc/")
-        .file("etc/deleted.txt", b"gone soon\n")
-        .file("etc/kept.txt", b"still here\n")
-        .finish();
-    let deletes = LayerTar::new()
-        .dir("etc/")
-        .whiteout("etc/deleted.txt")
-        .dir("www/")
-        .opaque("www")
-        .file("www/new.html", b"new page\n")
-        .finish();
-    let plain = LayerTar::new()
-        .file("layer4.txt", b"uncompressed\n")
-        .finish();
-    let layers = layout
-        .image(
-            &[
-                (base.clone(), Compression::Gzip),
-                (adds, Compression::Gzip),
-                (deletes, Compression::Gzip),
-                (plain, Compression::None),
-            ],
-            "amd64",
-            &["/bin/sh"],
-        )
-        .unwrap();
+    let layers = lab::registry::layers_image(&mut layout, &base).unwrap();
     layout.tag("layers", &layers).unwrap();
     let zstd = layout
         .image(
