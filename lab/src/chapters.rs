@@ -9,6 +9,9 @@ pub struct Chapter {
     pub demo_options: &'static [&'static str],
     /// Options every `run` of the demo needs (`--rm`, so no container is kept).
     pub every_run: &'static [&'static str],
+    /// `run` takes an image reference instead of a directory (chapter 6 on):
+    /// the demo starts a registry, seeds and pulls it.
+    pub images: bool,
 }
 
 /// Every chapter that exists so far, in order; the demo runs the last.
@@ -19,6 +22,7 @@ pub const CHAPTERS: &[Chapter] = &[
         mechanism: "chroot: another root directory",
         demo_options: &[],
         every_run: &[],
+        images: false,
     },
     Chapter {
         number: 2,
@@ -26,6 +30,7 @@ pub const CHAPTERS: &[Chapter] = &[
         mechanism: "namespaces and pivot_root: pid, uts, ipc, mount, net, cgroup, time (user with --userns)",
         demo_options: &[],
         every_run: &[],
+        images: false,
     },
     Chapter {
         number: 3,
@@ -33,6 +38,7 @@ pub const CHAPTERS: &[Chapter] = &[
         mechanism: "cgroups: memory, cpu, cpuset, pids and io limits; freezer; accounting",
         demo_options: &["--memory", "256m", "--pids-limit", "1000"],
         every_run: &[],
+        images: false,
     },
     Chapter {
         number: 4,
@@ -40,6 +46,15 @@ pub const CHAPTERS: &[Chapter] = &[
         mechanism: "overlayfs: a copy-on-write root per container; diff and commit",
         demo_options: &["--memory", "256m", "--pids-limit", "1000"],
         every_run: &["--rm"],
+        images: false,
+    },
+    Chapter {
+        number: 6,
+        package: "ch06-images",
+        mechanism: "OCI images: pulled from a registry, stored by digest, layers stacked by overlay",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &["--rm", "--quiet"],
+        images: true,
     },
 ];
 

@@ -187,8 +187,9 @@ pub fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Chapter 4's state: the binary's default root (`/var/lib/berth-ch04`)
-/// and the temporary roots its tests make (`$TMPDIR/berth-ch04-test-*`),
-/// which a killed test run can leave behind with overlays still mounted.
+/// and the temporary roots its tests make (`$TMPDIR/berth-ch04-test-*`,
+/// and chapter 6's `$TMPDIR/berth-ch06-*`), which a killed test run can
+/// leave behind with overlays still mounted.
 pub fn overlay_state_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("/var/lib/berth-ch04")];
     let tmp = std::env::temp_dir();
@@ -197,9 +198,11 @@ pub fn overlay_state_dirs() -> Vec<PathBuf> {
             entries
                 .flatten()
                 .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("berth-ch04-test-")
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    // Chapter 6's tests run containers in their roots too.
+                    ["berth-ch04-test-", "berth-ch06-"]
+                        .iter()
+                        .any(|p| name.starts_with(p))
                 })
                 .map(|e| e.path()),
         );

@@ -2,11 +2,13 @@
 //! isolated and what is not yet.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::registry::{self, Registry};
 use crate::{chapters, fixture, paths, privileged, setup};
 
 /// One thing a container may or may not have of its own.
@@ -86,6 +88,83 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// What the demo runs containers on: the fixture directory, or (chapter 6
+/// on) an image pulled from a registry the demo starts on 127.0.0.1.
+struct Target {
+    /// The binary's global options (`--root <tmp>` for images).
+    global: Vec<OsString>,
+    /// The ROOTFS or IMAGE argument of `run`.
+    arg: OsString,
+    /// How the transcript shows `arg`.
+    shown: &'static str,
+    /// The image's own files, to show they stayed unchanged.
+    base: Option<PathBuf>,
+    /// Stops the registry and removes the state root when dropped, so on
+    /// every path out of the demo.
+    _registry: Option<(Registry, tempfile::TempDir)>,
+}
+
+impl Target {
+    fn fixture(rootfs: &Path) -> Target {
+        Target {
+            global: Vec::new(),
+            arg: rootfs.as_os_str().to_owned(),
+            shown: "<fixture>",
+            base: Some(rootfs.to_path_buf()),
+            _registry: None,
+        }
+    }
+
+    /// Starts a registry, seeds it with the `layers` image (the fixture,
+    /// plus layers that add, delete and replace files) and pulls it.
+    fn image(bin: &Path) -> Result<Target> {
+        let tmp = tempfile::Builder::new()
+            .prefix("berth-registry-demo-")
+            .tempdir()?;
+        let registry = Registry::start()?;
+        let reference = registry::seed_layers(&tmp.path().join("layout"), &registry)?;
+        println!("a registry on {} serves {reference}", registry.host());
+        let root = tmp.path().join("state");
+        let global = vec![OsString::from("--root"), root.clone().into_os_string()];
+        println!("$ {} pull <image>", bin_name(bin));
+        let status = Command::new(bin)
+            .args(&global)
+            .arg("pull")
+            .arg(&reference)
+            .status()?;
+        if !status.success() {
+            bail!("pulling {reference} failed");
+        }
+        println!();
+        Ok(Target {
+            global,
+            arg: reference.into(),
+            shown: "<image>",
+            base: None,
+            _registry: Some((registry, tmp)),
+        })
+    }
+
+    /// `bin [--root ..] run <every_run> [options] <target> command...`
+    fn run(&self, bin: &Path, options: &[&str], command: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.args(&self.global)
+            .arg("run")
+            .args(chapters::newest().every_run)
+            .args(options)
+            .arg(&self.arg)
+            .args(command);
+        cmd
+    }
+}
+
+fn bin_name(bin: &Path) -> String {
+    bin.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// `cargo lab demo`.
 pub fn run() -> Result<()> {
     if !privileged::is_root() {
@@ -111,10 +190,15 @@ pub fn run() -> Result<()> {
     println!("fixture: {}", rootfs.display());
     println!();
 
-    show(&bin, &rootfs, &["/bin/cat", "/etc/os-release"])?;
+    let target = if chapter.images {
+        Target::image(&bin)?
+    } else {
+        Target::fixture(&rootfs)
+    };
+    show(&bin, &target, &["/bin/cat", "/etc/os-release"])?;
     show(
         &bin,
-        &rootfs,
+        &target,
         &[
             "/bin/sh",
             "-c",
@@ -123,14 +207,11 @@ pub fn run() -> Result<()> {
     )?;
 
     let host = parse(&output(&mut Command::new(rootfs.join("probe")))?);
-    let inside = parse(&output(
-        Command::new(&bin)
-            .arg("run")
-            .args(chapter.every_run)
-            .args(chapter.demo_options)
-            .arg(&rootfs)
-            .arg("/probe"),
-    )?);
+    let inside = parse(&output(&mut target.run(
+        &bin,
+        chapter.demo_options,
+        &["/probe"],
+    ))?);
     if !chapter.demo_options.is_empty() {
         println!("(probed with `run {}`)", chapter.demo_options.join(" "));
     }
@@ -151,18 +232,27 @@ pub fn run() -> Result<()> {
         }
     }
     if chapter.number >= 4 {
-        show_copy_on_write(&bin, &rootfs)?;
+        show_copy_on_write(&bin, &target)?;
+    }
+    if chapter.images {
+        println!();
+        show(
+            &bin,
+            &target,
+            &[
+                "/bin/sh",
+                "-c",
+                "ls /etc/deleted.txt; cat /etc/kept.txt; ls /www",
+            ],
+        )?;
+        println!(
+            "layer 2 added /etc/deleted.txt, layer 3's whiteout deleted it and replaced /www (opaque): overlay stacked the image's layers"
+        );
     }
     println!();
     println!("and chapter 1's chroot escape:");
-    show(&bin, &rootfs, &["/chroot-escape"])?;
-    let escape = parse(&output(
-        Command::new(&bin)
-            .arg("run")
-            .args(chapter.every_run)
-            .arg(&rootfs)
-            .arg("/chroot-escape"),
-    )?);
+    show(&bin, &target, &["/chroot-escape"])?;
+    let escape = parse(&output(&mut target.run(&bin, &[], &["/chroot-escape"]))?);
     let host_root = crate::host::HostView::current().root_id;
     if escape.get("after.root.id") == Some(&host_root) {
         println!(
@@ -176,32 +266,48 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Chapter 4 on: the container writes and deletes, the fixture stays whole.
-fn show_copy_on_write(bin: &Path, rootfs: &Path) -> Result<()> {
+/// Chapter 4 on: the container writes and deletes, its base stays whole.
+fn show_copy_on_write(bin: &Path, target: &Target) -> Result<()> {
     println!();
     show(
         bin,
-        rootfs,
+        target,
         &[
             "/bin/sh",
             "-c",
             "rm /bin/ls && echo hello > /demo-file && echo wrote /demo-file, deleted /bin/ls",
         ],
     )?;
-    let intact =
-        rootfs.join("bin/ls").symlink_metadata().is_ok() && !rootfs.join("demo-file").exists();
+    let intact = match &target.base {
+        Some(rootfs) => {
+            rootfs.join("bin/ls").symlink_metadata().is_ok() && !rootfs.join("demo-file").exists()
+        }
+        // An image: a new container sees the image as it was.
+        None => target
+            .run(
+                bin,
+                &[],
+                &["/bin/sh", "-c", "test -e /bin/ls && test ! -e /demo-file"],
+            )
+            .status()?
+            .success(),
+    };
+    let base = if target.base.is_some() {
+        "the fixture"
+    } else {
+        "a new container of the image"
+    };
     if intact {
         println!(
-            "the fixture still has /bin/ls and no /demo-file: the writes went to the container's own upper layer, removed with it (--rm)"
+            "{base} still has /bin/ls and no /demo-file: the writes went to the container's own upper layer, removed with it (--rm)"
         );
     } else {
-        println!("the fixture changed: the root is not copy-on-write");
+        println!("{base} changed: the root is not copy-on-write");
     }
     Ok(())
 }
 
-fn show(bin: &Path, rootfs: &Path, command: &[&str]) -> Result<()> {
-    let name = bin.file_name().unwrap_or_default().to_string_lossy();
+fn show(bin: &Path, target: &Target, command: &[&str]) -> Result<()> {
     let shown: Vec<String> = command
         .iter()
         .map(|a| crate::scenario::shell_quote(a))
@@ -211,14 +317,10 @@ fn show(bin: &Path, rootfs: &Path, command: &[&str]) -> Result<()> {
         .iter()
         .map(|o| format!(" {o}"))
         .collect();
-    options.push_str(" <fixture>");
-    println!("$ {name} run{options} {}", shown.join(" "));
-    let status = Command::new(bin)
-        .arg("run")
-        .args(chapters::newest().every_run)
-        .arg(rootfs)
-        .args(command)
-        .status()?;
+    options.push(' ');
+    options.push_str(target.shown);
+    println!("$ {} run{options} {}", bin_name(bin), shown.join(" "));
+    let status = target.run(bin, &[], command).status()?;
     if !status.success() {
         println!("(exit {})", status.code().unwrap_or(-1));
     }
