@@ -8,6 +8,7 @@
 //! `/etc/passwd`, and two child steps finish the start: create the working
 //! directory, then become that user.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
@@ -89,22 +90,29 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
         .into_iter()
         .chain(options.container.container.lowers.iter().cloned())
         .collect();
+    // A container whose setup failed before it started is not kept, even
+    // without --rm: nothing half-made stays behind.
+    let unstarted = RefCell::new(None);
     let sequence = StartSequence::standard();
-    ch04_overlay::run::run_with(
-        spec,
-        &container,
-        sequence,
-        move |created, spec, sequence| {
+    let code =
+        ch04_overlay::run::run_with(spec, &container, sequence, |created, spec, sequence| {
             drop(lock);
-            let user = lookup(&created.rootfs(), &process.user)?;
+            let user = lookup(&created.rootfs(), &process.user).inspect_err(|_| {
+                unstarted.replace(Some(created.clone()));
+            })?;
             if !process.env.iter().any(|e| e.starts_with("HOME=")) {
                 spec.set_env(&format!("HOME={}", user.home));
             }
             sequence.child_step(Box::new(MakeWorkdir));
             sequence.child_step(Box::new(SwitchUser(user)));
             Ok(())
-        },
-    )
+        });
+    if let Some(created) = unstarted.into_inner()
+        && !container.container.auto_remove
+    {
+        ch04_overlay::Store::open(&container.root)?.remove(&created)?;
+    }
+    code
 }
 // ANCHOR_END: run
 
