@@ -24,9 +24,10 @@ pub struct EtcFiles {
 }
 
 // ANCHOR: hosts
-/// `/etc/hosts`: localhost, then the container's own name on its address
-/// (on `127.0.1.1` when it has none, as Debian does), then `extra_hosts`.
-pub fn hosts(hostname: &str, ip: Option<Ipv4Addr>, extra_hosts: &[(String, Ipv4Addr)]) -> String {
+/// `/etc/hosts`: localhost, then the container's own names (its hostname,
+/// then aliases such as the container's name) on its address (on
+/// `127.0.1.1` when it has none, as Debian does), then `extra_hosts`.
+pub fn hosts(names: &[&str], ip: Option<Ipv4Addr>, extra_hosts: &[(String, Ipv4Addr)]) -> String {
     let mut text = String::from(
         "127.0.0.1\tlocalhost\n\
          ::1\tlocalhost ip6-localhost ip6-loopback\n\
@@ -36,7 +37,13 @@ pub fn hosts(hostname: &str, ip: Option<Ipv4Addr>, extra_hosts: &[(String, Ipv4A
          ff02::2\tip6-allrouters\n",
     );
     let own = ip.unwrap_or(Ipv4Addr::new(127, 0, 1, 1));
-    text.push_str(&format!("{own}\t{hostname}\n"));
+    let mut own_names: Vec<&str> = vec![];
+    for name in names {
+        if !name.is_empty() && !own_names.contains(name) {
+            own_names.push(name);
+        }
+    }
+    text.push_str(&format!("{own}\t{}\n", own_names.join(" ")));
     for (name, addr) in extra_hosts {
         text.push_str(&format!("{addr}\t{name}\n"));
     }
@@ -85,16 +92,24 @@ pub fn resolv_conf(host_resolv: &str, dns: &[Ipv4Addr]) -> String {
 // ANCHOR_END: resolv
 
 impl EtcFiles {
-    /// The files of a container named `hostname` at `ip` (None for `none`).
+    /// The files of a container called `hostname` (and `aliases`) at `ip`
+    /// (None for `none` and `host`).
     pub fn generate(
         hostname: &str,
+        aliases: &[String],
         ip: Option<Ipv4Addr>,
         extra_hosts: &[(String, Ipv4Addr)],
         host_resolv: &str,
         dns: &[Ipv4Addr],
     ) -> EtcFiles {
         EtcFiles {
-            hosts: hosts(hostname, ip, extra_hosts),
+            hosts: hosts(
+                &std::iter::once(hostname)
+                    .chain(aliases.iter().map(String::as_str))
+                    .collect::<Vec<_>>(),
+                ip,
+                extra_hosts,
+            ),
             hostname: format!("{hostname}\n"),
             resolv_conf: resolv_conf(host_resolv, dns),
         }
@@ -126,14 +141,14 @@ mod tests {
     #[test]
     fn hosts_file() {
         let text = hosts(
-            "web",
+            &["web", "web-1", "web"],
             Some(Ipv4Addr::new(172, 18, 0, 2)),
             &[("db".into(), Ipv4Addr::new(172, 18, 0, 3))],
         );
         assert!(text.starts_with("127.0.0.1\tlocalhost\n"));
-        assert!(text.contains("\n172.18.0.2\tweb\n"));
+        assert!(text.contains("\n172.18.0.2\tweb web-1\n"));
         assert!(text.ends_with("172.18.0.3\tdb\n"));
-        assert!(hosts("box", None, &[]).ends_with("127.0.1.1\tbox\n"));
+        assert!(hosts(&["box"], None, &[]).ends_with("127.0.1.1\tbox\n"));
     }
 
     #[test]
@@ -155,7 +170,7 @@ mod tests {
     #[test]
     fn writes_three_files() {
         let dir = tempfile::tempdir().unwrap();
-        let files = EtcFiles::generate("web", None, &[], "nameserver 192.0.2.53\n", &[]);
+        let files = EtcFiles::generate("web", &[], None, &[], "nameserver 192.0.2.53\n", &[]);
         let mounts = files.write(dir.path()).unwrap();
         assert_eq!(mounts.len(), 3);
         assert_eq!(

@@ -12,7 +12,8 @@
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
 //! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;
 //! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
-//! - [`sweep`]: leftovers of killed runs, found and removed.
+//! - [`sweep`]: leftovers of killed runs, found and removed;
+//! - [`run`]: chapter 4's run with all of the above, and [`cli`]: its options.
 //!
 //! Links and addresses are changed by running `ip` (iproute2) and rules by running
 //! `iptables` (the nf_tables backend), so every step is a command the reader can type.
@@ -20,6 +21,7 @@
 pub mod attach;
 pub mod bridge;
 pub mod cidr;
+pub mod cli;
 pub mod cmd;
 pub mod etc;
 pub mod ipam;
@@ -28,6 +30,7 @@ pub mod lock;
 pub mod mode;
 pub mod netns;
 pub mod network;
+pub mod run;
 pub mod step;
 pub mod sweep;
 pub mod sysctl;

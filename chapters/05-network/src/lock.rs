@@ -46,6 +46,22 @@ impl StateRoot {
     }
 }
 
+/// The host-wide lock (`/run/berth-network.lock`), held while a network's
+/// subnet is chosen and its bridge brought up: state roots are separate,
+/// but the host's routes are one, so two roots creating a network at once
+/// must not pick the same free subnet.
+pub const HOST_LOCK: &str = "/run/berth-network.lock";
+
+/// Takes [`HOST_LOCK`].
+pub fn host_lock() -> Result<Locked> {
+    let path = Path::new(HOST_LOCK);
+    let file = File::create(path)
+        .map_err(|e| Error::engine(format!("cannot open {}: {e}", path.display())))?;
+    let lock = Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::engine(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(Locked { _lock: lock })
+}
+
 /// Writes `contents` to `path` atomically (a temporary file renamed over it).
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");

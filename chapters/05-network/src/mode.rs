@@ -7,9 +7,10 @@ use std::str::FromStr;
 use crate::{Error, Result};
 
 /// `--network bridge|none|host|NAME`, as in `docker run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NetworkMode {
     /// The default network: bridge `berth0`, a veth pair, NAT.
+    #[default]
     Bridge,
     /// A new network namespace with only `lo`.
     None,

@@ -13,12 +13,18 @@ use crate::bridge::{Bridge, DEFAULT_BRIDGE, check_ifname};
 use crate::cidr::{Cidr, is_private};
 use crate::cmd::ip_json;
 use crate::iptables::{BridgeNet, Firewall};
-use crate::lock::{Locked, StateRoot, write_atomic};
+use crate::lock::{Locked, StateRoot, host_lock, write_atomic};
 use crate::veth::short_id;
 use crate::{Error, Result, ipam, sysctl};
 
 /// The default network's name, as in Docker.
 pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// Gives a state root's networks a bridge and chains of their own:
+/// `BERTH_NETWORK_TAG=t1234` makes the default bridge `berth-t1234` and the
+/// chains `BERTHT1234-*`. Tests use it (with their pid) so that concurrent
+/// runs never share `berth0` or the `BERTH-*` chains.
+pub const TAG_VAR: &str = "BERTH_NETWORK_TAG";
 
 /// One network as stored on disk.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -149,6 +155,27 @@ impl Host {
         }
     }
 
+    /// [`Host::new`], with the bridge and chains of [`TAG_VAR`] if it is set.
+    pub fn for_root(root: impl Into<PathBuf>) -> Result<Host> {
+        let host = Host::new(root);
+        match std::env::var(TAG_VAR) {
+            Ok(tag) if !tag.is_empty() => host.tagged(&tag),
+            _ => Ok(host),
+        }
+    }
+
+    /// This host with default bridge `berth-TAG` and chains `BERTHTAG-*`.
+    pub fn tagged(mut self, tag: &str) -> Result<Host> {
+        if tag.len() > 9 || !tag.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::engine(format!(
+                "invalid {TAG_VAR} {tag:?}: at most 9 letters or digits"
+            )));
+        }
+        self.firewall = Firewall::with_prefix(&format!("BERTH{}", tag.to_ascii_uppercase()))?;
+        self.default_bridge = format!("berth-{tag}");
+        Ok(self)
+    }
+
     fn network_path(&self, name: &str) -> PathBuf {
         self.state
             .dir()
@@ -213,6 +240,8 @@ impl Host {
         } else {
             bridge_name(name)
         };
+        // The host's routes are shared by every state root.
+        let _host = host_lock()?;
         let others = self.networks(&lock)?;
         let ours: Vec<String> = others.iter().map(|n| n.bridge.clone()).collect();
         let routes = host_routes(&ours)?;
@@ -336,6 +365,39 @@ impl Host {
         fs::remove_file(self.network_path(name))
             .map_err(|e| Error::engine(format!("cannot remove network {name}: {e}")))
     }
+}
+
+/// `network ls`: one line per network, columns aligned.
+pub fn table(networks: &[Network]) -> String {
+    let rows: Vec<[String; 4]> = networks
+        .iter()
+        .map(|n| {
+            [
+                n.name.clone(),
+                n.bridge.clone(),
+                n.subnet.to_string(),
+                n.gateway.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "BRIDGE", "SUBNET", "GATEWAY"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            line.join("   ").trim_end().to_string() + "\n"
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub struct NetworkStep {
     host: Host,
     request: Request,
     etc_dir: PathBuf,
+    /// More names of this container for `/etc/hosts` (its name).
+    pub aliases: Vec<String>,
     /// Other containers' names and addresses for `/etc/hosts`.
     pub extra_hosts: Vec<(String, Ipv4Addr)>,
     /// `--dns`: nameservers instead of the host's.
@@ -55,6 +57,7 @@ impl NetworkStep {
             host,
             request,
             etc_dir: etc_dir.to_path_buf(),
+            aliases: vec![],
             extra_hosts: vec![],
             dns: vec![],
             endpoint: None,
@@ -77,6 +80,7 @@ impl ParentStep for NetworkStep {
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = EtcFiles::generate(
             &ctx.spec.hostname,
+            &self.aliases,
             endpoint.ip(),
             &self.extra_hosts,
             &host_resolv,
@@ -102,7 +106,8 @@ impl ParentStep for NetworkStep {
 /// Child side: the generated files bind-mounted over `/etc/hosts`,
 /// `/etc/hostname` and `/etc/resolv.conf`, so no image layer is written.
 /// A target the rootfs lacks is skipped (with chapter 4's overlay the
-/// engine creates it in the container's own upper layer first).
+/// engine creates it in the container's own upper layer first), and so is
+/// a symbolic link: it would be followed on the host's side of the root.
 pub struct EtcFilesStep {
     dir: PathBuf,
 }
@@ -128,7 +133,8 @@ impl ChildStep for EtcFilesStep {
         ] {
             let source = self.dir.join(file);
             let target = ctx.path(target);
-            if !source.exists() || !target.is_file() {
+            let regular = target.symlink_metadata().is_ok_and(|m| m.is_file());
+            if !source.exists() || !regular {
                 continue;
             }
             mount(

@@ -1,0 +1,125 @@
+//! Chapter 5's `run` options, flattened by later chapters' binaries.
+
+use std::net::Ipv4Addr;
+
+use clap::Args;
+
+use crate::Error;
+use crate::mode::{NetworkMode, PortMapping};
+use crate::run::NetworkOptions;
+
+// ANCHOR: network_args
+/// How the container is connected, as `docker run` spells it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetworkArgs {
+    /// Connect to a network: bridge (the default, berth0), none (only lo),
+    /// host (the host's own), or NAME (made with `network create`).
+    #[arg(long = "network", alias = "net", value_name = "NETWORK", value_parser = parse_mode)]
+    pub network: Option<NetworkMode>,
+    /// Publish a container port on the host: [IP:]HOST:CONTAINER[/tcp|/udp] (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "PORTS", value_parser = parse_port)]
+    pub publish: Vec<PortMapping>,
+    /// A fixed IPv4 address in the network's subnet.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<Ipv4Addr>,
+    /// A nameserver for /etc/resolv.conf instead of the host's (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Vec<Ipv4Addr>,
+    /// An extra line for /etc/hosts: NAME:IP (repeatable).
+    #[arg(long = "add-host", value_name = "NAME:IP", value_parser = parse_host)]
+    pub add_host: Vec<(String, Ipv4Addr)>,
+}
+// ANCHOR_END: network_args
+
+impl NetworkArgs {
+    /// The options chapter 5's `run` takes.
+    pub fn options(&self) -> NetworkOptions {
+        NetworkOptions {
+            mode: self.network.clone().unwrap_or_default(),
+            ports: self.publish.clone(),
+            ip: self.ip,
+            dns: self.dns.clone(),
+            extra_hosts: self.add_host.clone(),
+        }
+    }
+}
+
+fn parse_mode(text: &str) -> Result<NetworkMode, String> {
+    let mode: NetworkMode = text.parse().map_err(|e: Error| e.message)?;
+    if let NetworkMode::Named(name) = &mode {
+        crate::network::check_name(name).map_err(|e| e.message)?;
+    }
+    Ok(mode)
+}
+
+fn parse_port(text: &str) -> Result<PortMapping, String> {
+    text.parse().map_err(|e: Error| e.message)
+}
+
+fn parse_host(text: &str) -> Result<(String, Ipv4Addr), String> {
+    let (name, ip) = text
+        .split_once(':')
+        .ok_or_else(|| format!("invalid --add-host {text:?}: expected NAME:IP"))?;
+    let ip = ip
+        .parse()
+        .map_err(|_| format!("invalid --add-host {text:?}: {ip:?} is not an IPv4 address"))?;
+    if name.is_empty() || name.chars().any(char::is_whitespace) {
+        return Err(format!("invalid --add-host {text:?}: bad name"));
+    }
+    Ok((name.to_string(), ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        network: NetworkArgs,
+    }
+
+    #[test]
+    fn docker_spellings() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "-p",
+            "8080:80",
+            "--publish",
+            "127.0.0.1:5353:53/udp",
+            "--network",
+            "backend",
+            "--ip",
+            "172.20.0.9",
+            "--dns",
+            "192.0.2.53",
+            "--add-host",
+            "db:192.0.2.7",
+        ])
+        .unwrap();
+        let o = cli.network.options();
+        assert_eq!(o.mode, NetworkMode::Named("backend".into()));
+        assert_eq!(o.ports.len(), 2);
+        assert_eq!(o.ip, Some(Ipv4Addr::new(172, 20, 0, 9)));
+        assert_eq!(o.dns, [Ipv4Addr::new(192, 0, 2, 53)]);
+        assert_eq!(
+            o.extra_hosts,
+            [("db".to_string(), Ipv4Addr::new(192, 0, 2, 7))]
+        );
+        let none = Cli::try_parse_from(["x"]).unwrap().network.options();
+        assert_eq!(none.mode, NetworkMode::Bridge);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["x", "-p", "80"][..],
+            &["x", "--network", "a b"],
+            &["x", "--ip", "300.1.1.1"],
+            &["x", "--add-host", "db"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+}
