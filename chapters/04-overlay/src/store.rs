@@ -235,12 +235,20 @@ impl Container {
             .map(|o| o.pid)
     }
 
+    /// Records this process as the user, atomically (a temporary file
+    /// renamed over it): a concurrent sweep never reads a half-written file.
     fn write_pid(&self) -> Result<(), Error> {
         let path = self.pid_file();
-        std::fs::write(&path, Owner::current().render()).map_err(io_error("writing", &path))
+        let tmp = self.dir.join(format!("{PID}.tmp"));
+        std::fs::write(&tmp, Owner::current().render())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(io_error("writing", &path))
     }
 
-    /// Builds the private root, then writes the metadata (last).
+    /// Builds the private root, then writes the metadata (last). The `pid`
+    /// file stays: the creating process owns the container until its
+    /// mount guard is dropped (or it exits), so a concurrent run's sweep
+    /// cannot take a `--rm` container between `create` and `mount`.
     fn prepare(&self) -> Result<(), Error> {
         self.write_pid()?;
         let top = self.config.lowers.last().expect("at least one lower");
@@ -267,9 +275,7 @@ impl Container {
                     .map_err(|e| Error::engine(format!("vfs: copying the layers: {e}")))?;
             }
         }
-        self.config.save(&self.dir)?;
-        let _ = std::fs::remove_file(self.pid_file());
-        Ok(())
+        self.config.save(&self.dir)
     }
 
     // ANCHOR: mount

@@ -43,8 +43,12 @@ impl NetworkOptions {
     pub fn validate(&self) -> Result<()> {
         let bridged = matches!(self.mode, NetworkMode::Bridge | NetworkMode::Named(_));
         if !bridged && !self.ports.is_empty() {
+            let why = match self.mode {
+                NetworkMode::Host => "the container's ports are the host's already",
+                _ => "the container has only lo",
+            };
             return Err(Error::engine(format!(
-                "-p needs a bridge network, not --network {} (with host, the container's ports are the host's)",
+                "-p needs a bridge network; with --network {} {why}",
                 self.mode
             )));
         }

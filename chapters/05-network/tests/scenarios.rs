@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -47,6 +47,33 @@ impl Net {
         self.root.path().join("state")
     }
 
+    /// This test's number in the process (0, 1, ...).
+    fn index(&self) -> u8 {
+        self.tag.as_bytes()[self.tag.len() - 1] - b'a'
+    }
+
+    /// A /24 for a named network, unique to this process, test and `n`:
+    /// `10.(200+n).(pid % 250).0/24`, shown as `10.(200+n).0.0/24`.
+    fn subnet(&self, n: u8) -> String {
+        format!("10.{}.{}.0/24", 200 + n, self.pid_byte())
+    }
+
+    fn pid_byte(&self) -> u32 {
+        (std::process::id() + self.index() as u32 * 7) % 250
+    }
+
+    /// Shows this test's named subnets as `10.20N.0.x`.
+    fn normalise(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for n in 0..4 {
+            text = text.replace(
+                &format!("10.{}.{}.", 200 + n, self.pid_byte()),
+                &format!("10.{}.0.", 200 + n),
+            );
+        }
+        text
+    }
+
     /// The default network's bridge for this test.
     fn bridge(&self) -> String {
         format!("berth-{}", self.tag)
@@ -56,7 +83,6 @@ impl Net {
         format!("BERTH{}", self.tag.to_ascii_uppercase())
     }
 
-    #[allow(dead_code)]
     /// A network name whose bridge (`berth-<tag><suffix>`) is recognisably this test's.
     fn net_name(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.tag)
@@ -129,7 +155,12 @@ impl Net {
 
     /// Removes every network of this test's root (as a user would).
     fn remove_networks(&self) {
-        let ls = self.run(&["network", "ls"]);
+        let ls = Scenario::new(BIN)
+            .arg("--root")
+            .arg(self.state())
+            .args(["network", "ls"])
+            .env(TAG_VAR, &self.tag)
+            .run();
         for line in ls.stdout.lines().skip(1) {
             let name = line.split_whitespace().next().unwrap();
             self.run(&["network", "rm", name]).expect_code(0);
@@ -163,7 +194,6 @@ struct Background {
     child: Child,
 }
 
-#[allow(dead_code)]
 impl Background {
     fn stdin(&mut self) -> ChildStdin {
         self.child.stdin.take().unwrap()
@@ -179,20 +209,23 @@ impl Background {
     /// SIGTERM to the engine (passed on to the container), then the exit code.
     fn stop(mut self) -> i32 {
         self.terminate()
+            .expect("the container did not stop on SIGTERM")
     }
 
-    fn terminate(&mut self) -> i32 {
+    /// SIGTERM, then SIGKILL after 20 s (None then).
+    fn terminate(&mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
             }
             if Instant::now() > deadline {
+                // Our own child, by pid.
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!("the container did not stop on SIGTERM");
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -201,8 +234,9 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
+        drop(self.child.stdin.take());
         if self.child.try_wait().ok().flatten().is_none() {
-            self.terminate();
+            let _ = self.terminate();
         }
     }
 }
@@ -229,21 +263,15 @@ fn wait_for(addr: SocketAddr) {
     }
 }
 
-/// `GET url` from the host with a minimal HTTP/1.0 client (the fixture's
-/// static busybox `wget` cannot run outside its root: glibc's resolver
-/// crashes there). Returns the status line and the body, the port shown as 8080.
-fn http_get(ip: Ipv4Addr, port: u16) -> String {
-    let url = format!("http://{ip}:{port}/index.html");
-    let addr = SocketAddr::from((ip, port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status = head.lines().next().unwrap_or("");
-    format!("GET {url}\n{status}\n{body}").replace(&format!(":{port}/"), ":8080/")
+/// busybox `wget` from the fixture, run on the host (the port shown as 8080).
+/// No `-T`: this static busybox crashes with it; the scenario times out instead.
+fn wget(ip: Ipv4Addr, port: u16) -> Outcome {
+    Scenario::new(fixture::rootfs().join("bin/busybox"))
+        .args(["wget", "-q", "-O", "-"])
+        .arg(format!("http://{ip}:{port}/index.html"))
+        .replace(format!(":{port}/"), ":8080/")
+        .timeout(Duration::from_secs(60))
+        .run()
 }
 
 /// The host's first global IPv4 address outside berth bridges (the
@@ -345,11 +373,13 @@ fn published_port_serves_httpd() {
         "/www",
     ]);
     wait_for(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    let local = http_get(Ipv4Addr::LOCALHOST, port);
-    assert!(local.ends_with("200 OK\nhello from berth\n"), "{local}");
+    let local = wget(Ipv4Addr::LOCALHOST, port);
+    local.expect_code(0);
+    assert_eq!(local.stdout, "hello from berth\n");
     let host_ip = host_address(gateway(&net, "bridge"));
-    let remote = http_get(host_ip, port);
-    assert!(remote.ends_with("200 OK\nhello from berth\n"), "{remote}");
+    let remote = wget(host_ip, port);
+    remote.expect_code(0);
+    assert_eq!(remote.stdout, "hello from berth\n");
     // The DNAT rules of the published port, while it runs.
     let rules = iptables::list("nat", &format!("{}-PREROUTING", net.prefix())).unwrap();
     assert!(
@@ -367,6 +397,443 @@ fn published_port_serves_httpd() {
     let rules = iptables::list("nat", &format!("{}-PREROUTING", net.prefix())).unwrap();
     assert_eq!(rules, [format!("-N {}-PREROUTING", net.prefix())]);
     assert!(bridge::link_exists(&net.bridge()).unwrap());
-    insta::assert_snapshot!("published_port", local);
+    insta::assert_snapshot!("published_port", local.render());
     insta::assert_snapshot!("network_ls_default", as_172_17(&net, &realign(&ls)));
+}
+
+/// Two containers on one named network exchange TCP (an HTTP request and
+/// its answer), with no NAT between them; the client's /etc/hosts has its
+/// hostname and its name on its own address, and `--add-host` lines.
+#[test]
+fn two_containers_on_one_network() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let name = net.net_name("n");
+    let subnet = net.subnet(0);
+    let created = net.run(&["network", "create", &name, "--subnet", &subnet]);
+    created.expect_code(0);
+    let web_ip = subnet.replace(".0/24", ".10");
+    let server = net.spawn(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        &name,
+        "--ip",
+        &web_ip,
+        "--name",
+        "web",
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    // Through the bridge, from the host: the server is up.
+    wait_for(SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)));
+    let add_host = format!("web:{web_ip}");
+    let client = net
+        .scenario(&[
+            "run",
+            "--rm",
+            "--network",
+            &name,
+            "--name",
+            "client",
+            "--hostname",
+            "box",
+            "--add-host",
+            &add_host,
+            &fx(),
+            "sh",
+            "-c",
+            "wget -q -O - http://web/index.html; tail -n 2 /etc/hosts; cat /etc/hostname",
+        ])
+        .replace(name.clone(), "backend")
+        .run();
+    client.expect_code(0);
+    let client_ip = client
+        .stdout
+        .lines()
+        .find(|l| l.ends_with("\tbox client"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or_else(|| panic!("no own line in /etc/hosts:\n{}", client.render()))
+        .to_string();
+    assert_eq!(client_ip, subnet.replace(".0/24", ".2"));
+    assert!(client.stdout.starts_with("hello from berth\n"));
+    assert_eq!(server.stop(), 143);
+    insta::assert_snapshot!("two_containers", net.normalise(&client.render()));
+}
+
+/// Two networks cannot reach each other (Docker's two-stage isolation),
+/// while each reaches its own members.
+#[test]
+fn networks_are_isolated() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let (a, b) = (net.net_name("a"), net.net_name("b"));
+    let (sa, sb) = (net.subnet(1), net.subnet(2));
+    net.run(&["network", "create", &a, "--subnet", &sa])
+        .expect_code(0);
+    net.run(&["network", "create", &b, "--subnet", &sb])
+        .expect_code(0);
+    let web_ip = sa.replace(".0/24", ".10");
+    let server = net.spawn(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        &a,
+        "--ip",
+        &web_ip,
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_for(SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)));
+    let url = format!("http://{web_ip}/index.html");
+    let fetch = |network: &str| {
+        net.scenario(&[
+            "run",
+            "--rm",
+            "--init",
+            "--network",
+            network,
+            &fx(),
+            "timeout",
+            "3",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &url,
+        ])
+        .replace(a.clone(), "net-a")
+        .replace(b.clone(), "net-b")
+        .run()
+    };
+    let same = fetch(&a);
+    same.expect_code(0);
+    assert_eq!(same.stdout, "hello from berth\n");
+    let other = fetch(&b);
+    assert_ne!(other.code, 0, "{}", other.render());
+    assert_eq!(other.stdout, "");
+    // The drop is berth's isolation rule, not a missing route.
+    let stage2 = iptables::list("filter", &format!("{}-ISOLATION-2", net.prefix())).unwrap();
+    let bridge_a = format!("berth-{a}");
+    assert!(
+        stage2
+            .iter()
+            .any(|r| r.contains(&format!("-o {bridge_a} -j DROP"))),
+        "{stage2:?}"
+    );
+    assert_eq!(server.stop(), 143);
+    insta::assert_snapshot!(
+        "isolated_networks",
+        net.normalise(&format!("{}{}", same.render(), other.render()))
+    );
+}
+
+/// A namespace standing in for the internet: `outside` at 198.18.X.2/30,
+/// the host at 198.18.X.1 on a veth pair; deleted (with the pair) on drop.
+struct Outside {
+    name: String,
+    host_ip: Ipv4Addr,
+    ip: Ipv4Addr,
+}
+
+impl Outside {
+    fn new(net: &Net) -> Outside {
+        let n = net.index();
+        let name = format!("berth-test-{}-{n}-outside", std::process::id());
+        let x = (std::process::id() % 64) as u8 * 4;
+        let host_ip = Ipv4Addr::new(198, 18, n, x + 1);
+        let ip = Ipv4Addr::new(198, 18, n, x + 2);
+        cmd::ip(&["netns", "add", &name]).unwrap();
+        let outside = Outside { name, host_ip, ip };
+        let link = format!("bto{}{n}", std::process::id());
+        let ns = format!("/run/netns/{}", outside.name);
+        cmd::ip(&[
+            "link", "add", &link, "type", "veth", "peer", "name", "wan", "netns", &ns,
+        ])
+        .unwrap();
+        cmd::ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &link]).unwrap();
+        cmd::ip(&["link", "set", &link, "up"]).unwrap();
+        let inside = format!("{ip}/30");
+        for args in [
+            &["addr", "add", inside.as_str(), "dev", "wan"][..],
+            &["link", "set", "wan", "up"],
+            &["link", "set", "lo", "up"],
+        ] {
+            let mut full = vec!["-n", outside.name.as_str()];
+            full.extend_from_slice(args);
+            cmd::ip(&full).unwrap();
+        }
+        outside
+    }
+
+    /// A TCP listener inside the outside namespace.
+    fn listen(&self, port: u16) -> TcpListener {
+        ch05_network::netns::Netns::from_path(format!("/run/netns/{}", self.name))
+            .unwrap()
+            .run(|| TcpListener::bind(("0.0.0.0", port)))
+            .unwrap()
+            .unwrap()
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = cmd::ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Outbound NAT: a container connects to a server "outside", which sees
+/// the host's address (masquerade), not the container's.
+#[test]
+fn outbound_nat_shows_the_host_address() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let outside = Outside::new(&net);
+    let listener = outside.listen(7000);
+    let server = std::thread::spawn(move || {
+        let (mut conn, peer) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut request = [0u8; 1024];
+        let _ = conn.read(&mut request).unwrap();
+        let answer = format!("HTTP/1.0 200 OK\r\n\r\nyou came from {}\n", peer.ip());
+        conn.write_all(answer.as_bytes()).unwrap();
+        peer.ip()
+    });
+    let url = format!("http://{}:7000/", outside.ip);
+    let out = net
+        .scenario(&[
+            "run",
+            "--rm",
+            &fx(),
+            "sh",
+            "-c",
+            &format!("ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f2,4; wget -q -O - {url}"),
+        ])
+        .replace(outside.host_ip.to_string(), "198.18.0.1")
+        .replace(outside.ip.to_string(), "198.18.0.2")
+        .run();
+    out.expect_code(0);
+    let seen = server.join().unwrap();
+    assert_eq!(seen, outside.host_ip, "the server saw the host's address");
+    let container_ip = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap();
+    assert!(!container_ip.starts_with("198.18."), "{}", out.render());
+    assert!(
+        out.stdout.ends_with("you came from 198.18.0.1\n"),
+        "{}",
+        out.render()
+    );
+    insta::assert_snapshot!("outbound_nat", as_172_17(&net, &out.render()));
+}
+
+/// `--network none`: only `lo`, no address taken. `--network host`: the
+/// host's own namespace; publishing a port there is refused.
+#[test]
+fn none_and_host_modes() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let none = net.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        "alone",
+        "--hostname",
+        "alone",
+        &fx(),
+        "sh",
+        "-c",
+        "ip -o link | cut -d: -f2; tail -n 1 /etc/hosts",
+    ]);
+    none.expect_code(0);
+    assert_eq!(none.stdout, " lo\n127.0.1.1\talone\n");
+    assert!(!net.state().join("network/ipam").exists() || net.leftovers().is_empty());
+    let host_netns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let host = net.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &fx(),
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    host.expect_code(0);
+    assert_eq!(host.stdout.trim(), host_netns.display().to_string());
+    let refused = net.run(&["run", "--network", "host", "-p", "80:80", &fx(), "true"]);
+    refused.expect_code(125);
+    insta::assert_snapshot!(
+        "none_and_host",
+        format!("{}{}", none.render(), refused.render())
+    );
+}
+
+/// 20 runs at once get 20 different addresses: each container prints its
+/// address and waits on its stdin, so all 20 hold theirs at the same time.
+#[test]
+fn concurrent_runs_get_distinct_addresses() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let mut runs: Vec<Background> = (0..20)
+        .map(|_| {
+            net.spawn(&[
+                "run",
+                "--rm",
+                &fx(),
+                "sh",
+                "-c",
+                "ip -o -4 addr show eth0 | tr -s ' ' | cut -d' ' -f4; cat >/dev/null",
+            ])
+        })
+        .collect();
+    let addresses: Vec<String> = runs.iter_mut().map(|r| r.first_line()).collect();
+    let mut distinct = addresses.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 20, "{addresses:?}");
+    assert!(
+        addresses.iter().all(|a| a.ends_with("/16\n")),
+        "{addresses:?}"
+    );
+    let ipam = std::fs::read_to_string(net.state().join("network/ipam/bridge.json")).unwrap();
+    assert_eq!(ipam.matches("\"container\"").count(), 20);
+    for run in &mut runs {
+        drop(run.stdin());
+    }
+    for mut run in runs {
+        assert_eq!(run.child.wait().unwrap().code(), Some(0));
+    }
+    assert!(!net.state().join("network/ipam/bridge.json").exists());
+}
+
+/// A run killed with SIGKILL runs no cleanup (its container dies with it,
+/// by the parent-death signal): its address and published-port rules stay
+/// recorded until the next run reclaims them.
+#[test]
+fn killed_run_is_reclaimed_by_the_next() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let mut server = net.spawn(&[
+        "run",
+        "--rm",
+        "--init",
+        "-p",
+        &publish,
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_for(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    let ipam = net.state().join("network/ipam/bridge.json");
+    let owner: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ipam).unwrap()).unwrap();
+    let container_pid = owner["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["owner"]["pid"]
+        .as_i64()
+        .unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // The container follows its engine (parent-death signal), a moment later.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Path::new(&format!("/proc/{container_pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its engine"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let prerouting = format!("{}-PREROUTING", net.prefix());
+    let stale = iptables::list("nat", &prerouting).unwrap();
+    assert_eq!(
+        stale.len(),
+        2,
+        "the killed run's DNAT rule stays: {stale:?}"
+    );
+    let next = net.run(&["run", "--rm", &fx(), "true"]);
+    next.expect_code(0);
+    assert_eq!(
+        iptables::list("nat", &prerouting).unwrap(),
+        [format!("-N {prerouting}")]
+    );
+    // The killed run's container (kept by a SIGKILLed --rm run) is
+    // removed by chapter 4's sweep.
+    drop(server);
+    net.run(&["ls"]).expect_code(0);
+}
+
+/// Bad input: one line, exit 125, nothing created.
+#[test]
+fn bad_input_is_refused_cleanly() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let name = net.net_name("x");
+    let subnet = net.subnet(3);
+    net.run(&["network", "create", &name, "--subnet", &subnet])
+        .expect_code(0);
+    let overlap = subnet.replace(".0/24", ".128/25");
+    let mut transcript = String::new();
+    for args in [
+        &["run", "--network", "none", "-p", "8080:80", &fx(), "true"][..],
+        &["run", "--network", "nosuch", &fx(), "true"],
+        &["run", "-p", "80", &fx(), "true"],
+        &["run", "-p", "8080:80", "-p", "8080:81", &fx(), "true"],
+        &["network", "create", &name],
+        &["network", "create", "other", "--subnet", &overlap],
+        &["network", "create", "bad name"],
+        &["network", "rm", "nosuch"],
+    ] {
+        let out = net.scenario(args).replace(name.clone(), "backend").run();
+        out.expect_code(125);
+        // One line (clap adds a hint line to usage errors).
+        let usage = out.stderr.starts_with("error: ");
+        assert!(usage || out.stderr.lines().count() == 1, "{}", out.render());
+        transcript.push_str(&out.render());
+    }
+    let store = ch04_overlay::Store::open(&net.state()).unwrap();
+    assert!(store.list().unwrap().is_empty());
+    insta::assert_snapshot!("bad_input", net.normalise(&transcript));
 }
