@@ -56,6 +56,13 @@ pub const CHAPTERS: &[Chapter] = &[
         every_run: &["--rm", "--quiet"],
         images: true,
     },
+    Chapter {
+        number: 5,
+        package: "ch05-network",
+        mechanism: "networking: veth pairs, a bridge, NAT, published ports, named networks",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &["--rm"],
+    },
 ];
 
 /// The newest chapter.

@@ -56,9 +56,17 @@ pub fn run() -> Result<()> {
             Err(e) => println!("clean: cannot remove cgroup {}: {e}", cgroup.display()),
         }
     }
-    // Chapter 5: stale allocations, their port rules and veths, test
+    // Chapter 5: the networks of the chapter binary's root (its state goes
+    // below), stale allocations, their port rules and veths, test
     // namespaces and bridges, chains with no network left.
-    match ch05_network::sweep::clean_host(Path::new(ch05_network::DEFAULT_STATE_ROOT)) {
+    let chapter_root = ch05_network::network::Host::new(ch05_network::CHAPTER_ROOT);
+    if chapter_root.state.dir().exists() {
+        match ch05_network::sweep::remove_networks(&chapter_root) {
+            Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
+            Err(e) => println!("clean: networks of {}: {e}", ch05_network::CHAPTER_ROOT),
+        }
+    }
+    match ch05_network::sweep::clean_host(&network_roots()) {
         Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
         Err(e) => println!("clean: network leftovers: {e}"),
     }
@@ -186,12 +194,30 @@ pub fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Chapter 4's state: the binary's default root (`/var/lib/berth-ch04`)
-/// and the temporary roots its tests make (`$TMPDIR/berth-ch04-test-*`,
+/// The state roots whose networks are a real installation's (kept by the
+/// leftover check): berth's, and the chapter binaries' defaults from
+/// chapter 5 on.
+pub fn network_roots() -> Vec<PathBuf> {
+    [
+        ch05_network::DEFAULT_STATE_ROOT,
+        ch05_network::CHAPTER_ROOT,
+        "/var/lib/berth/ch06",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// Chapters 4 and 5's state: the binaries' default roots
+/// (`/var/lib/berth-ch04`, `/var/lib/berth-ch05`) and the temporary roots
+/// their tests make (`$TMPDIR/berth-ch04-test-*`, `$TMPDIR/berth-ch05-test-*`,
 /// and chapter 6's `$TMPDIR/berth-ch06-*`), which a killed test run can
 /// leave behind with overlays still mounted.
 pub fn overlay_state_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("/var/lib/berth-ch04")];
+    let mut dirs = vec![
+        PathBuf::from("/var/lib/berth-ch04"),
+        PathBuf::from(ch05_network::CHAPTER_ROOT),
+    ];
     let tmp = std::env::temp_dir();
     if let Ok(entries) = std::fs::read_dir(&tmp) {
         dirs.extend(
@@ -200,7 +226,7 @@ pub fn overlay_state_dirs() -> Vec<PathBuf> {
                 .filter(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
                     // Chapter 6's tests run containers in their roots too.
-                    ["berth-ch04-test-", "berth-ch06-"]
+                    ["berth-ch04-test-", "berth-ch05-test-", "berth-ch06-"]
                         .iter()
                         .any(|p| name.starts_with(p))
                 })

@@ -249,6 +249,17 @@ pub fn run() -> Result<()> {
             "layer 2 added /etc/deleted.txt, layer 3's whiteout deleted it and replaced /www (opaque): overlay stacked the image's layers"
         );
     }
+    if chapter.number >= 5 {
+        println!();
+        println!(
+            "the container's own network: eth0 on the default bridge, routed through the host"
+        );
+        show(
+            &bin,
+            &rootfs,
+            &["/bin/sh", "-c", "ip -o -4 addr show eth0; ip route"],
+        )?;
+    }
     println!();
     println!("and chapter 1's chroot escape:");
     show(&bin, &target, &["/chroot-escape"])?;

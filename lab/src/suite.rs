@@ -77,7 +77,7 @@ pub fn run(extra: &[String]) -> Result<()> {
         failed = 1;
     }
     // Chapter 5's promise: no berth namespace, link or chain outlives the suite.
-    match ch05_network::sweep::leftovers(std::path::Path::new(ch05_network::DEFAULT_STATE_ROOT)) {
+    match ch05_network::sweep::leftovers(&crate::clean::network_roots()) {
         Ok(left) if !left.is_empty() => {
             println!("the suite left network resources behind (`cargo lab clean` removes them):");
             left.iter().for_each(|l| println!("  {l}"));

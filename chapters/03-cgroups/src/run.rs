@@ -60,7 +60,18 @@ pub fn run_with(
     for warning in cgroup.apply(&options.limits)? {
         eprintln!("{}: warning: {warning}", program());
     }
-    sequence.parent_step(Box::new(JoinCgroup::new(cgroup.clone())));
+    // The child joins its cgroup before any other parent step (as runc
+    // does): everything after is accounted, and a slow later step (chapter
+    // 5's network, waiting on its lock) cannot keep the cgroup empty long
+    // enough for a concurrent run's sweep to take it.
+    let join = Box::new(JoinCgroup::new(cgroup.clone()));
+    match sequence.parent_names().first() {
+        Some(first) => {
+            let first = first.clone();
+            sequence.parent_step_before(&first, join)
+        }
+        None => sequence.parent_step(join),
+    };
     sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(&cgroup)));
     // On error, `cgroup` is dropped on the way out, which removes it.
     let container = start(spec, sequence)?;

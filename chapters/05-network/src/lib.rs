@@ -41,5 +41,9 @@ pub use ch01_chroot::Error;
 /// Where berth keeps its state unless `--root` says otherwise.
 pub const DEFAULT_STATE_ROOT: &str = "/var/lib/berth";
 
+/// Where `ch05-network` keeps its containers and networks unless `--root`
+/// says otherwise.
+pub const CHAPTER_ROOT: &str = "/var/lib/berth-ch05";
+
 /// The result type of every fallible step.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -16,9 +16,6 @@ use ch05_network::run::{RunOptions, host_for};
 use ch05_network::{Error, network};
 use clap::{Parser, Subcommand};
 
-/// Where this chapter's binary keeps containers and networks by default.
-const DEFAULT_ROOT: &str = "/var/lib/berth-ch05";
-
 #[derive(Parser)]
 #[command(
     name = "ch05-network",
@@ -27,7 +24,7 @@ const DEFAULT_ROOT: &str = "/var/lib/berth-ch05";
 )]
 struct Cli {
     /// Where containers and networks are kept.
-    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_ROOT)]
+    #[arg(long, global = true, value_name = "DIR", default_value = ch05_network::CHAPTER_ROOT)]
     root: PathBuf,
     #[command(subcommand)]
     command: Command,

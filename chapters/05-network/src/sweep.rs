@@ -6,7 +6,7 @@
 //! dead pid, the published-port rules recorded with it, a veth pair that
 //! never reached its namespace, and chains with no network left.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::bridge::delete_link;
 use crate::cmd::ip_json;
@@ -91,13 +91,45 @@ fn remove_unmoved(held: &[String]) -> Result<Vec<String>> {
     Ok(report)
 }
 
-/// `cargo lab clean`: the sweep of `root`, then what test runs may have
-/// left: network namespaces named `berth-*`, berth bridges with no port and
-/// no network in `root`, and the chains of test prefixes (`BERTHT*`); a
-/// running test's own (named after its pid) are left alone.
-pub fn clean_host(root: &Path) -> Result<Vec<String>> {
-    let host = Host::new(root);
-    let mut report = sweep(&host)?;
+/// The bridges of the networks kept under `roots` (real installations'
+/// state roots, untagged).
+fn kept_bridges(roots: &[PathBuf]) -> Result<Vec<String>> {
+    let mut kept = vec![];
+    for root in roots {
+        let host = Host::new(root);
+        if host.state.dir().exists() {
+            let lock = host.state.lock()?;
+            kept.extend(host.networks(&lock)?.into_iter().map(|n| n.bridge));
+        }
+    }
+    Ok(kept)
+}
+
+/// Removes every network of `host` (their bridges, rules and files) after
+/// reclaiming dead runs' addresses; a network a live container uses stays.
+pub fn remove_networks(host: &Host) -> Result<Vec<String>> {
+    let mut report = sweep(host)?;
+    for network in host.list_networks()? {
+        match host.remove_network(&network.name) {
+            Ok(()) => report.push(format!(
+                "removed network {} (bridge {})",
+                network.name, network.bridge
+            )),
+            Err(e) => report.push(format!("kept network {}: {e}", network.name)),
+        }
+    }
+    Ok(report)
+}
+
+/// `cargo lab clean`: the sweep of each of `roots`, then what test runs
+/// may have left: network namespaces named `berth-*`, berth bridges with no
+/// port and no network in `roots`, and the chains of test prefixes
+/// (`BERTHT*`); a running test's own (named after its pid) are left alone.
+pub fn clean_host(roots: &[PathBuf]) -> Result<Vec<String>> {
+    let mut report = vec![];
+    for root in roots {
+        report.extend(sweep(&Host::new(root))?);
+    }
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -107,15 +139,7 @@ pub fn clean_host(root: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    let kept: Vec<String> = if host.state.dir().exists() {
-        let lock = host.state.lock()?;
-        host.networks(&lock)?
-            .into_iter()
-            .map(|n| n.bridge)
-            .collect()
-    } else {
-        vec![]
-    };
+    let kept = kept_bridges(roots)?;
     let bridges = ip_json(&["link", "show", "type", "bridge"])?;
     for name in bridges
         .as_array()
@@ -160,20 +184,12 @@ fn owned_by_live_test(name: &str, prefix: &str) -> bool {
 
 /// What berth networking left on this host, without removing anything:
 /// `berth-*` network namespaces, berth bridges, unattached berth veths and
-/// `BERTH*` chains, except the networks of `root` (a real installation's)
+/// `BERTH*` chains, except the networks of `roots` (real installations')
 /// and what running test processes are using.
 /// `cargo lab test` fails when the suite leaves any of these behind.
-pub fn leftovers(root: &Path) -> Result<Vec<String>> {
-    let host = Host::new(root);
-    let kept: Vec<String> = if host.state.dir().exists() {
-        let lock = host.state.lock()?;
-        host.networks(&lock)?
-            .into_iter()
-            .map(|n| n.bridge)
-            .collect()
-    } else {
-        vec![]
-    };
+pub fn leftovers(roots: &[PathBuf]) -> Result<Vec<String>> {
+    let kept = kept_bridges(roots)?;
+    let default_prefix = Firewall::default().prefix;
     let mut found = vec![];
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
@@ -197,7 +213,7 @@ pub fn leftovers(root: &Path) -> Result<Vec<String>> {
         }
     }
     for prefix in iptables::prefixes_present("BERTH")? {
-        let kept_chains = prefix == host.firewall.prefix && !kept.is_empty();
+        let kept_chains = prefix == default_prefix && !kept.is_empty();
         if !kept_chains && !owned_by_live_test(&prefix, "BERTHT") {
             found.push(format!("iptables chains {prefix}-*"));
         }

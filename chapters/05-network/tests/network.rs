@@ -798,7 +798,7 @@ fn leftovers_are_reported() {
             .unwrap()
             .ensure_chains()
             .unwrap();
-        sweep::leftovers(root.path()).unwrap()
+        sweep::leftovers(&[root.path().to_path_buf()]).unwrap()
     });
     let here: Vec<&String> = found
         .iter()
