@@ -49,19 +49,20 @@ pub const CHAPTERS: &[Chapter] = &[
         images: false,
     },
     Chapter {
+        number: 5,
+        package: "ch05-network",
+        mechanism: "networking: veth pairs, a bridge, NAT, published ports, named networks",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &["--rm"],
+        images: false,
+    },
+    Chapter {
         number: 6,
         package: "ch06-images",
         mechanism: "OCI images: pulled from a registry, stored by digest, layers stacked by overlay",
         demo_options: &["--memory", "256m", "--pids-limit", "1000"],
         every_run: &["--rm", "--quiet"],
         images: true,
-    },
-    Chapter {
-        number: 5,
-        package: "ch05-network",
-        mechanism: "networking: veth pairs, a bridge, NAT, published ports, named networks",
-        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
-        every_run: &["--rm"],
     },
 ];
 
