@@ -93,6 +93,8 @@ fn output(cmd: &mut Command) -> Result<String> {
 struct Target {
     /// The binary's global options (`--root <tmp>` for images).
     global: Vec<OsString>,
+    /// Environment for every command (chapter 5's network tag for images).
+    env: Vec<(OsString, OsString)>,
     /// The ROOTFS or IMAGE argument of `run`.
     arg: OsString,
     /// How the transcript shows `arg`.
@@ -108,6 +110,7 @@ impl Target {
     fn fixture(rootfs: &Path) -> Target {
         Target {
             global: Vec::new(),
+            env: Vec::new(),
             arg: rootfs.as_os_str().to_owned(),
             shown: "<fixture>",
             base: Some(rootfs.to_path_buf()),
@@ -126,35 +129,67 @@ impl Target {
         println!("a registry on {} serves {reference}", registry.host());
         let root = tmp.path().join("state");
         let global = vec![OsString::from("--root"), root.clone().into_os_string()];
-        println!("$ {} pull <image>", bin_name(bin));
-        let status = Command::new(bin)
-            .args(&global)
-            .arg("pull")
-            .arg(&reference)
-            .status()?;
-        if !status.success() {
-            bail!("pulling {reference} failed");
-        }
-        println!();
-        Ok(Target {
+        // A default network of the demo's own (bridge `berth-t<pid>z`,
+        // chains `BERTHT<pid>Z-*`), removed when the demo ends.
+        let env = vec![(
+            OsString::from(ch05_network::network::TAG_VAR),
+            OsString::from(format!("t{}z", std::process::id())),
+        )];
+        let target = Target {
             global,
-            arg: reference.into(),
+            env,
+            arg: reference.clone().into(),
             shown: "<image>",
             base: None,
             _registry: Some((registry, tmp)),
-        })
+        };
+        println!("$ {} pull <image>", bin_name(bin));
+        if !target
+            .command(bin)
+            .arg("pull")
+            .arg(&reference)
+            .status()?
+            .success()
+        {
+            bail!("pulling {reference} failed");
+        }
+        println!();
+        Ok(target)
+    }
+
+    /// `bin [--root ..]` with the target's environment.
+    fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.args(&self.global)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// `bin [--root ..] run <every_run> [options] <target> command...`
     fn run(&self, bin: &Path, options: &[&str], command: &[&str]) -> Command {
-        let mut cmd = Command::new(bin);
-        cmd.args(&self.global)
-            .arg("run")
+        let mut cmd = self.command(bin);
+        cmd.arg("run")
             .args(chapters::newest().every_run)
             .args(options)
             .arg(&self.arg)
             .args(command);
         cmd
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // The image demo's default network (bridge and chains) goes before
+        // its state root does; then the registry stops (field drop).
+        if self._registry.is_some() {
+            let bin = paths::workspace_bin(chapters::newest().package);
+            let _ = self
+                .command(&bin)
+                .args(["network", "rm", "bridge"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -87,14 +87,32 @@ pub fn host_for(root: &Path) -> Result<Host> {
 /// Runs `spec` on a new container's root, connected as `options.network`
 /// asks; returns the exit code.
 pub fn run(spec: Spec, options: &RunOptions) -> Result<i32> {
+    run_with(spec, options, StartSequence::standard(), |_, _, _| Ok(()))
+}
+
+/// [`run`] for later chapters: `extend` sees the new, connected container
+/// before it starts, and may change the spec and add steps (chapter 6
+/// applies the image's user and working directory).
+pub fn run_with<F>(
+    spec: Spec,
+    options: &RunOptions,
+    sequence: StartSequence,
+    extend: F,
+) -> Result<i32>
+where
+    F: FnOnce(&Container, &mut Spec, &mut StartSequence) -> Result<()>,
+{
     options.network.validate()?;
     let host = host_for(&options.storage.root)?;
     check_network_exists(&host, &options.network.mode)?;
     ch04_overlay::run::run_with(
         spec,
         &options.storage,
-        StartSequence::standard(),
-        |container, spec, sequence| connect(&host, &options.network, container, spec, sequence),
+        sequence,
+        |container, spec, sequence| {
+            connect(&host, &options.network, container, spec, sequence)?;
+            extend(container, spec, sequence)
+        },
     )
 }
 

@@ -1,5 +1,6 @@
 //! `ch06-images`: pull, list and remove OCI images, and run them on
-//! chapter 4's copy-on-write roots with every earlier chapter's options.
+//! chapter 4's copy-on-write roots, connected by chapter 5, with every
+//! earlier chapter's options.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,9 @@ use ch02_namespaces::cli::{ContainerArgs, spec_from_options};
 use ch03_cgroups::options::LimitArgs;
 use ch04_overlay::cli::StorageArgs;
 use ch04_overlay::state::now;
+use ch05_network::cidr::Cidr;
+use ch05_network::cli::NetworkArgs;
+use ch05_network::run::host_for;
 use ch06_images::platform::Platform;
 use ch06_images::progress::Progress;
 use ch06_images::pull::{PullOptions, pull};
@@ -63,6 +67,27 @@ enum Command {
         #[arg(required = true, value_name = "CONTAINER")]
         containers: Vec<String>,
     },
+    /// Manage networks (chapter 5's): create, ls, rm.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+}
+
+#[derive(Subcommand)]
+enum NetworkCommand {
+    /// Create a network: a bridge, a subnet, and its NAT and isolation rules.
+    Create {
+        name: String,
+        /// The subnet in CIDR notation [default: a free private /16 or /20].
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<Cidr>,
+    },
+    /// List networks.
+    Ls,
+    /// Remove networks (refused while a container uses one).
+    Rm {
+        #[arg(required = true, value_name = "NETWORK")]
+        names: Vec<String>,
+    },
 }
 
 /// Where and how to pull from.
@@ -111,6 +136,8 @@ struct Run {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    network: NetworkArgs,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -211,6 +238,31 @@ fn execute(cli: Cli) -> Result<i32> {
             }
             Ok(failed.unwrap_or(0))
         }
+        Command::Network(command) => {
+            let host = host_for(&cli.root)?;
+            match command {
+                NetworkCommand::Create { name, subnet } => {
+                    println!("{}", host.create_network(&name, subnet)?.name)
+                }
+                NetworkCommand::Ls => {
+                    print!("{}", ch05_network::network::table(&host.list_networks()?))
+                }
+                NetworkCommand::Rm { names } => {
+                    let mut failed = None;
+                    for name in names {
+                        match host.remove_network(&name) {
+                            Ok(()) => println!("{name}"),
+                            Err(e) => {
+                                eprintln!("{}: {e}", program());
+                                failed = Some(e.code);
+                            }
+                        }
+                    }
+                    return Ok(failed.unwrap_or(0));
+                }
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -235,14 +287,17 @@ fn run_image(root: PathBuf, run: Run) -> Result<i32> {
         pull_options: run.registry.pull_options()?,
         quiet: run.quiet,
         overrides,
-        container: ch04_overlay::run::RunOptions {
-            root,
-            // The image's layers go below these (`--lower`s on top).
-            container: run.storage.spec(Vec::new()),
-            cgroups: ch03_cgroups::run::RunOptions {
-                limits: run.limits.limits(),
-                ..Default::default()
+        container: ch05_network::run::RunOptions {
+            storage: ch04_overlay::run::RunOptions {
+                root,
+                // The image's layers go below these (`--lower`s on top).
+                container: run.storage.spec(Vec::new()),
+                cgroups: ch03_cgroups::run::RunOptions {
+                    limits: run.limits.limits(),
+                    ..Default::default()
+                },
             },
+            network: run.network.options(),
         },
     };
     // The root filesystem and the command come from the image.

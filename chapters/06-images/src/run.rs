@@ -3,7 +3,8 @@
 //!
 //! Find the image (pulling it as `--pull` says), apply Docker's rules to
 //! its config and the user's overrides, and hand over to the previous
-//! chapter with the layers below any `--lower`. Once the container's root
+//! chapter (chapter 5: the network, and through it chapters 4, 3 and 2)
+//! with the layers below any `--lower`. Once the container's root
 //! is mounted, the image's user is looked up in the image's own
 //! `/etc/passwd`, and two child steps finish the start: create the working
 //! directory, then become that user.
@@ -57,9 +58,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// `--entrypoint`, the trailing command, `-e`, `-w`, `-u`.
     pub overrides: Overrides,
-    /// The previous chapter's options. Its state root holds the image
-    /// store too; the image's layers go below its `--lower` layers.
-    pub container: ch04_overlay::run::RunOptions,
+    /// The previous chapter's options (network, storage, limits). Its
+    /// state root holds the image store too; the image's layers go below
+    /// its `--lower` layers.
+    pub container: ch05_network::run::RunOptions,
 }
 
 /// The image store under a state root (the containers share the root).
@@ -71,7 +73,7 @@ pub fn image_store(root: &Path) -> Result<Store> {
 /// Runs the image `options.image` with `spec`'s namespaces, hostname and
 /// maps; returns the container's exit code.
 pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
-    let store = image_store(&options.container.root)?;
+    let store = image_store(&options.container.storage.root)?;
     let name = ensure_image(&store, options)?;
     // Held until the container exists, so `rmi` cannot remove the layers
     // between our lookup and the container naming them as its lowers.
@@ -86,16 +88,17 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
     spec.cwd = PathBuf::from(&process.workdir);
 
     let mut container = options.container.clone();
-    container.container.lowers = layers
+    let storage = &mut container.storage;
+    storage.container.lowers = layers
         .into_iter()
-        .chain(options.container.container.lowers.iter().cloned())
+        .chain(options.container.storage.container.lowers.iter().cloned())
         .collect();
     // A container whose setup failed before it started is not kept, even
     // without --rm: nothing half-made stays behind.
     let unstarted = RefCell::new(None);
     let sequence = StartSequence::standard();
     let code =
-        ch04_overlay::run::run_with(spec, &container, sequence, |created, spec, sequence| {
+        ch05_network::run::run_with(spec, &container, sequence, |created, spec, sequence| {
             drop(lock);
             let user = lookup(&created.rootfs(), &process.user).inspect_err(|_| {
                 unstarted.replace(Some(created.clone()));
@@ -108,9 +111,9 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
             Ok(())
         });
     if let Some(created) = unstarted.into_inner()
-        && !container.container.auto_remove
+        && !container.storage.container.auto_remove
     {
-        ch04_overlay::Store::open(&container.root)?.remove(&created)?;
+        ch04_overlay::Store::open(&container.storage.root)?.remove(&created)?;
     }
     code
 }

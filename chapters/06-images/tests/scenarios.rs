@@ -2,6 +2,10 @@
 //! as root, against a real registry (Debian's docker-registry on 127.0.0.1)
 //! seeded with skopeo. Each snapshot is the output the book shows.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ch05_network::network::TAG_VAR;
 use lab::privileged::require_root;
 use lab::registry::{Compression, LayerTar, Layout, Registry, fixture_layer, skopeo_push};
 use lab::scenario::{Outcome, Scenario};
@@ -9,10 +13,15 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ch06-images");
 
-/// A registry, a state root and a place for layouts, all removed on drop.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A registry, a state root and a place for layouts, all removed on drop,
+/// and a network tag (`t<pid><letter>`), so that this test's default
+/// network has a bridge and chains of its own (chapter 5).
 struct Setup {
     registry: Registry,
     tmp: tempfile::TempDir,
+    tag: String,
 }
 
 impl Setup {
@@ -21,9 +30,11 @@ impl Setup {
             .prefix("berth-ch06-")
             .tempdir()
             .unwrap();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
         Setup {
             registry: Registry::start().unwrap(),
             tmp,
+            tag: format!("t{}{}", std::process::id(), char::from(b'a' + n as u8)),
         }
     }
 
@@ -37,6 +48,7 @@ impl Setup {
             .arg("--root")
             .arg(self.root())
             .args(args)
+            .env(TAG_VAR, &self.tag)
             .replace(self.root().display().to_string(), "<root>")
             .replace(self.registry.host(), "127.0.0.1:PORT")
             .run()
@@ -75,13 +87,30 @@ impl Drop for Setup {
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             if !ids.is_empty() {
-                let _ = std::process::Command::new(BIN)
-                    .arg("--root")
-                    .arg(self.root())
-                    .arg("rm")
-                    .args(ids)
-                    .output();
+                let _ = self.ch06(
+                    &[
+                        &["rm"],
+                        &ids.iter().map(|s| s.as_str()).collect::<Vec<_>>()[..],
+                    ]
+                    .concat(),
+                );
             }
+        }
+        // The default network stays, as Docker's does: remove it as a
+        // user would, and check its bridge went with it.
+        let ls = self.ch06(&["network", "ls"]);
+        for line in ls.stdout.lines().skip(1) {
+            if let Some(name) = line.split_whitespace().next() {
+                let _ = self.ch06(&["network", "rm", name]);
+            }
+        }
+        let bridge = format!("berth-{}", self.tag);
+        let left = Path::new("/sys/class/net").join(&bridge).exists();
+        if left {
+            let _ = ch05_network::bridge::delete_link(&bridge);
+        }
+        if !std::thread::panicking() {
+            assert!(!left, "the bridge {bridge} was left behind");
         }
     }
 }
@@ -108,6 +137,15 @@ fn pull_and_run_the_layers_image() {
     probe.expect_code(0);
     assert_eq!(probe.value("ns.pid"), Some("new"), "{}", probe.render());
     assert_eq!(probe.value("ns.mnt"), Some("new"), "{}", probe.render());
+    // Chapter 5 connected it to the default bridge network.
+    assert!(
+        probe
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("net.if: eth0 up ")),
+        "{}",
+        probe.render()
+    );
     assert!(s.mounts().is_empty(), "a mount outlived the run");
 
     let look = s.ch06(&[
