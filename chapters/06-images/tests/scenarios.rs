@@ -285,6 +285,16 @@ fn image_config_and_overrides() {
         "uid=4242 gid=4343 groups=4343 pwd=/tmp home=/ greeting=bye\n"
     );
     assert_eq!(cleared.stdout, "cleared\n");
+    // --pull always asks the registry again; the layers are all there.
+    let always = s.ch06(&["run", "--rm", "--pull", "always", &image]);
+    always.expect_code(0);
+    assert_eq!(always.stdout, "entry from-cmd\n");
+    assert_eq!(
+        always.stderr.matches("Already exists").count(),
+        2,
+        "{}",
+        always.render()
+    );
     assert_eq!(s.containers(), 0, "--rm left a container");
     assert!(s.mounts().is_empty());
     insta::assert_snapshot!(
