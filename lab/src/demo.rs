@@ -284,8 +284,8 @@ pub fn run() -> Result<()> {
             "layer 2 added /etc/deleted.txt, layer 3's whiteout deleted it and replaced /www (opaque): overlay stacked the image's layers"
         );
     }
-    // Chapter 5's network (chapter 6 runs on chapter 4 until it chains on 5).
-    if chapter.number == 5 {
+    // Chapter 5 on: the container's network.
+    if chapter.number >= 5 {
         println!();
         println!(
             "the container's own network: eth0 on the default bridge, routed through the host"
