@@ -11,13 +11,14 @@
 //! character device 0/0 named `<name>`, and `.wh..wh..opq` marks its
 //! directory opaque with the `trusted.overlay.opaque=y` xattr.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, symlink};
 use std::path::{Component, Path, PathBuf};
 
+use ch04_overlay::xattr;
 use tar::EntryType;
 
 use crate::error::{Result, engine};
@@ -159,7 +160,7 @@ fn apply_whiteout(root: &Path, relative: &Path) -> Result<bool> {
     let dir = root.join(relative.parent().unwrap_or(Path::new("")));
     if name == OPAQUE_MARKER {
         // Hide everything lower layers have in this directory.
-        set_xattr(&dir, "trusted.overlay.opaque", b"y")
+        xattr::set(&dir, OsStr::new("trusted.overlay.opaque"), b"y")
             .map_err(|e| engine(format!("marking {} opaque: {e}", dir.display())))?;
     } else if !name.starts_with(".wh..wh.") {
         // Hide `<name>` of lower layers: a 0/0 character device.
@@ -171,26 +172,6 @@ fn apply_whiteout(root: &Path, relative: &Path) -> Result<bool> {
     Ok(true)
 }
 // ANCHOR_END: whiteout
-
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())?;
-    let n = CString::new(name)?;
-    // SAFETY: valid C strings and a buffer of the given length.
-    let rc = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 /// A later entry replaces an earlier one with the same name.
 fn remove_existing(path: &Path) -> Result<()> {
@@ -224,7 +205,7 @@ impl Attributes {
         }
         for (name, value) in &self.xattrs {
             // Where the filesystem or our privileges do not allow it, skip.
-            let _ = set_xattr(&self.path, name, value);
+            let _ = xattr::set(&self.path, OsStr::new(name), value);
         }
         if !self.symlink {
             // After chown, which clears set-uid bits.
