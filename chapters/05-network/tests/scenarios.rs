@@ -179,6 +179,15 @@ impl Drop for Net {
                     .unwrap(),
             );
             let _ = bridge::delete_link(&self.bridge());
+            // Containers of engines killed on the way (timeouts): unmount
+            // and remove them, so the temporary root can go.
+            std::thread::sleep(Duration::from_secs(1));
+            if let Ok(store) = ch04_overlay::Store::open(&self.state()) {
+                let _ = ch04_overlay::sweep::sweep(&store);
+                for c in store.list().unwrap_or_default() {
+                    let _ = store.remove(&c);
+                }
+            }
             return;
         }
         self.remove_networks();
