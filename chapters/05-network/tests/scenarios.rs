@@ -263,10 +263,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until `addr` accepts connections.
-fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Waits until `addr` accepts connections (a loaded host running the
+/// whole suite may take a while to start a container); fails at once if
+/// the engine serving it has exited.
+fn wait_for(server: &mut Background, addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(90);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err() {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("the server's engine exited ({status}) before {addr} answered");
+        }
         assert!(Instant::now() < deadline, "nothing listens on {addr}");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -365,7 +370,7 @@ fn published_port_serves_httpd() {
     let net = Net::new();
     let port = free_port();
     let publish = format!("{port}:80");
-    let server = net.spawn(&[
+    let mut server = net.spawn(&[
         "run",
         "--rm",
         "--init",
@@ -381,7 +386,7 @@ fn published_port_serves_httpd() {
         "-h",
         "/www",
     ]);
-    wait_for(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    wait_for(&mut server, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     let local = wget(Ipv4Addr::LOCALHOST, port);
     local.expect_code(0);
     assert_eq!(local.stdout, "hello from berth\n");
@@ -424,7 +429,7 @@ fn two_containers_on_one_network() {
     let created = net.run(&["network", "create", &name, "--subnet", &subnet]);
     created.expect_code(0);
     let web_ip = subnet.replace(".0/24", ".10");
-    let server = net.spawn(&[
+    let mut server = net.spawn(&[
         "run",
         "--rm",
         "--init",
@@ -443,7 +448,10 @@ fn two_containers_on_one_network() {
         "/www",
     ]);
     // Through the bridge, from the host: the server is up.
-    wait_for(SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)));
+    wait_for(
+        &mut server,
+        SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)),
+    );
     let add_host = format!("web:{web_ip}");
     let client = net
         .scenario(&[
@@ -493,7 +501,7 @@ fn networks_are_isolated() {
     net.run(&["network", "create", &b, "--subnet", &sb])
         .expect_code(0);
     let web_ip = sa.replace(".0/24", ".10");
-    let server = net.spawn(&[
+    let mut server = net.spawn(&[
         "run",
         "--rm",
         "--init",
@@ -509,7 +517,10 @@ fn networks_are_isolated() {
         "-h",
         "/www",
     ]);
-    wait_for(SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)));
+    wait_for(
+        &mut server,
+        SocketAddr::from((web_ip.parse::<Ipv4Addr>().unwrap(), 80)),
+    );
     let url = format!("http://{web_ip}/index.html");
     let fetch = |network: &str| {
         net.scenario(&[
@@ -770,7 +781,7 @@ fn killed_run_is_reclaimed_by_the_next() {
         "-h",
         "/www",
     ]);
-    wait_for(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    wait_for(&mut server, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     let ipam = net.state().join("network/ipam/bridge.json");
     let owner: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&ipam).unwrap()).unwrap();
