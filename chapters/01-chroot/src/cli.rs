@@ -41,3 +41,19 @@ pub fn exit_with(result: Result<i32, Error>) -> ! {
         }
     }
 }
+
+/// Prints each success on stdout and each failure on stderr, as `docker rm`
+/// does for several names; the exit code is the last failure's (0 if none).
+pub fn report_each(results: impl IntoIterator<Item = Result<String, Error>>) -> i32 {
+    let mut code = 0;
+    for result in results {
+        match result {
+            Ok(done) => println!("{done}"),
+            Err(err) => {
+                eprintln!("{}: {err}", program());
+                code = err.code;
+            }
+        }
+    }
+    code
+}

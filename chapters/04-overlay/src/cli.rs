@@ -1,12 +1,15 @@
 //! Chapter 4's `run` options, flattened by later chapters' binaries.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use ch01_chroot::cli::report_each;
 use clap::Args;
 
 use crate::Error;
+use crate::state::now;
 use crate::storage::Storage;
-use crate::store::Spec;
+use crate::store::{Spec, Store, table};
+use crate::sweep::sweep;
 
 // ANCHOR: storage_args
 /// Where a container's root comes from and what happens to it afterwards.
@@ -44,6 +47,26 @@ impl StorageArgs {
             auto_remove: self.rm,
         }
     }
+}
+
+/// `ls`: the containers under `root`, after sweeping what dead runs left.
+pub fn list_containers(root: &Path) -> Result<i32, Error> {
+    let store = Store::open(root)?;
+    let _ = sweep(&store);
+    print!("{}", table(&store.list()?, now()));
+    Ok(0)
+}
+
+/// `rm`: removes each container named; reports each, fails if any failed.
+pub fn remove_containers(root: &Path, keys: Vec<String>) -> Result<i32, Error> {
+    let store = Store::open(root)?;
+    let _ = sweep(&store);
+    Ok(report_each(keys.into_iter().map(|key| {
+        store
+            .find(&key)
+            .and_then(|c| store.remove(&c))
+            .map(|()| key)
+    })))
 }
 
 fn parse_storage(text: &str) -> Result<Storage, String> {

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::StorageArgs;
+use ch04_overlay::cli::{StorageArgs, list_containers, remove_containers};
 use ch04_overlay::run::RunOptions;
-use ch04_overlay::state::{DEFAULT_ROOT, now};
-use ch04_overlay::{Error, Store, diff, store};
+use ch04_overlay::state::DEFAULT_ROOT;
+use ch04_overlay::{Error, Store, diff};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -61,42 +61,37 @@ fn main() {
 }
 
 fn execute(cli: Cli) -> Result<i32, Error> {
-    if let Command::Run(run) = cli.command {
-        let options = RunOptions {
-            root: cli.root,
-            container: run.storage.spec(vec![run.container.rootfs.clone()]),
-            cgroups: ch03_cgroups::run::RunOptions {
-                limits: run.limits.limits(),
-                ..Default::default()
-            },
-        };
-        let spec = spec_from_args(run.container)?;
-        return ch04_overlay::run::run(spec, &options);
-    }
-    let store = Store::open(&cli.root)?;
-    let _ = ch04_overlay::sweep::sweep(&store);
     match cli.command {
-        Command::Run(_) => unreachable!("handled above"),
-        Command::Ls => print!("{}", store::table(&store.list()?, now())),
-        Command::Rm { containers } => {
-            // Remove what can be removed; report the rest.
-            let mut failed = None;
-            for key in containers {
-                match store.find(&key).and_then(|c| store.remove(&c)) {
-                    Ok(()) => println!("{key}"),
-                    Err(e) => {
-                        eprintln!("{}: {e}", ch01_chroot::cli::program());
-                        failed = Some(e.code);
-                    }
-                }
-            }
-            return Ok(failed.unwrap_or(0));
+        Command::Run(run) => {
+            let options = RunOptions {
+                root: cli.root,
+                container: run.storage.spec(vec![run.container.rootfs.clone()]),
+                cgroups: ch03_cgroups::run::RunOptions {
+                    limits: run.limits.limits(),
+                    ..Default::default()
+                },
+            };
+            let spec = spec_from_args(run.container)?;
+            ch04_overlay::run::run(spec, &options)
         }
-        Command::Diff { container } => print!("{}", diff::render(&store.find(&container)?.diff()?)),
+        Command::Ls => list_containers(&cli.root),
+        Command::Rm { containers } => remove_containers(&cli.root, containers),
+        Command::Diff { container } => {
+            let changes = open(&cli.root)?.find(&container)?.diff()?;
+            print!("{}", diff::render(&changes));
+            Ok(0)
+        }
         Command::Commit { container, dir } => {
-            store.find(&container)?.commit(&dir)?;
+            open(&cli.root)?.find(&container)?.commit(&dir)?;
             println!("{}", dir.display());
+            Ok(0)
         }
     }
-    Ok(0)
+}
+
+/// The state root, swept of what dead runs left.
+fn open(root: &std::path::Path) -> Result<Store, Error> {
+    let store = Store::open(root)?;
+    let _ = ch04_overlay::sweep::sweep(&store);
+    Ok(store)
 }

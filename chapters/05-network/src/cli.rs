@@ -1,12 +1,17 @@
 //! Chapter 5's `run` options, flattened by later chapters' binaries.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
-use clap::Args;
+use ch01_chroot::cli::report_each;
+use clap::{Args, Subcommand};
 
 use crate::Error;
+use crate::cidr::Cidr;
 use crate::mode::{NetworkMode, PortMapping};
+use crate::network;
 use crate::run::NetworkOptions;
+use crate::run::host_for;
 
 // ANCHOR: network_args
 /// How the container is connected, as `docker run` spells it.
@@ -67,6 +72,47 @@ fn parse_host(text: &str) -> Result<(String, Ipv4Addr), String> {
         return Err(format!("invalid --add-host {text:?}: bad name"));
     }
     Ok((name.to_string(), ip))
+}
+
+/// `network create|ls|rm`, the subcommands of every binary from chapter 5 on.
+#[derive(Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network: a bridge, a subnet, and its NAT and isolation rules.
+    Create {
+        name: String,
+        /// The subnet in CIDR notation [default: a free private /16 or /20].
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<Cidr>,
+    },
+    /// List networks.
+    Ls,
+    /// Remove networks (refused while a container uses one).
+    Rm {
+        #[arg(required = true, value_name = "NETWORK")]
+        names: Vec<String>,
+    },
+}
+
+impl NetworkCommand {
+    /// Carries the command out on the networks of state root `root`.
+    pub fn execute(self, root: &Path) -> Result<i32, Error> {
+        let host = host_for(root)?;
+        match self {
+            NetworkCommand::Create { name, subnet } => {
+                println!("{}", host.create_network(&name, subnet)?.name);
+                Ok(0)
+            }
+            NetworkCommand::Ls => {
+                print!("{}", network::table(&host.list_networks()?));
+                Ok(0)
+            }
+            NetworkCommand::Rm { names } => Ok(report_each(
+                names
+                    .into_iter()
+                    .map(|name| host.remove_network(&name).map(|()| name)),
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

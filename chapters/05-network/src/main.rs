@@ -4,16 +4,13 @@
 
 use std::path::PathBuf;
 
-use ch01_chroot::cli::{exit_with, parse_or_exit, program};
+use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::StorageArgs;
-use ch04_overlay::state::now;
-use ch04_overlay::{Store, store};
-use ch05_network::cidr::Cidr;
-use ch05_network::cli::NetworkArgs;
-use ch05_network::run::{RunOptions, host_for};
-use ch05_network::{Error, network};
+use ch04_overlay::cli::{StorageArgs, list_containers, remove_containers};
+use ch05_network::Error;
+use ch05_network::cli::{NetworkArgs, NetworkCommand};
+use ch05_network::run::RunOptions;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -45,24 +42,6 @@ enum Command {
     /// Manage networks: create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
-}
-
-#[derive(Subcommand)]
-enum NetworkCommand {
-    /// Create a network: a bridge, a subnet, and its NAT and isolation rules.
-    Create {
-        name: String,
-        /// The subnet in CIDR notation [default: a free private /16 or /20].
-        #[arg(long, value_name = "CIDR")]
-        subnet: Option<Cidr>,
-    },
-    /// List networks.
-    Ls,
-    /// Remove networks (refused while a container uses one).
-    Rm {
-        #[arg(required = true, value_name = "NETWORK")]
-        names: Vec<String>,
-    },
 }
 
 #[derive(clap::Args)]
@@ -99,59 +78,8 @@ fn execute(cli: Cli) -> Result<i32, Error> {
             let spec = spec_from_args(run.container)?;
             ch05_network::run::run(spec, &options)
         }
-        Command::Ls => {
-            let store = Store::open(&cli.root)?;
-            let _ = ch04_overlay::sweep::sweep(&store);
-            print!("{}", store::table(&store.list()?, now()));
-            Ok(0)
-        }
-        Command::Rm { containers } => {
-            let store = Store::open(&cli.root)?;
-            let _ = ch04_overlay::sweep::sweep(&store);
-            let results = containers.into_iter().map(|key| {
-                store
-                    .find(&key)
-                    .and_then(|c| store.remove(&c))
-                    .map(|()| key)
-            });
-            Ok(report_each(results))
-        }
-        Command::Network(command) => network_command(&cli.root, command),
+        Command::Ls => list_containers(&cli.root),
+        Command::Rm { containers } => remove_containers(&cli.root, containers),
+        Command::Network(command) => command.execute(&cli.root),
     }
-}
-
-fn network_command(root: &std::path::Path, command: NetworkCommand) -> Result<i32, Error> {
-    let host = host_for(root)?;
-    match command {
-        NetworkCommand::Create { name, subnet } => {
-            let created = host.create_network(&name, subnet)?;
-            println!("{}", created.name);
-        }
-        NetworkCommand::Ls => {
-            print!("{}", network::table(&host.list_networks()?));
-        }
-        NetworkCommand::Rm { names } => {
-            let results = names
-                .into_iter()
-                .map(|name| host.remove_network(&name).map(|()| name));
-            return Ok(report_each(results));
-        }
-    }
-    Ok(0)
-}
-
-/// Prints each success on stdout and each error on stderr, as `docker rm`
-/// does; the exit code is the last error's (0 when all succeeded).
-fn report_each(results: impl Iterator<Item = Result<String, Error>>) -> i32 {
-    let mut code = 0;
-    for result in results {
-        match result {
-            Ok(done) => println!("{done}"),
-            Err(e) => {
-                eprintln!("{}: {e}", program());
-                code = e.code;
-            }
-        }
-    }
-    code
 }

@@ -4,14 +4,11 @@
 
 use std::path::PathBuf;
 
-use ch01_chroot::cli::{exit_with, parse_or_exit, program};
+use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{ContainerArgs, spec_from_options};
 use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::StorageArgs;
-use ch04_overlay::state::now;
-use ch05_network::cidr::Cidr;
-use ch05_network::cli::NetworkArgs;
-use ch05_network::run::host_for;
+use ch04_overlay::cli::{StorageArgs, list_containers, remove_containers};
+use ch05_network::cli::{NetworkArgs, NetworkCommand};
 use ch06_images::platform::Platform;
 use ch06_images::progress::Progress;
 use ch06_images::pull::{PullOptions, pull};
@@ -70,24 +67,6 @@ enum Command {
     /// Manage networks (chapter 5's): create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
-}
-
-#[derive(Subcommand)]
-enum NetworkCommand {
-    /// Create a network: a bridge, a subnet, and its NAT and isolation rules.
-    Create {
-        name: String,
-        /// The subnet in CIDR notation [default: a free private /16 or /20].
-        #[arg(long, value_name = "CIDR")]
-        subnet: Option<Cidr>,
-    },
-    /// List networks.
-    Ls,
-    /// Remove networks (refused while a container uses one).
-    Rm {
-        #[arg(required = true, value_name = "NETWORK")]
-        names: Vec<String>,
-    },
 }
 
 /// Where and how to pull from.
@@ -217,52 +196,9 @@ fn execute(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Ps => {
-            let store = ch04_overlay::Store::open(&cli.root)?;
-            let _ = ch04_overlay::sweep::sweep(&store);
-            print!("{}", ch04_overlay::store::table(&store.list()?, now()));
-            Ok(0)
-        }
-        Command::Rm { containers } => {
-            let store = ch04_overlay::Store::open(&cli.root)?;
-            let _ = ch04_overlay::sweep::sweep(&store);
-            let mut failed = None;
-            for key in containers {
-                match store.find(&key).and_then(|c| store.remove(&c)) {
-                    Ok(()) => println!("{key}"),
-                    Err(e) => {
-                        eprintln!("{}: {e}", program());
-                        failed = Some(e.code);
-                    }
-                }
-            }
-            Ok(failed.unwrap_or(0))
-        }
-        Command::Network(command) => {
-            let host = host_for(&cli.root)?;
-            match command {
-                NetworkCommand::Create { name, subnet } => {
-                    println!("{}", host.create_network(&name, subnet)?.name)
-                }
-                NetworkCommand::Ls => {
-                    print!("{}", ch05_network::network::table(&host.list_networks()?))
-                }
-                NetworkCommand::Rm { names } => {
-                    let mut failed = None;
-                    for name in names {
-                        match host.remove_network(&name) {
-                            Ok(()) => println!("{name}"),
-                            Err(e) => {
-                                eprintln!("{}: {e}", program());
-                                failed = Some(e.code);
-                            }
-                        }
-                    }
-                    return Ok(failed.unwrap_or(0));
-                }
-            }
-            Ok(0)
-        }
+        Command::Ps => list_containers(&cli.root),
+        Command::Rm { containers } => remove_containers(&cli.root, containers),
+        Command::Network(command) => command.execute(&cli.root),
     }
 }
 
