@@ -85,7 +85,8 @@ fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<PathBu
             let leaf = i + 1 == levels.len();
             let parent = dir.clone();
             dir.push(level);
-            let made = (|| {
+            let mut vanished = false;
+            let mut made = || {
                 if pure_v2 {
                     // v2: a child gets only the controllers its parent hands down.
                     enable_controllers(&parent)?;
@@ -100,7 +101,10 @@ fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<PathBu
                             dir.display()
                         )));
                     }
-                    Err(e) => return Err(io_error("cannot create cgroup", &dir, &e)),
+                    Err(e) => {
+                        vanished = e.kind() == ErrorKind::NotFound;
+                        return Err(io_error("cannot create cgroup", &dir, &e));
+                    }
                 }
                 if hierarchy.has("cpuset") && !pure_v2 {
                     // v1 cpuset: a new cgroup starts with no CPUs and no
@@ -108,11 +112,13 @@ fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<PathBu
                     inherit_cpuset(&parent, &dir)?;
                 }
                 Ok(())
-            })();
-            if let Err(error) = made {
+            };
+            if let Err(error) = made() {
                 // Another run removed the empty `berth` parent under our
                 // feet (its last container ended): start again from the top.
-                if !parent.exists() && attempts < 20 {
+                // By now a third run may have made it again, so the failed
+                // mkdir's ENOENT counts as well as the parent's absence.
+                if (vanished || !parent.exists()) && attempts < 20 {
                     attempts += 1;
                     continue 'again;
                 }
