@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use ch01_chroot::cli::report_each;
+use ch03_cgroups::options::LimitArgs;
 use clap::Args;
 
 use crate::Error;
+use crate::run::RunOptions;
 use crate::state::now;
 use crate::storage::Storage;
 use crate::store::{Spec, Store, table};
@@ -47,20 +49,38 @@ impl StorageArgs {
             auto_remove: self.rm,
         }
     }
+
+    /// Chapter 4's run options: this container on `base` under state root
+    /// `root`, with chapter 3's `limits`.
+    pub fn run_options(&self, root: PathBuf, base: Vec<PathBuf>, limits: &LimitArgs) -> RunOptions {
+        RunOptions {
+            root,
+            container: self.spec(base),
+            cgroups: ch03_cgroups::run::RunOptions {
+                limits: limits.limits(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Opens state root `root`, swept of what dead runs left.
+pub fn open_swept(root: &Path) -> Result<Store, Error> {
+    let store = Store::open(root)?;
+    let _ = sweep(&store);
+    Ok(store)
 }
 
 /// `ls`: the containers under `root`, after sweeping what dead runs left.
 pub fn list_containers(root: &Path) -> Result<i32, Error> {
-    let store = Store::open(root)?;
-    let _ = sweep(&store);
+    let store = open_swept(root)?;
     print!("{}", table(&store.list()?, now()));
     Ok(0)
 }
 
 /// `rm`: removes each container named; reports each, fails if any failed.
 pub fn remove_containers(root: &Path, keys: Vec<String>) -> Result<i32, Error> {
-    let store = Store::open(root)?;
-    let _ = sweep(&store);
+    let store = open_swept(root)?;
     Ok(report_each(keys.into_iter().map(|key| {
         store
             .find(&key)

@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::{StorageArgs, list_containers, remove_containers};
-use ch04_overlay::run::RunOptions;
+use ch04_overlay::cli::{StorageArgs, list_containers, open_swept, remove_containers};
 use ch04_overlay::state::DEFAULT_ROOT;
-use ch04_overlay::{Error, Store, diff};
+use ch04_overlay::{Error, diff};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -63,35 +62,22 @@ fn main() {
 fn execute(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Run(run) => {
-            let options = RunOptions {
-                root: cli.root,
-                container: run.storage.spec(vec![run.container.rootfs.clone()]),
-                cgroups: ch03_cgroups::run::RunOptions {
-                    limits: run.limits.limits(),
-                    ..Default::default()
-                },
-            };
+            let base = vec![run.container.rootfs.clone()];
+            let options = run.storage.run_options(cli.root, base, &run.limits);
             let spec = spec_from_args(run.container)?;
             ch04_overlay::run::run(spec, &options)
         }
         Command::Ls => list_containers(&cli.root),
         Command::Rm { containers } => remove_containers(&cli.root, containers),
         Command::Diff { container } => {
-            let changes = open(&cli.root)?.find(&container)?.diff()?;
+            let changes = open_swept(&cli.root)?.find(&container)?.diff()?;
             print!("{}", diff::render(&changes));
             Ok(0)
         }
         Command::Commit { container, dir } => {
-            open(&cli.root)?.find(&container)?.commit(&dir)?;
+            open_swept(&cli.root)?.find(&container)?.commit(&dir)?;
             println!("{}", dir.display());
             Ok(0)
         }
     }
-}
-
-/// The state root, swept of what dead runs left.
-fn open(root: &std::path::Path) -> Result<Store, Error> {
-    let store = Store::open(root)?;
-    let _ = ch04_overlay::sweep::sweep(&store);
-    Ok(store)
 }

@@ -65,14 +65,11 @@ fn execute(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Run(run) => {
             let options = RunOptions {
-                storage: ch04_overlay::run::RunOptions {
-                    root: cli.root,
-                    container: run.storage.spec(vec![run.container.rootfs.clone()]),
-                    cgroups: ch03_cgroups::run::RunOptions {
-                        limits: run.limits.limits(),
-                        ..Default::default()
-                    },
-                },
+                storage: run.storage.run_options(
+                    cli.root,
+                    vec![run.container.rootfs.clone()],
+                    &run.limits,
+                ),
                 network: run.network.options(),
             };
             let spec = spec_from_args(run.container)?;

@@ -224,15 +224,8 @@ fn run_image(root: PathBuf, run: Run) -> Result<i32> {
         quiet: run.quiet,
         overrides,
         container: ch05_network::run::RunOptions {
-            storage: ch04_overlay::run::RunOptions {
-                root,
-                // The image's layers go below these (`--lower`s on top).
-                container: run.storage.spec(Vec::new()),
-                cgroups: ch03_cgroups::run::RunOptions {
-                    limits: run.limits.limits(),
-                    ..Default::default()
-                },
-            },
+            // The image's layers go below these (`--lower`s on top).
+            storage: run.storage.run_options(root, Vec::new(), &run.limits),
             network: run.network.options(),
         },
     };
