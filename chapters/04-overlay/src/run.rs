@@ -3,7 +3,7 @@
 //! Create the container (upper, work and merged directories), mount its
 //! root, point chapter 2's spec at the merged view, and hand over to
 //! chapter 3. On the way out, on every path: unmount, and with `--rm`
-//! remove the container.
+//! (or when the container could not be prepared) remove the container.
 
 use std::path::PathBuf;
 
@@ -46,8 +46,11 @@ where
     // What killed runs left (mounts, --rm containers) goes first.
     let _ = sweep(&store);
     let container = store.create(&options.container)?;
-    let result = run_on(&container, spec, options, sequence, extend);
-    if options.container.auto_remove
+    let mut prepared = false;
+    let result = run_on(&container, spec, options, sequence, extend, &mut prepared);
+    // A container whose preparation failed never started: it is not kept,
+    // even without --rm, so nothing half-made stays behind.
+    if (options.container.auto_remove || !prepared)
         && let Err(e) = store.remove(&container)
     {
         eprintln!("{}: warning: {e}", program());
@@ -61,6 +64,7 @@ fn run_on<F>(
     options: &RunOptions,
     mut sequence: StartSequence,
     extend: F,
+    prepared: &mut bool,
 ) -> Result<i32, Error>
 where
     F: FnOnce(&Container, &mut ContainerSpec, &mut StartSequence) -> Result<(), Error>,
@@ -68,6 +72,7 @@ where
     let mounted = container.mount()?;
     spec.rootfs = container.rootfs();
     extend(container, &mut spec, &mut sequence)?;
+    *prepared = true;
     let code = ch03_cgroups::run::run_with(&spec, &options.cgroups, sequence)?;
     mounted.unmount()?;
     Ok(code)

@@ -9,7 +9,6 @@
 //! `/etc/passwd`, and two child steps finish the start: create the working
 //! directory, then become that user.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
@@ -93,29 +92,17 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
         .into_iter()
         .chain(options.container.storage.container.lowers.iter().cloned())
         .collect();
-    // A container whose setup failed before it started is not kept, even
-    // without --rm: nothing half-made stays behind.
-    let unstarted = RefCell::new(None);
     let sequence = StartSequence::standard();
-    let code =
-        ch05_network::run::run_with(spec, &container, sequence, |created, spec, sequence| {
-            drop(lock);
-            let user = lookup(&created.rootfs(), &process.user).inspect_err(|_| {
-                unstarted.replace(Some(created.clone()));
-            })?;
-            if !process.env.iter().any(|e| e.starts_with("HOME=")) {
-                spec.set_env(&format!("HOME={}", user.home));
-            }
-            sequence.child_step(Box::new(MakeWorkdir));
-            sequence.child_step(Box::new(SwitchUser(user)));
-            Ok(())
-        });
-    if let Some(created) = unstarted.into_inner()
-        && !container.storage.container.auto_remove
-    {
-        ch04_overlay::Store::open(&container.storage.root)?.remove(&created)?;
-    }
-    code
+    ch05_network::run::run_with(spec, &container, sequence, |created, spec, sequence| {
+        drop(lock);
+        let user = lookup(&created.rootfs(), &process.user)?;
+        if !process.env.iter().any(|e| e.starts_with("HOME=")) {
+            spec.set_env(&format!("HOME={}", user.home));
+        }
+        sequence.child_step(Box::new(MakeWorkdir));
+        sequence.child_step(Box::new(SwitchUser(user)));
+        Ok(())
+    })
 }
 // ANCHOR_END: run
 
