@@ -1,7 +1,10 @@
 //! Keeps the book true: every `{{#include}}` resolves (file, anchor, line
 //! range), every internal link points at a file that exists, every Rust
-//! listing comes from an include, and snapshot includes skip insta's header.
+//! listing comes from an include, snapshot includes skip insta's header,
+//! every exercise's "Check:" names tests that exist, and every anchor in the
+//! sources is shown by some page (or listed in `book/unused-anchors.txt`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Checks every Markdown file under `src`; returns one line per problem.
@@ -29,6 +32,307 @@ pub fn check(src: &Path) -> Vec<String> {
         check_rust_listings(&name, &text, &mut problems);
     }
     problems
+}
+
+/// Checks the whole book of `workspace`: [`check`] on `book/src`, then the
+/// exercises' checks and the anchors against the workspace's sources.
+pub fn check_book(workspace: &Path) -> Vec<String> {
+    let src = workspace.join("book/src");
+    let mut problems = check(&src);
+    let mut pages = Vec::new();
+    collect_markdown(&src, &mut pages);
+    pages.sort();
+    let mut texts = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap_or_default();
+        let name = page
+            .strip_prefix(&src)
+            .unwrap_or(page)
+            .display()
+            .to_string();
+        check_exercise_tests(&name, &text, workspace, &mut problems);
+        texts.push((page.parent().unwrap_or(&src).to_path_buf(), text));
+    }
+    let unused =
+        std::fs::read_to_string(workspace.join("book/unused-anchors.txt")).unwrap_or_default();
+    problems.extend(unused_anchors(workspace, &texts, &unused));
+    problems
+}
+
+/// One test command an exercise names: package, test target (`None` for
+/// `--lib`) and name filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCheck {
+    pub package: String,
+    pub target: Option<String>,
+    pub filter: String,
+}
+
+/// The checks named by the "Check:" paragraphs of a page: every
+/// `cargo test -p PKG (--test T | --lib) FILTER` (or `cargo lab vm test -p
+/// PKG -- FILTER`) in backticks, and bare `name`s after one, which name more
+/// tests of the same target.
+pub fn named_checks(text: &str) -> Vec<NamedCheck> {
+    let mut found = Vec::new();
+    let mut paragraph = String::new();
+    let mut inside = false;
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        if let Some(pos) = trimmed.find("Check:") {
+            inside = true;
+            paragraph.push_str(&trimmed[pos + "Check:".len()..]);
+            paragraph.push(' ');
+        } else if inside {
+            paragraph.push_str(trimmed);
+            paragraph.push(' ');
+        }
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
+        let ends = next.is_empty()
+            || next
+                .split_once(". ")
+                .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+            || next.starts_with('#');
+        if inside && ends {
+            found.extend(parse_check_paragraph(&paragraph));
+            paragraph.clear();
+            inside = false;
+        }
+    }
+    found
+}
+
+fn parse_check_paragraph(paragraph: &str) -> Vec<NamedCheck> {
+    let mut found: Vec<NamedCheck> = Vec::new();
+    let parts: Vec<&str> = paragraph.split('`').collect();
+    for (i, quoted) in parts.iter().enumerate() {
+        if i % 2 == 0 {
+            continue;
+        }
+        // A bare name counts only as "and `name`" right after a command.
+        let joined = parts[i - 1].trim_end().ends_with("and");
+        let words: Vec<&str> = quoted.split_whitespace().collect();
+        let is_test_command = words.starts_with(&["cargo", "test"])
+            || words.starts_with(&["cargo", "lab", "vm", "test"]);
+        if is_test_command {
+            let value = |flag: &str| {
+                words
+                    .iter()
+                    .position(|w| *w == flag)
+                    .and_then(|p| words.get(p + 1))
+                    .map(|w| w.to_string())
+            };
+            let Some(package) = value("-p") else { continue };
+            let target = value("--test");
+            // The filter is the last word that is not a flag or a flag's value.
+            let mut filter = None;
+            let mut skip = false;
+            for w in words.iter().skip(2) {
+                if skip {
+                    skip = false;
+                } else if matches!(*w, "-p" | "--test") {
+                    skip = true;
+                } else if !w.starts_with('-') && *w != "test" && *w != "vm" {
+                    filter = Some(w.to_string());
+                }
+            }
+            if let Some(filter) = filter {
+                found.push(NamedCheck {
+                    package,
+                    target,
+                    filter,
+                });
+            }
+        } else if let Some(last) = found.last().cloned()
+            && joined
+            && !quoted.is_empty()
+            && quoted
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            found.push(NamedCheck {
+                filter: quoted.to_string(),
+                ..last
+            });
+        }
+    }
+    found
+}
+
+/// The test functions of one source file: `fn` names after `#[test]`.
+pub fn test_functions(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut pending = false;
+    for line in source.lines().map(str::trim) {
+        if line.starts_with("#[test]") {
+            pending = true;
+        } else if pending && let Some(rest) = line.strip_prefix("fn ") {
+            names.push(rest.split(['(', '<']).next().unwrap_or("").to_string());
+            pending = false;
+        }
+    }
+    names
+}
+
+fn package_dirs(workspace: &Path) -> Vec<(String, PathBuf)> {
+    let mut dirs = Vec::new();
+    let mut candidates = vec![workspace.join("lab"), workspace.join("final")];
+    for parent in ["chapters"] {
+        if let Ok(entries) = std::fs::read_dir(workspace.join(parent)) {
+            candidates.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    for dir in candidates {
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        if let Some(name) = manifest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = "))
+        {
+            dirs.push((name.trim_matches('"').to_string(), dir));
+        }
+    }
+    dirs
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn check_exercise_tests(page: &str, text: &str, workspace: &Path, problems: &mut Vec<String>) {
+    let packages = package_dirs(workspace);
+    for named in named_checks(text) {
+        let Some((_, dir)) = packages.iter().find(|(name, _)| *name == named.package) else {
+            problems.push(format!(
+                "{page}: Check names package {}, which the workspace does not have",
+                named.package
+            ));
+            continue;
+        };
+        let mut files = Vec::new();
+        match &named.target {
+            Some(target) => files.push(dir.join("tests").join(format!("{target}.rs"))),
+            None => rust_files(&dir.join("src"), &mut files),
+        }
+        let tests: Vec<String> = files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|source| test_functions(&source))
+            .collect();
+        let module_match = named.target.is_none()
+            && files.iter().any(|f| {
+                f.file_stem()
+                    .is_some_and(|s| s.to_string_lossy() == named.filter)
+            });
+        if !module_match && !tests.iter().any(|t| t.contains(&named.filter)) {
+            problems.push(format!(
+                "{page}: Check names `{}` in {} {}, which has no such test",
+                named.filter,
+                named.package,
+                named
+                    .target
+                    .as_deref()
+                    .map(|t| format!("--test {t}"))
+                    .unwrap_or_else(|| "--lib".into())
+            ));
+        }
+    }
+}
+
+/// Every `ANCHOR: name` in the workspace's sources that no page includes and
+/// `unused` (lines `path:anchor`, `#` comments) does not list.
+pub fn unused_anchors(workspace: &Path, pages: &[(PathBuf, String)], unused: &str) -> Vec<String> {
+    let listed: BTreeSet<&str> = unused
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut included: BTreeSet<(PathBuf, String)> = BTreeSet::new();
+    for (dir, text) in pages {
+        for spec in includes(text) {
+            if let Some((file, anchor)) = spec.split_once(':') {
+                let path = dir.join(file);
+                let path = path.canonicalize().unwrap_or(path);
+                included.insert((path, anchor.to_string()));
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for dir in ["chapters", "lab", "final"] {
+        collect_sources(&workspace.join(dir), &mut sources);
+    }
+    sources.sort();
+    let mut problems = Vec::new();
+    for file in sources {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let canonical = file.canonicalize().unwrap_or(file.clone());
+        let relative = file
+            .strip_prefix(workspace)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for line in text.lines() {
+            let comment = line.trim_start();
+            if !(comment.starts_with("//") || comment.starts_with('#')) {
+                continue;
+            }
+            let Some((_, anchor)) = comment.split_once("ANCHOR: ") else {
+                continue;
+            };
+            let anchor = anchor.trim();
+            if anchor.is_empty()
+                || !anchor
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                continue;
+            }
+            if included.contains(&(canonical.clone(), anchor.to_string()))
+                || listed.contains(format!("{relative}:{anchor}").as_str())
+            {
+                continue;
+            }
+            problems.push(format!(
+                "{relative}: anchor {anchor:?} is not included by any page \
+                 (include it, or list `{relative}:{anchor}` in book/unused-anchors.txt)"
+            ));
+        }
+    }
+    problems
+}
+
+fn collect_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name == "snapshots" {
+            continue;
+        }
+        if path.is_dir() {
+            collect_sources(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "sh" || e == "toml")
+        {
+            out.push(path);
+        }
+    }
 }
 
 fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -184,6 +488,73 @@ mod tests {
             snapshot_body_start("---\nsource: a\nexpression: b\n---\nbody\n"),
             5
         );
+    }
+
+    #[test]
+    fn exercise_checks_are_parsed() {
+        let page = "1. **`f`** in `a.rs`.\n   Check: `cargo test -p ch04-overlay --test overlay many_lowers_stack`\n   (and `writes_never_reach_the_lower`).\n2. **`g`**.\n   Check: `cargo test -p ch05-network --lib ipam`.\n";
+        let checks = named_checks(page);
+        let filters: Vec<(&str, Option<&str>, &str)> = checks
+            .iter()
+            .map(|c| (c.package.as_str(), c.target.as_deref(), c.filter.as_str()))
+            .collect();
+        assert_eq!(
+            filters,
+            [
+                ("ch04-overlay", Some("overlay"), "many_lowers_stack"),
+                (
+                    "ch04-overlay",
+                    Some("overlay"),
+                    "writes_never_reach_the_lower"
+                ),
+                ("ch05-network", None, "ipam"),
+            ]
+        );
+    }
+
+    /// A scratch workspace with one chapter crate, a page and a source.
+    fn workspace(page: &str, unused: &str) -> tempfile::TempDir {
+        let ws = tempfile::tempdir().unwrap();
+        let root = ws.path();
+        let ch = root.join("chapters/09-demo");
+        std::fs::create_dir_all(ch.join("tests")).unwrap();
+        std::fs::create_dir_all(ch.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("book/src")).unwrap();
+        std::fs::write(ch.join("Cargo.toml"), "[package]\nname = \"ch09-demo\"\n").unwrap();
+        std::fs::write(ch.join("tests/scenarios.rs"), "#[test]\nfn it_runs() {}\n").unwrap();
+        std::fs::write(
+            ch.join("src/lib.rs"),
+            "// ANCHOR: shown\npub fn a() {}\n// ANCHOR_END: shown\n// ANCHOR: hidden\npub fn b() {}\n// ANCHOR_END: hidden\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("book/src/SUMMARY.md"), "# Summary\n").unwrap();
+        std::fs::write(root.join("book/src/ch09.md"), page).unwrap();
+        std::fs::write(root.join("book/unused-anchors.txt"), unused).unwrap();
+        ws
+    }
+
+    #[test]
+    fn a_check_naming_a_missing_test_is_a_problem() {
+        let page = "```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n\n1. **`a`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_runs`.\n2. **`b`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_flies`.\n";
+        let ws = workspace(page, "chapters/09-demo/src/lib.rs:hidden\n");
+        let problems = check_book(ws.path());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("`it_flies`"), "{problems:?}");
+    }
+
+    #[test]
+    fn an_anchor_no_page_includes_is_a_problem() {
+        let page = "```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n";
+        let ws = workspace(page, "");
+        let problems = check_book(ws.path());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("\"hidden\""), "{problems:?}");
+        // Listed as unused on purpose: no problem.
+        let ws = workspace(
+            page,
+            "# kept for later\nchapters/09-demo/src/lib.rs:hidden\n",
+        );
+        assert!(check_book(ws.path()).is_empty());
     }
 
     #[test]

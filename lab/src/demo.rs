@@ -204,10 +204,10 @@ fn bin_name(bin: &Path) -> String {
 pub fn run() -> Result<()> {
     if !privileged::is_root() {
         bail!(
-            "the demo starts containers and needs root: run `sudo -E cargo lab demo` (or `cargo lab vm run -- cargo lab demo`)"
+            "the demo starts containers and needs root: run `cargo lab demo` as root (the README shows the sudo form)"
         );
     }
-    setup::ensure_packages(setup::PACKAGES)?;
+    crate::apt::ensure(setup::PACKAGES, crate::apt::Source::Distribution)?;
     let chapter = chapters::newest();
     let status = Command::new(paths::cargo())
         .current_dir(paths::workspace())

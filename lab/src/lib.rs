@@ -4,6 +4,7 @@
 //! prints for snapshot tests, the privileged-test gate, host setup, the
 //! demo, the whole-suite runner and the book checker.
 
+pub mod apt;
 pub mod book_check;
 pub mod chapters;
 pub mod clean;

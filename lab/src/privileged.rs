@@ -8,7 +8,7 @@
 pub const SKIP_VAR: &str = "BERTH_SKIP_PRIVILEGED";
 
 /// What to tell someone who ran privileged tests without root.
-pub const HOW_TO_RUN: &str = "privileged test needs root: run `sudo -E cargo lab test` \
+pub const HOW_TO_RUN: &str = "privileged test needs root: run `cargo lab test` as root (the README shows the sudo form) \
      (or `cargo lab vm test` for the throwaway VM); set BERTH_SKIP_PRIVILEGED=1 \
      to skip privileged tests on purpose";
 

@@ -4,8 +4,8 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+use crate::apt;
 use crate::host::CgroupLayout;
-use crate::privileged;
 
 /// Debian packages the lab and the chapters need on the host.
 pub const PACKAGES: &[&str] = &[
@@ -93,53 +93,17 @@ pub fn host_checks() -> Vec<Check> {
     ]
 }
 
-/// Debian packages from `wanted` that are not installed.
-pub fn missing_packages(wanted: &[&str]) -> Vec<String> {
-    wanted
-        .iter()
-        .filter(|pkg| {
-            let out = Command::new("dpkg-query")
-                .args(["-W", "-f=${Status}", pkg])
-                .output();
-            !out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-        })
-        .map(|p| p.to_string())
-        .collect()
-}
-
-/// Installs missing packages (as root, with apt-get) or says how to.
-pub fn ensure_packages(wanted: &[&str]) -> Result<()> {
-    let missing = missing_packages(wanted);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let command = format!("apt-get install -y {}", missing.join(" "));
-    let has_apt = std::path::Path::new("/usr/bin/apt-get").exists();
-    if !privileged::is_root() || !has_apt {
-        bail!(
-            "missing packages: {}; install them with `sudo {command}`",
-            missing.join(", ")
-        );
-    }
-    println!("setup: installing {}", missing.join(" "));
-    let update = Command::new("apt-get").args(["update", "-q"]).status()?;
-    if !update.success() {
-        bail!("`apt-get update` failed");
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()?;
-    if !status.success() {
-        bail!("`{command}` failed");
-    }
+/// Installs the host's packages and the VM's QEMU when missing (as root),
+/// or fails with the command that would.
+pub fn ensure_all() -> Result<()> {
+    apt::ensure(PACKAGES, apt::Source::Distribution)?;
+    crate::vm::packages::ensure_qemu()?;
     Ok(())
 }
 
 /// `cargo lab setup`: installs what is missing, then prints the report.
 pub fn run() -> Result<()> {
-    ensure_packages(PACKAGES)?;
+    ensure_all()?;
     let mut ok = true;
     for check in host_checks() {
         println!(
@@ -151,6 +115,8 @@ pub fn run() -> Result<()> {
         ok &= check.ok;
     }
     println!("{:<11} {:<4} {}", "packages", "ok", PACKAGES.join(" "));
+    let qemu = crate::vm::packages::qemu()?;
+    println!("{:<11} {:<4} {} (the lab VM)", "qemu", "ok", qemu.display());
     if !ok {
         bail!("the host lacks something berth needs (see FAIL above)");
     }

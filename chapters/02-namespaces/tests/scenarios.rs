@@ -221,7 +221,16 @@ fn files_made_by_container_root_belong_to_the_mapped_uid() {
     assert_eq!(out.stdout, "0:0 /tmp/made-inside\n", "{}", out.render());
     let meta = std::fs::metadata(rootfs.join("tmp/made-inside")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (200_000, 200_000));
-    insta::assert_snapshot!("files_made_by_container_root", out.render());
+    // The same file seen from the host, as `stat` would print it there.
+    let host_side = format!(
+        "$ stat -c '%u:%g %n' <rootfs>/tmp/made-inside    # on the host\n{}:{} <rootfs>/tmp/made-inside\n",
+        meta.uid(),
+        meta.gid()
+    );
+    insta::assert_snapshot!(
+        "files_made_by_container_root",
+        format!("{}{host_side}", out.render())
+    );
 }
 
 #[test]

@@ -8,28 +8,46 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apt;
+
 /// The meta package whose dependency names the distribution's current kernel.
 pub const KERNEL_META: &str = "linux-image-amd64";
 
-/// How to install QEMU on Debian bookworm: `qemu-system-x86` must come from
-/// bookworm-backports, because the host's `qemu-utils` does too (bookworm's
-/// own 7.2 would remove it).
-pub const INSTALL_QEMU: &str = "apt-get install -t bookworm-backports qemu-system-x86 \
-     (with bookworm-backports in the apt sources; see the book's \"The lab\" page)";
+/// The Debian packages the VM needs on the host besides the chapters':
+/// QEMU's x86 system emulator, and xz to uncompress the kernel once.
+pub const VM_PACKAGES: &[&str] = &["qemu-system-x86", "xz-utils"];
 
-/// The QEMU system emulator, checked to be present and runnable.
-pub fn qemu() -> Result<PathBuf> {
-    let qemu = find_program("qemu-system-x86_64").with_context(|| {
-        format!("qemu-system-x86_64 is not installed: install it with `{INSTALL_QEMU}`")
-    })?;
-    let out = Command::new(&qemu).arg("--version").output();
-    match out {
-        Ok(o) if o.status.success() => Ok(qemu),
-        _ => bail!(
-            "{} does not run: reinstall it with `{INSTALL_QEMU}`",
-            qemu.display()
-        ),
+/// Installs QEMU (and xz) when `qemu-system-x86_64` does not run: from
+/// bookworm-backports on Debian 12 (see [`crate::apt`]), otherwise from the
+/// distribution. As a non-root user, fails with the command to run.
+pub fn ensure_qemu() -> Result<()> {
+    let source = apt::Distro::host().qemu_source();
+    if runs(find_program("qemu-system-x86_64").as_deref()) {
+        return apt::ensure(&VM_PACKAGES[1..], apt::Source::Distribution);
     }
+    apt::ensure(&VM_PACKAGES[..1], source)?;
+    apt::ensure(&VM_PACKAGES[1..], apt::Source::Distribution)?;
+    if !runs(find_program("qemu-system-x86_64").as_deref()) {
+        // Installed but not runnable (a broken or partial install).
+        let fix = apt::install_command(&["--reinstall qemu-system-x86".into()], source);
+        bail!("qemu-system-x86_64 does not run: reinstall it with `{fix}`");
+    }
+    Ok(())
+}
+
+/// The QEMU system emulator, installed first when missing ([`ensure_qemu`]).
+pub fn qemu() -> Result<PathBuf> {
+    ensure_qemu()?;
+    find_program("qemu-system-x86_64").context("qemu-system-x86_64 is not on PATH")
+}
+
+fn runs(program: Option<&Path>) -> bool {
+    program.is_some_and(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 /// Finds `name` in `PATH`, then in the sbin directories (not always in a user's PATH).
