@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 
 use crate::Error;
 use crate::layout::{Hierarchy, Layout, Version};
+use crate::ownership::{BaseLock, Owner};
 
 /// The directory every berth cgroup lives under, in every hierarchy.
 pub const PARENT: &str = "berth";
@@ -35,6 +36,8 @@ pub struct Cgroup {
     layout: Layout,
     /// The directories created, one per hierarchy, in `layout.hierarchies()` order.
     dirs: Vec<(Hierarchy, PathBuf)>,
+    /// Our hold on each directory, which tells sweeps that its run is alive.
+    owners: Vec<Owner>,
     removed: bool,
 }
 
@@ -53,12 +56,14 @@ impl Cgroup {
             name: name.to_string(),
             layout: layout.clone(),
             dirs: Vec::new(),
+            owners: Vec::new(),
             removed: false,
         };
         for hierarchy in layout.hierarchies() {
             // On failure, `cgroup` drops here and removes what exists so far.
-            let dir = make_dir(layout, hierarchy, name)?;
+            let (dir, owner) = make_dir(layout, hierarchy, name)?;
             cgroup.dirs.push((hierarchy.clone(), dir));
+            cgroup.owners.push(owner);
         }
         Ok(cgroup)
     }
@@ -73,59 +78,70 @@ impl Cgroup {
     }
 }
 
-/// Makes `<base>/<name>` in one hierarchy, level by level, preparing each
-/// new level the way its controllers need before processes may join.
-fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<PathBuf, Error> {
+/// Makes `<base>/<name>` in one hierarchy and claims it. The base lock,
+/// held shared until the cgroup exists, keeps every sweep and removal off
+/// the levels above (`berth`) while they are made and prepared: they need
+/// it exclusive.
+fn make_dir(layout: &Layout, hierarchy: &Hierarchy, name: &str) -> Result<(PathBuf, Owner), Error> {
+    let made = {
+        let _creating = BaseLock::shared(hierarchy)?;
+        make_levels(layout, hierarchy, name)
+    };
+    if made.is_err() {
+        // Levels above made for nothing: removed again, unless in use.
+        remove_empty_parents(hierarchy, &hierarchy.dir(name));
+    }
+    made
+}
+
+/// Makes `name`'s levels, preparing each new one the way its controllers
+/// need before processes may join.
+fn make_levels(
+    layout: &Layout,
+    hierarchy: &Hierarchy,
+    name: &str,
+) -> Result<(PathBuf, Owner), Error> {
     let pure_v2 = layout.version == Version::V2;
     let levels: Vec<&str> = name.split('/').collect();
-    let mut attempts = 0;
-    'again: loop {
-        let mut dir = hierarchy.mountpoint.join(&hierarchy.base);
-        for (i, level) in levels.iter().enumerate() {
-            let leaf = i + 1 == levels.len();
-            let parent = dir.clone();
-            dir.push(level);
-            let mut vanished = false;
-            let mut made = || {
-                if pure_v2 {
-                    // v2: a child gets only the controllers its parent hands down.
-                    enable_controllers(&parent)?;
+    let mut dir = hierarchy.mountpoint.join(&hierarchy.base);
+    for (i, level) in levels.iter().enumerate() {
+        let leaf = i + 1 == levels.len();
+        let parent = dir.clone();
+        dir.push(level);
+        if pure_v2 {
+            // v2: a child gets only the controllers its parent hands down.
+            enable_controllers(&parent)?;
+        }
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            // A parent another run made: prepared below if it is not yet.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && !leaf => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                return Err(Error::engine(format!(
+                    "cgroup {name} already exists ({})",
+                    dir.display()
+                )));
+            }
+            Err(e) => return Err(io_error("cannot create cgroup", &dir, &e)),
+        }
+        if hierarchy.has("cpuset") && !pure_v2 {
+            // v1 cpuset: a new cgroup starts with no CPUs and no memory
+            // nodes, and no task can join until both are set.
+            if let Err(e) = inherit_cpuset(&parent, &dir) {
+                if leaf {
+                    let _ = std::fs::remove_dir(&dir);
                 }
-                match std::fs::create_dir(&dir) {
-                    Ok(()) => {}
-                    // A parent another run made: prepared below if it is not yet.
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists && !leaf => {}
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                        return Err(Error::engine(format!(
-                            "cgroup {name} already exists ({})",
-                            dir.display()
-                        )));
-                    }
-                    Err(e) => {
-                        vanished = e.kind() == ErrorKind::NotFound;
-                        return Err(io_error("cannot create cgroup", &dir, &e));
-                    }
-                }
-                if hierarchy.has("cpuset") && !pure_v2 {
-                    // v1 cpuset: a new cgroup starts with no CPUs and no
-                    // memory nodes, and no task can join until both are set.
-                    inherit_cpuset(&parent, &dir)?;
-                }
-                Ok(())
-            };
-            if let Err(error) = made() {
-                // Another run removed the empty `berth` parent under our
-                // feet (its last container ended): start again from the top.
-                // By now a third run may have made it again, so the failed
-                // mkdir's ENOENT counts as well as the parent's absence.
-                if (vanished || !parent.exists()) && attempts < 20 {
-                    attempts += 1;
-                    continue 'again;
-                }
-                return Err(error);
+                return Err(e);
             }
         }
-        return Ok(dir);
+    }
+    // Ours from now on, whether or not a process ever joins.
+    match Owner::claim(&dir) {
+        Ok(owner) => Ok((dir, owner)),
+        Err(e) => {
+            let _ = std::fs::remove_dir(&dir);
+            Err(e)
+        }
     }
 }
 // ANCHOR_END: create
@@ -311,18 +327,26 @@ impl Cgroup {
                 failure.get_or_insert(e);
                 continue;
             }
-            // Then the now-empty parents up to the base (`berth`), if no
-            // other container is using them.
-            let base = hierarchy.mountpoint.join(&hierarchy.base);
-            let mut parent = dir.parent();
-            while let Some(p) = parent.filter(|p| p.starts_with(&base) && *p != base) {
-                if std::fs::remove_dir(p).is_err() {
-                    break;
-                }
-                parent = p.parent();
-            }
+            remove_empty_parents(&hierarchy, &dir);
         }
         failure.map_or(Ok(()), Err)
+    }
+}
+
+/// Removes the now-empty levels above `dir` up to the base (`berth`), if no
+/// other container uses them, holding the base lock exclusive: never while
+/// a concurrent creation is making or preparing them.
+fn remove_empty_parents(hierarchy: &Hierarchy, dir: &Path) {
+    let Ok(_removing) = BaseLock::exclusive(hierarchy) else {
+        return;
+    };
+    let base = hierarchy.mountpoint.join(&hierarchy.base);
+    let mut parent = dir.parent();
+    while let Some(p) = parent.filter(|p| p.starts_with(&base) && *p != base) {
+        if std::fs::remove_dir(p).is_err() {
+            break;
+        }
+        parent = p.parent();
     }
 }
 

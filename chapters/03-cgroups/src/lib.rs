@@ -16,6 +16,7 @@ pub mod freezer;
 pub mod layout;
 pub mod limits;
 pub mod options;
+pub mod ownership;
 pub mod pause;
 pub mod run;
 pub mod stats;

@@ -61,9 +61,8 @@ pub fn run_with(
         eprintln!("{}: warning: {warning}", program());
     }
     // The child joins its cgroup before any other parent step (as runc
-    // does): everything after is accounted, and a slow later step (chapter
-    // 5's network, waiting on its lock) cannot keep the cgroup empty long
-    // enough for a concurrent run's sweep to take it.
+    // does): everything after is accounted. (Until it joins, the cgroup is
+    // empty; the owner lock `cgroup` holds keeps concurrent sweeps off it.)
     let join = Box::new(JoinCgroup::new(cgroup.clone()));
     match sequence.parent_names().first() {
         Some(first) => {

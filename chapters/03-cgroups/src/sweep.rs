@@ -3,32 +3,42 @@
 //! A run that ends normally removes its cgroup. One killed with SIGKILL
 //! cannot: its `berth/<id>` directories stay, empty once the container's
 //! processes are gone too. Before creating its own, a run sweeps those:
-//! every `berth/*` cgroup with no process left that is older than a few
-//! seconds (a younger one may belong to a run that is just starting).
-//! `cargo lab clean` goes further and also kills what is still inside.
+//! every `berth/*` cgroup with no process left whose owner lock it can take
+//! (its creator is gone; a run still starting holds it, see
+//! [`crate::ownership`]). `cargo lab clean` goes further and also kills
+//! what is still inside.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use crate::Error;
 use crate::cgroup::PARENT;
 use crate::layout::Layout;
-
-/// An empty cgroup younger than this may be a run's that is still starting.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+use crate::ownership::{BaseLock, Owner};
 
 // ANCHOR: sweep
 /// Removes stale `berth/*` cgroups in every hierarchy; returns their names.
 pub fn sweep_stale(layout: &Layout) -> Result<Vec<String>, Error> {
     let mut removed = Vec::new();
     for hierarchy in layout.hierarchies() {
-        let parent = hierarchy.mountpoint.join(&hierarchy.base).join(PARENT);
+        let parent = hierarchy.dir(PARENT);
+        if !parent.exists() {
+            continue;
+        }
+        // Exclusive: no creation is half-way, so every cgroup in `berth`
+        // is either held by its owner or abandoned, and `berth` itself may go.
+        let _sweeping = BaseLock::exclusive(hierarchy)?;
         let Ok(entries) = std::fs::read_dir(&parent) else {
             continue;
         };
         for entry in entries.flatten() {
             let dir = entry.path();
-            if dir.is_dir() && is_empty(&dir) && is_old(&dir) && std::fs::remove_dir(&dir).is_ok() {
+            if !dir.is_dir() {
+                continue;
+            }
+            let Some(_abandoned) = Owner::take_abandoned(&dir) else {
+                continue;
+            };
+            if is_empty(&dir) && std::fs::remove_dir(&dir).is_ok() {
                 let name = format!("{PARENT}/{}", entry.file_name().to_string_lossy());
                 if !removed.contains(&name) {
                     removed.push(name);
@@ -50,12 +60,4 @@ fn is_empty(dir: &Path) -> bool {
     }
     let children = std::fs::read_dir(dir).into_iter().flatten().flatten();
     !children.map(|e| e.path()).any(|p| p.is_dir())
-}
-
-fn is_old(dir: &Path) -> bool {
-    std::fs::metadata(dir)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age >= STALE_AFTER)
 }

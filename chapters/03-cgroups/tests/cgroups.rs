@@ -332,17 +332,9 @@ fn dropping_a_cgroup_removes_it() {
     assert_removed(&dirs);
 }
 
-#[test]
-fn stale_cgroups_of_a_killed_run_are_swept() {
-    if !require_root() {
-        return;
-    }
-    let layout = Layout::detect().unwrap();
-    let name = unique("stale");
-    let cgroup = Cgroup::create(&name).unwrap();
-    let dirs = dirs(&cgroup);
-    // A killed run never removes its cgroup: forget ours, and age it.
-    std::mem::forget(cgroup);
+/// Sets `dirs`' modification time an hour back: what the sweep saw of a
+/// cgroup whose run has been starting for a long time.
+fn age(dirs: &[PathBuf]) {
     let an_hour_ago = nix::sys::time::TimeSpec::new(
         (std::time::SystemTime::now() - Duration::from_secs(3600))
             .duration_since(std::time::UNIX_EPOCH)
@@ -350,7 +342,7 @@ fn stale_cgroups_of_a_killed_run_are_swept() {
             .as_secs() as i64,
         0,
     );
-    for dir in &dirs {
+    for dir in dirs {
         nix::sys::stat::utimensat(
             nix::fcntl::AT_FDCWD,
             dir,
@@ -360,9 +352,91 @@ fn stale_cgroups_of_a_killed_run_are_swept() {
         )
         .unwrap();
     }
+}
+
+/// A cgroup created and not yet joined by any process (its run is still
+/// starting, however long that takes) belongs to a live run: no sweep takes
+/// it, however old it is.
+#[test]
+fn a_created_cgroup_with_no_process_yet_is_not_swept() {
+    if !require_root() {
+        return;
+    }
+    let layout = Layout::detect().unwrap();
+    let name = unique("starting");
+    let cgroup = Cgroup::create(&name).unwrap();
+    let dirs = dirs(&cgroup);
+    age(&dirs);
     let swept = ch03_cgroups::sweep::sweep_stale(&layout).unwrap();
-    assert!(swept.contains(&name), "{swept:?}");
+    assert!(!swept.contains(&name), "{swept:?}");
+    for dir in &dirs {
+        assert!(dir.exists(), "the sweep removed {}", dir.display());
+    }
+    // And the run can go on: a process joins it.
+    let mut sleeper = Held::start("sleep 60");
+    sleeper.release_into(&cgroup);
+    cgroup.remove().unwrap();
     assert_removed(&dirs);
+}
+
+/// Many runs creating, sweeping and removing at once, as parallel starts
+/// do: every creation succeeds and no sweep or removal takes a shared
+/// parent (`berth`) or a cgroup in use. Sweepers in tight loops remove
+/// `berth` the moment it is empty, which is often, so a creation that is
+/// not protected finds it gone half-way: on v2 while handing controllers
+/// down (`cgroup.subtree_control`), on v1 while copying the parent's cpuset.
+#[test]
+fn concurrent_creations_sweeps_and_removals_never_collide() {
+    if !require_root() {
+        return;
+    }
+    const RUNS: usize = 4;
+    const EACH: usize = 150;
+    let layout = Layout::detect().unwrap();
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while done.load(std::sync::atomic::Ordering::Relaxed) < RUNS {
+                    let _ = ch03_cgroups::sweep::sweep_stale(&layout);
+                }
+            });
+        }
+        for run in 0..RUNS {
+            let (layout, failures, done) = (&layout, &failures, &done);
+            scope.spawn(move || {
+                for i in 0..EACH {
+                    // A run's part: sweep, create, (start), remove.
+                    let _ = ch03_cgroups::sweep::sweep_stale(layout);
+                    let name = unique(&format!("race-{run}-{i}"));
+                    match Cgroup::create_in(layout, &name) {
+                        Ok(cgroup) => {
+                            for dir in dirs(&cgroup) {
+                                if !dir.exists() {
+                                    let gone = format!("{} was swept", dir.display());
+                                    failures.lock().unwrap().push(gone);
+                                }
+                            }
+                            if let Err(e) = cgroup.remove() {
+                                failures.lock().unwrap().push(e.message);
+                            }
+                        }
+                        Err(e) => failures.lock().unwrap().push(e.message),
+                    }
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} creations failed, e.g. {:?}",
+        failures.len(),
+        RUNS * EACH,
+        &failures[..failures.len().min(3)]
+    );
 }
 
 /// A block device to throttle: one the host has, or a loop device.

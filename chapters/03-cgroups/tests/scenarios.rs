@@ -387,3 +387,65 @@ fn container_cgroups() -> Vec<String> {
         .map(|e| e.path().display().to_string())
         .collect()
 }
+
+/// A run killed with SIGKILL removes nothing: its container dies with it
+/// (chapter 2's parent-death signal) and leaves its cgroup empty, owned by
+/// no one. The next run's sweep removes it, in every hierarchy, at once.
+#[test]
+fn a_killed_runs_cgroup_is_swept_by_the_next_run() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let mut engine = std::process::Command::new(BIN)
+        .arg("run")
+        .arg(fixture::rootfs())
+        .args(["sleep", "60"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starting ch03-cgroups");
+    let engine_pid = engine.id();
+    // The container (the engine's child) once it has joined its cgroup.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (container, id) = loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{engine_pid}/task/{engine_pid}/children"))
+                .unwrap_or_default();
+        let joined = children.split_whitespace().find_map(|pid| {
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+            let id = cgroup.lines().find_map(|l| l.split("/berth/").nth(1))?;
+            Some((pid.to_string(), id.to_string()))
+        });
+        if let Some(found) = joined {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no container joined a berth cgroup"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let own = |c: &String| c.ends_with(&format!("/berth/{id}"));
+    assert!(container_cgroups().iter().any(own), "berth/{id}");
+    // Our own child, by pid.
+    engine.kill().unwrap();
+    engine.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // Gone, or a zombie waiting for whoever reaps orphans here.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{container}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, s)| !s.starts_with('Z'))
+        })
+    };
+    while alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container outlived its engine"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run_in_fixture(&[], &["true"]).expect_code(0);
+    let left: Vec<String> = container_cgroups().into_iter().filter(own).collect();
+    assert!(left.is_empty(), "the killed run's cgroup stays: {left:?}");
+}
