@@ -118,8 +118,13 @@ impl Drop for BlobWriter {
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
+    /// The root and its store directories are private (see [`private_dir`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
+        private_dir(&store.root)?;
+        for dir in [store.root.join("blobs"), store.root.join("layers")] {
+            private_dir(&dir)?;
+        }
         for dir in [store.blob_dir(), store.layer_dir()] {
             fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
             remove_stale_temporaries(&dir);
@@ -402,6 +407,56 @@ impl Store {
     }
     // ANCHOR_END: remove
 }
+
+// ANCHOR: private_dir
+/// Creates `dir` (and missing parents) mode 0700, or repairs the mode of
+/// an existing one that is more open. Unpacked layers hold set-uid root
+/// binaries and device nodes with the image's modes: any host user who can
+/// reach them could run `euid=0` or open a disk. A directory that was
+/// opened to one group on purpose ([`share_root_with_group`]) keeps 0710.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_err(dir, e))?;
+    let meta = fs::metadata(dir).map_err(|e| io_err(dir, e))?;
+    let mode = meta.mode() & 0o7777;
+    let wanted = if mode & 0o070 == 0o010 && meta.gid() != 0 {
+        0o710
+    } else {
+        0o700
+    };
+    if mode != wanted {
+        fs::set_permissions(dir, fs::Permissions::from_mode(wanted)).map_err(|e| {
+            engine(format!(
+                "cannot make {} private (mode {wanted:o}): {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Lets the group `gid` traverse (not list) the state root `root`: mode
+/// 0710, group `gid`. A container in a user namespace is started by its
+/// own root, host uid/gid 100000 by default, which must reach its root
+/// filesystem under `root` (Docker's userns-remap root is 0710 to the
+/// remapped group likewise). The image store stays 0700: the container
+/// sees its layers through overlay, mounted by the host's root.
+pub fn share_root_with_group(root: &Path, gid: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(root, None, Some(gid))
+        .and_then(|()| fs::set_permissions(root, fs::Permissions::from_mode(0o710)))
+        .map_err(|e| {
+            engine(format!(
+                "cannot open {} to group {gid} (mode 0710): {e}",
+                root.display()
+            ))
+        })
+}
+// ANCHOR_END: private_dir
 
 /// Deletes `.tmp-<pid>-<n>` entries whose process is gone: what a killed
 /// pull left behind. A live pull's temporaries are left alone.

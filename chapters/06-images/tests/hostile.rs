@@ -5,11 +5,14 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lab::privileged::require_root;
-use lab::registry::{Compression, Faults, HttpServer, LayerTar, Layout, serve_layout, sha256};
+use lab::registry::{
+    Compression, Faults, HttpServer, LayerTar, Layout, fixture_layer, serve_layout, sha256,
+};
 use lab::scenario::Outcome;
 use tar::EntryType;
 
@@ -245,6 +248,99 @@ fn overlay_xattrs_from_a_layer_are_dropped() {
     let layer = layer_dir(&root, &tar);
     assert_eq!(xattr_names(&layer.join("www")), vec!["user.berth"]);
     assert_eq!(xattr_names(&layer.join("www/etc")), Vec::<String>::new());
+}
+
+/// Item 5: the state root is private (0700), created so and repaired if an
+/// older version left it open: a host user can neither run a set-uid root
+/// binary from a layer nor open a device node in one. A run in a user
+/// namespace opens it (0710) to its root's group only.
+#[test]
+fn the_state_root_is_private() {
+    if !require_root() {
+        return;
+    }
+    let t = scratch();
+    // As /var/lib is: every user may traverse it.
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let root = t.path().join("state");
+    fs::create_dir(&root).unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    let tar = LayerTar::new()
+        .dir("bin")
+        .raw(
+            EntryType::Regular,
+            "bin/suid-id",
+            None,
+            &fs::read("/usr/bin/id").unwrap(),
+            0o4755,
+        )
+        .dir("dev")
+        .device(EntryType::Char, "dev/null", 1, 3, 0o666)
+        .finish();
+    let busybox = fixture_layer().unwrap();
+    let server = serve(
+        t.path(),
+        &[("suid", &tar), ("busybox", &busybox)],
+        Faults::default(),
+    );
+    pull(&root, &server, "suid").expect_code(0);
+    let layer = layer_dir(&root, &tar);
+    // The layer really holds a set-uid root binary and a device: only the
+    // state root's mode stands between them and a host user.
+    let suid = fs::metadata(layer.join("bin/suid-id")).unwrap();
+    assert_eq!((suid.mode() & 0o7777, suid.uid()), (0o4755, 0));
+    assert_nobody_can_use(&layer);
+    let fresh = t.path().join("fresh");
+    ch06(&fresh, &["images"]).expect_code(0);
+    for dir in [&root, &fresh] {
+        let mode = fs::metadata(dir).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{}: mode {mode:o}", dir.display());
+    }
+
+    // A container in a user namespace starts as host uid/gid 100000 and
+    // must reach its root filesystem: the root opens to that group only,
+    // the image store stays closed.
+    let image = format!("{}/hostile:busybox", server.host());
+    let args = ["run", "--rm", "-q", "--userns", "--network", "none"];
+    let run = ch06(&root, &[&args[..], &[&image, "/bin/true"]].concat());
+    run.expect_code(0);
+    let meta = fs::metadata(&root).unwrap();
+    assert_eq!((meta.mode() & 0o7777, meta.gid()), (0o710, 100000));
+    for store in ["layers", "blobs"] {
+        let mode = fs::metadata(root.join(store)).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{store}");
+    }
+    assert_nobody_can_use(&layer);
+}
+
+/// Runs the layer's set-uid binary and opens its device as `nobody`.
+fn assert_nobody_can_use(layer: &Path) {
+    let exec = Command::new(layer.join("bin/suid-id"))
+        .uid(65534)
+        .gid(65534)
+        .output();
+    match exec {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
+        Ok(out) => panic!(
+            "a host user ran the layer's set-uid binary: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    }
+    let open = Command::new("/bin/cat")
+        .arg(layer.join("dev/null"))
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(
+        !open.status.success(),
+        "a host user opened the layer's device"
+    );
+    assert!(
+        String::from_utf8_lossy(&open.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
 }
 
 /// A tmpfs of `size` mounted on `dir`, unmounted on drop.
