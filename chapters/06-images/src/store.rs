@@ -137,6 +137,36 @@ impl Store {
         &self.root
     }
 
+    /// Refuses to write `bytes` of `what` when the store's filesystem has
+    /// less free (for unprivileged users: root's reserve stays the host's).
+    pub fn check_space(&self, bytes: u64, what: &str) -> Result<()> {
+        let stat = nix::sys::statvfs::statvfs(&self.root)
+            .map_err(|e| engine(format!("{}: {e}", self.root.display())))?;
+        let free = (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
+        if bytes > free {
+            return Err(engine(format!(
+                "not enough disk space: {what} needs {bytes} bytes but only {free} are free \
+                 on the filesystem of {}; free space there or use a state root on a larger \
+                 filesystem",
+                self.root.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The error of a blob download that failed reading or writing; a full
+    /// disk is said plainly.
+    pub fn write_error(&self, digest: &Digest, e: io::Error) -> crate::Error {
+        if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
+            return engine(format!(
+                "not enough disk space for the blob {digest} on the filesystem of {}; \
+                 free space there or use a state root on a larger filesystem",
+                self.root.display()
+            ));
+        }
+        engine(format!("downloading {digest}: {e}"))
+    }
+
     fn blob_dir(&self) -> PathBuf {
         self.root.join("blobs/sha256")
     }

@@ -141,6 +141,108 @@ fn deferred_metadata_never_goes_through_a_symlink() {
 }
 // ANCHOR_END: test_symlink_swap
 
+/// Item 2: a layer whose blob does not match its digest is never unpacked,
+/// not even into a private directory: inotify on the layer directory sees
+/// nothing, and no blob is left under the digest.
+#[test]
+fn nothing_is_unpacked_before_the_blob_is_verified() {
+    if !require_root() {
+        return;
+    }
+    let t = scratch();
+    let tar = LayerTar::new()
+        .dir("etc")
+        .file("etc/motd", b"unverified\n")
+        .finish();
+    let blob = sha256(&Compression::Gzip.compress(&tar));
+    let server = serve(
+        t.path(),
+        &[("corrupt", &tar)],
+        Faults {
+            corrupt: vec![blob.clone()],
+            ..Faults::default()
+        },
+    );
+    let root = t.path().join("state");
+    ch06(&root, &["images"]).expect_code(0);
+    let watch = Watch::new(&root.join("layers/sha256"));
+    let out = pull(&root, &server, "corrupt");
+    out.expect_code(125);
+    assert!(out.stderr.contains("digest mismatch"), "{}", out.render());
+    assert!(out.stderr.contains(&blob), "{}", out.render());
+    assert_eq!(
+        watch.created(),
+        Vec::<String>::new(),
+        "the layer was unpacked before its digest was checked"
+    );
+    assert!(!root.join("blobs/sha256").join(&blob[7..]).exists());
+    let left: Vec<_> = files(&root)
+        .into_iter()
+        .filter(|f| f.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Names created in one directory, seen through inotify.
+struct Watch {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Watch {
+    fn new(dir: &Path) -> Watch {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: plain syscalls; the fd is owned from here on.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(
+            fd >= 0,
+            "inotify_init1: {}",
+            std::io::Error::last_os_error()
+        );
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid fd and NUL-terminated path.
+        let wd = unsafe {
+            libc::inotify_add_watch(
+                fd.as_raw_fd(),
+                path.as_ptr(),
+                libc::IN_CREATE | libc::IN_MOVED_TO,
+            )
+        };
+        assert!(
+            wd >= 0,
+            "inotify_add_watch: {}",
+            std::io::Error::last_os_error()
+        );
+        Watch { fd }
+    }
+
+    fn created(&self) -> Vec<String> {
+        use std::os::fd::AsRawFd;
+        let mut names = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is writable for its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return names;
+            }
+            let mut at = 0;
+            while at < n as usize {
+                // SAFETY: the kernel wrote whole events; read_unaligned copes with alignment.
+                let event: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf[at..].as_ptr().cast()) };
+                let start = at + std::mem::size_of::<libc::inotify_event>();
+                let name = &buf[start..start + event.len as usize];
+                let name = name.split(|b| *b == 0).next().unwrap_or_default();
+                names.push(String::from_utf8_lossy(name).into_owned());
+                at = start + event.len as usize;
+            }
+        }
+    }
+}
+
 /// Item 3: a whiteout must name an entry inside the layer; the rest are
 /// refused by name, and nothing outside the layer is removed.
 #[test]
@@ -402,4 +504,31 @@ fn a_layer_larger_than_free_space_stops_cleanly() {
     // Only the verified compressed blob stays.
     assert!(empty - tmpfs.free() < 1 << 20, "space was not given back");
     assert!(ch06(&root, &["images"]).stdout.lines().count() == 1);
+
+    // A blob that cannot fit is not even downloaded.
+    let mut noise = vec![0u8; 20 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for byte in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *byte = x as u8;
+    }
+    let tar = LayerTar::new().file("noise", &noise).finish();
+    let blob = sha256(&Compression::Gzip.compress(&tar));
+    let server = serve(
+        &t.path().join("noise"),
+        &[("noise", &tar)],
+        Faults::default(),
+    );
+    let out = pull(&root, &server, "noise");
+    out.expect_code(125);
+    assert!(
+        out.stderr
+            .contains(&format!("not enough disk space: the blob {blob} needs")),
+        "{}",
+        out.render()
+    );
+    assert!(files(&root).iter().all(|f| !f.contains(".tmp-")));
+    assert!(empty - tmpfs.free() < 1 << 20, "space was not given back");
 }
