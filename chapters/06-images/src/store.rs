@@ -439,18 +439,21 @@ impl Store {
 }
 
 // ANCHOR: private_dir
-/// Creates `dir` (and missing parents) mode 0700, or repairs the mode of
-/// an existing one that is more open. Unpacked layers hold set-uid root
+/// Creates `dir` mode 0700 (missing parents as usual: other chapters'
+/// roots may share them), or repairs the mode of an existing one that is
+/// more open. Unpacked layers hold set-uid root
 /// binaries and device nodes with the image's modes: any host user who can
 /// reach them could run `euid=0` or open a disk. A directory that was
 /// opened to one group on purpose ([`share_root_with_group`]) keeps 0710.
 pub fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io_err(dir, e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(dir, e)),
+        _ => {}
+    }
     let meta = fs::metadata(dir).map_err(|e| io_err(dir, e))?;
     let mode = meta.mode() & 0o7777;
     let wanted = if mode & 0o070 == 0o010 && meta.gid() != 0 {
@@ -619,6 +622,25 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn state_roots_are_private() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        let fresh = dir.path().join("a/b");
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_ne!(mode(&dir.path().join("a")), 0o700, "parents as usual");
+        fs::set_permissions(&fresh, fs::Permissions::from_mode(0o4755)).unwrap();
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        if nix::unistd::geteuid().is_root() {
+            share_root_with_group(&fresh, 100_000).unwrap();
+            private_dir(&fresh).unwrap();
+            assert_eq!(mode(&fresh), 0o710, "opened to one group on purpose");
+        }
     }
 
     #[test]

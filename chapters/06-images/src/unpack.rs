@@ -156,13 +156,19 @@ impl LayerDir<'_> {
         Some(dir)
     }
 
+    /// A directory on the layer's filesystem that outlives a failed unpack
+    /// (the staging directory is removed): the one to name in errors.
+    fn filesystem(&self) -> &Path {
+        self.path.parent().unwrap_or(self.path)
+    }
+
     /// An error about `relative`, naming the entry; a full disk is said so.
     fn error(&self, relative: &Path, e: io::Error) -> crate::Error {
         if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
             return engine(format!(
                 "not enough disk space: writing {relative:?} filled the filesystem of {}; \
                  free space there or use a state root on a larger filesystem",
-                self.path.display()
+                self.filesystem().display()
             ));
         }
         engine(format!(
@@ -539,7 +545,9 @@ fn unpack_into(archive: impl Read, layer: LayerDir<'_>, policy: &Policy) -> Resu
                 continue;
             }
             EntryType::Regular | EntryType::Continuous => {
-                layer.space.take(&relative, entry.size(), layer.path)?;
+                layer
+                    .space
+                    .take(&relative, entry.size(), layer.filesystem())?;
                 remove_existing(fd(&dir), &name).map_err(error)?;
                 let created = open_at(
                     fd(&dir),
