@@ -11,6 +11,8 @@
 //! A blob appears under its name only after its content was hashed and
 //! matched the name, so a name always means the right bytes; an
 //! interrupted pull leaves at most a `.tmp-*` file that is never read.
+//! The root is private (0700): unpacked layers keep the image's set-uid
+//! binaries and device nodes, which no host user may reach.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
