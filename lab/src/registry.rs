@@ -228,6 +228,52 @@ impl LayerTar {
         self.raw(tar::EntryType::Directory, name, None, b"", 0o755)
     }
 
+    /// A device node (`kind` Char or Block) with its numbers: hostile
+    /// layers carry real devices, not only the 0/0 whiteouts.
+    pub fn device(
+        &mut self,
+        kind: tar::EntryType,
+        name: &str,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    ) -> &mut Self {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(0);
+        header.set_mode(mode);
+        header.set_mtime(LAYER_MTIME);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_device_major(major).expect("gnu header");
+        header.set_device_minor(minor).expect("gnu header");
+        header.set_path(name).expect("a plain name");
+        header.set_cksum();
+        self.builder
+            .append(&header, io::empty())
+            .expect("writing to memory");
+        self
+    }
+
+    /// A PAX extended header giving the next entry these extended
+    /// attributes (`SCHILY.xattr.<name>` records, as GNU tar writes them).
+    pub fn xattrs(&mut self, xattrs: &[(&str, &[u8])]) -> &mut Self {
+        let mut data = Vec::new();
+        for (name, value) in xattrs {
+            let key = format!("SCHILY.xattr.{name}");
+            // "<len> <key>=<value>\n", where <len> counts its own digits.
+            let rest = 1 + key.len() + 1 + value.len() + 1;
+            let mut len = rest + 1;
+            while len != rest + len.to_string().len() {
+                len = rest + len.to_string().len();
+            }
+            data.extend_from_slice(format!("{len} {key}=").as_bytes());
+            data.extend_from_slice(value);
+            data.push(b'\n');
+        }
+        self.raw(tar::EntryType::XHeader, "PaxHeaders/x", None, &data, 0o644)
+    }
+
     pub fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
         self.raw(tar::EntryType::Regular, name, None, data, 0o644)
     }

@@ -147,6 +147,8 @@ fn main() {
 }
 
 fn execute(cli: Cli) -> Result<i32> {
+    // Whatever the command, the state root is private (or made so).
+    image_store(&cli.root)?;
     match cli.command {
         Command::Run(run) => run_image(cli.root, *run),
         Command::Pull {

@@ -2,12 +2,14 @@
 //!
 //! reference -> (index ->) manifest -> config + layers. Every document is
 //! checked against the digest that named it; layers are downloaded in
-//! parallel, each in one streaming pass: bytes from the network are
-//! hashed (blob digest), written to a temporary blob, decompressed, hashed
-//! again (diff_id) and unpacked. Nothing becomes visible in the store
-//! until its digests match.
+//! parallel, each into the content store first (hashed on the way, renamed
+//! to its digest only if it matches), then unpacked from there: a layer's
+//! bytes are never applied before their digest is verified, as containerd
+//! does. The uncompressed stream is hashed again while it is unpacked
+//! into a private directory, published under its diff_id only if it
+//! matches.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +23,7 @@ use crate::platform::Platform;
 use crate::progress::{LayerProgress, Progress};
 use crate::reference::Reference;
 use crate::registry::{self, Session};
-use crate::store::{self, BlobWriter, ImageRecord, Store};
+use crate::store::{self, ImageRecord, Store};
 use crate::unpack::{self, Policy};
 
 /// Image configs larger than this are refused.
@@ -219,8 +221,9 @@ fn fetch_layers(
     }
 }
 
-/// One layer: reused if unpacked already, unpacked from the store if the
-/// blob is there, else downloaded. Returns whether it was reused.
+/// One layer: reused if unpacked already, else downloaded into the store
+/// (unless there already) and verified, and only then unpacked. Returns
+/// whether it was reused.
 fn fetch_layer(
     store: &Store,
     session: &Session,
@@ -234,96 +237,92 @@ fn fetch_layer(
         bar.finish("Already exists");
         return Ok(true);
     }
-    let staging = store.layer_staging()?;
-    let result = if store.has_blob(&digest) {
-        let path = store.blob_path(&digest);
-        let file =
-            std::fs::File::open(&path).map_err(|e| engine(format!("{}: {e}", path.display())))?;
-        unpack_stream(file, None, job, &digest, &staging, policy, &bar)
-    } else {
-        let writer = store.blob_writer()?;
-        session.blob(&digest).and_then(|body| {
-            unpack_stream(body, Some(writer), job, &digest, &staging, policy, &bar)
-        })
-    };
-    match result.and_then(|()| store.commit_layer(&staging, job.diff_id)) {
+    let result = download(store, session, job, &digest, &bar).and_then(|()| {
+        let staging = store.layer_staging()?;
+        unpack_blob(store, job, &digest, &staging, policy)
+            .and_then(|()| store.commit_layer(&staging, job.diff_id))
+            .inspect_err(|_| {
+                let _ = store::remove_dir(&staging);
+            })
+    });
+    match result {
         Ok(()) => {
             bar.finish("Pull complete");
             Ok(false)
         }
         Err(e) => {
-            let _ = store::remove_dir(&staging);
             bar.finish("Failed");
             Err(engine(format!("layer {digest}: {}", e.message)))
         }
     }
 }
 
-/// Copies what is read into the blob's temporary file and the progress bar.
-struct Tee<'b, R> {
+/// Counts what is read on the progress bar.
+struct Counted<'b, R> {
     inner: R,
-    writer: Option<BlobWriter>,
     bar: &'b LayerProgress,
 }
 
-impl<R: Read> Read for Tee<'_, R> {
+impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(writer) = &mut self.writer {
-            writer.write_all(&buf[..n])?;
-        }
         self.bar.inc(n as u64);
         Ok(n)
     }
 }
 
 // ANCHOR: stream
-/// One pass: network (or store) -> blob hash -> [temp blob] -> decompress
-/// -> diff_id hash -> tar unpack. The blob is committed only if both
-/// digests match; the caller publishes the layer directory afterwards.
-fn unpack_stream(
-    source: impl Read,
-    writer: Option<BlobWriter>,
+/// Downloads the layer's blob into the store: network -> hash -> temporary
+/// file, renamed to its digest only if hash and size match. A corrupt or
+/// cut download leaves nothing under the digest, and nothing was unpacked.
+fn download(
+    store: &Store,
+    session: &Session,
+    job: &Job<'_>,
+    digest: &Digest,
+    bar: &LayerProgress,
+) -> Result<()> {
+    if store.has_blob(digest) {
+        bar.inc(job.descriptor.size);
+        return Ok(());
+    }
+    store.check_space(job.descriptor.size, &format!("the blob {digest}"))?;
+    let mut writer = store.blob_writer()?;
+    let body = Counted {
+        inner: session.blob(digest)?,
+        bar,
+    };
+    let mut blob = Verifier::new(body, Some(job.descriptor.size));
+    io::copy(&mut blob, &mut writer).map_err(|e| store.write_error(digest, e))?;
+    blob.finish("layer blob", digest)?;
+    writer.commit(digest)
+}
+
+/// Unpacks a verified blob from the store: file -> decompress -> diff_id
+/// hash -> tar unpack into `staging`, which the caller publishes under the
+/// diff_id only if the uncompressed stream matched it (the config names the
+/// diff_ids; the manifest, already verified, named the blob).
+fn unpack_blob(
+    store: &Store,
     job: &Job<'_>,
     digest: &Digest,
     staging: &std::path::Path,
     policy: &Policy,
-    bar: &LayerProgress,
 ) -> Result<()> {
-    let tee = Tee {
-        inner: source,
-        writer,
-        bar,
-    };
-    let mut blob = Verifier::new(tee, Some(job.descriptor.size));
-    let unpacked = (|| {
-        let decompressed: Box<dyn Read + '_> = match job.compression {
-            Compression::None => Box::new(&mut blob),
-            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
-            Compression::Zstd => {
-                Box::new(zstd::Decoder::new(&mut blob).map_err(|e| engine(format!("zstd: {e}")))?)
-            }
-        };
-        let mut diff = Verifier::new(decompressed, None);
-        unpack::unpack(&mut diff, staging, policy)?;
-        diff.finish("uncompressed layer (diff_id)", job.diff_id)?;
-        Ok(())
-    })();
-    // A corrupted blob usually fails to unpack first; say what it really is.
-    let checked = blob.finish("layer blob", digest);
-    let tee = match (unpacked, checked) {
-        (Ok(()), Ok(tee)) => tee,
-        (Ok(()), Err(e)) => return Err(e),
-        (Err(e), Ok(_)) => return Err(e),
-        (Err(e), Err(blob_error)) if blob_error.message.contains("mismatch") => {
-            let _ = e;
-            return Err(blob_error);
+    let path = store.blob_path(digest);
+    let file = std::fs::File::open(&path)
+        .map(io::BufReader::new)
+        .map_err(|e| engine(format!("{}: {e}", path.display())))?;
+    let decompressed: Box<dyn Read> = match job.compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
+        Compression::Zstd => {
+            Box::new(zstd::Decoder::new(file).map_err(|e| engine(format!("zstd: {e}")))?)
         }
-        (Err(e), Err(_)) => return Err(e),
     };
-    match tee.writer {
-        Some(writer) => writer.commit(digest),
-        None => Ok(()),
-    }
+    let mut diff = Verifier::new(decompressed, None);
+    unpack::unpack(&mut diff, staging, policy)?;
+    diff.finish("uncompressed layer (diff_id)", job.diff_id)?;
+    Ok(())
 }
 // ANCHOR_END: stream

@@ -11,6 +11,8 @@
 //! A blob appears under its name only after its content was hashed and
 //! matched the name, so a name always means the right bytes; an
 //! interrupted pull leaves at most a `.tmp-*` file that is never read.
+//! The root is private (0700): unpacked layers keep the image's set-uid
+//! binaries and device nodes, which no host user may reach.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -118,8 +120,13 @@ impl Drop for BlobWriter {
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
+    /// The root and its store directories are private (see [`private_dir`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
+        private_dir(&store.root)?;
+        for dir in [store.root.join("blobs"), store.root.join("layers")] {
+            private_dir(&dir)?;
+        }
         for dir in [store.blob_dir(), store.layer_dir()] {
             fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
             remove_stale_temporaries(&dir);
@@ -130,6 +137,36 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Refuses to write `bytes` of `what` when the store's filesystem has
+    /// less free (for unprivileged users: root's reserve stays the host's).
+    pub fn check_space(&self, bytes: u64, what: &str) -> Result<()> {
+        let stat = nix::sys::statvfs::statvfs(&self.root)
+            .map_err(|e| engine(format!("{}: {e}", self.root.display())))?;
+        let free = (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
+        if bytes > free {
+            return Err(engine(format!(
+                "not enough disk space: {what} needs {bytes} bytes but only {free} are free \
+                 on the filesystem of {}; free space there or use a state root on a larger \
+                 filesystem",
+                self.root.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The error of a blob download that failed reading or writing; a full
+    /// disk is said plainly.
+    pub fn write_error(&self, digest: &Digest, e: io::Error) -> crate::Error {
+        if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
+            return engine(format!(
+                "not enough disk space for the blob {digest} on the filesystem of {}; \
+                 free space there or use a state root on a larger filesystem",
+                self.root.display()
+            ));
+        }
+        engine(format!("downloading {digest}: {e}"))
     }
 
     fn blob_dir(&self) -> PathBuf {
@@ -403,6 +440,59 @@ impl Store {
     // ANCHOR_END: remove
 }
 
+// ANCHOR: private_dir
+/// Creates `dir` mode 0700 (missing parents as usual: other chapters'
+/// roots may share them), or repairs the mode of an existing one that is
+/// more open. Unpacked layers hold set-uid root
+/// binaries and device nodes with the image's modes: any host user who can
+/// reach them could run `euid=0` or open a disk. A directory that was
+/// opened to one group on purpose ([`share_root_with_group`]) keeps 0710.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(dir, e)),
+        _ => {}
+    }
+    let meta = fs::metadata(dir).map_err(|e| io_err(dir, e))?;
+    let mode = meta.mode() & 0o7777;
+    let wanted = if mode & 0o070 == 0o010 && meta.gid() != 0 {
+        0o710
+    } else {
+        0o700
+    };
+    if mode != wanted {
+        fs::set_permissions(dir, fs::Permissions::from_mode(wanted)).map_err(|e| {
+            engine(format!(
+                "cannot make {} private (mode {wanted:o}): {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Lets the group `gid` traverse (not list) the state root `root`: mode
+/// 0710, group `gid`. A container in a user namespace is started by its
+/// own root, host uid/gid 100000 by default, which must reach its root
+/// filesystem under `root` (Docker's userns-remap root is 0710 to the
+/// remapped group likewise). The image store stays 0700: the container
+/// sees its layers through overlay, mounted by the host's root.
+pub fn share_root_with_group(root: &Path, gid: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(root, None, Some(gid))
+        .and_then(|()| fs::set_permissions(root, fs::Permissions::from_mode(0o710)))
+        .map_err(|e| {
+            engine(format!(
+                "cannot open {} to group {gid} (mode 0710): {e}",
+                root.display()
+            ))
+        })
+}
+// ANCHOR_END: private_dir
+
 /// Deletes `.tmp-<pid>-<n>` entries whose process is gone: what a killed
 /// pull left behind. A live pull's temporaries are left alone.
 fn remove_stale_temporaries(dir: &Path) {
@@ -534,6 +624,25 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn state_roots_are_private() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        let fresh = dir.path().join("a/b");
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_ne!(mode(&dir.path().join("a")), 0o700, "parents as usual");
+        fs::set_permissions(&fresh, fs::Permissions::from_mode(0o4755)).unwrap();
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        if nix::unistd::geteuid().is_root() {
+            share_root_with_group(&fresh, 100_000).unwrap();
+            private_dir(&fresh).unwrap();
+            assert_eq!(mode(&fresh), 0o710, "opened to one group on purpose");
+        }
     }
 
     #[test]

@@ -2,20 +2,32 @@
 //!
 //! A layer comes from someone else, so extraction trusts nothing: every
 //! entry name must stay inside the layer directory (no `..`, no absolute
-//! names), no entry may be written through a symlink, and a hardlink must
-//! name a file already in the layer. Symlink *targets* are stored as they
-//! are: inside the container `/bin/sh -> /bin/busybox` is resolved against
-//! the container's root, and this extractor never follows one.
+//! names), and a hardlink must name a file already in the layer. Symlink
+//! *targets* are stored as they are: inside the container
+//! `/bin/sh -> /bin/busybox` is resolved against the container's root.
+//!
+//! This extractor never resolves a path through a symlink at all. It holds
+//! the layer directory open and reaches every entry one name at a time
+//! from a handle on its parent directory (`openat` with `O_NOFOLLOW`), and
+//! creates, removes and changes entries relative to that handle (`mkdirat`,
+//! `unlinkat`, `fchownat`, `utimensat` with `AT_SYMLINK_NOFOLLOW`, chmod on
+//! an `O_PATH | O_NOFOLLOW` handle of the entry itself). A later entry may
+//! replace an earlier one by a symlink to the host, so the attributes of
+//! directories, applied at the end, go only to the very directory that was
+//! created (same inode), found again the same careful way.
 //!
 //! Whiteouts become what overlayfs understands: `.wh.<name>` turns into a
 //! character device 0/0 named `<name>`, and `.wh..wh..opq` marks its
-//! directory opaque with the `trusted.overlay.opaque=y` xattr.
+//! directory opaque with the `trusted.overlay.opaque=y` xattr. A layer's
+//! own extended attributes are filtered (see [`xattr_allowed`]): overlay's
+//! markers come from whiteouts only, never from a layer's say-so.
 
-use std::ffi::{CString, OsStr};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, symlink};
 use std::path::{Component, Path, PathBuf};
 
 use ch04_overlay::xattr;
@@ -88,147 +100,366 @@ pub fn safe_relative(name: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Creates the missing directories of `relative`'s parent under `root`,
-/// refusing to pass through a symlink: a layer that plants `evil -> /etc`
-/// and then writes `evil/passwd` is stopped here.
-fn prepare_parent(root: &Path, relative: &Path) -> Result<()> {
-    let mut current = root.to_path_buf();
-    let parent = relative.parent().unwrap_or(Path::new(""));
-    for component in parent.components() {
-        current.push(component);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(engine(format!(
-                    "unsafe path {:?} in layer: it goes through the symlink {:?}",
-                    relative,
-                    current.strip_prefix(root).unwrap_or(&current)
-                )));
+/// The layer directory being unpacked, held open: every path below it is
+/// walked from this handle one name at a time, never through a symlink.
+struct LayerDir<'p> {
+    fd: OwnedFd,
+    path: &'p Path,
+    space: Space,
+}
+
+impl LayerDir<'_> {
+    /// The directory that holds `relative`, creating missing ones. A
+    /// symlink on the way is refused: a layer that plants `evil -> /etc`
+    /// and then writes `evil/passwd` is stopped here.
+    fn parent_of(&self, relative: &Path) -> Result<OwnedFd> {
+        let mut dir = dup(&self.fd).map_err(|e| self.error(relative, e))?;
+        let mut walked = PathBuf::new();
+        for part in relative.parent().unwrap_or(Path::new("")).iter() {
+            walked.push(part);
+            let name = cname(part)?;
+            match lstat_at(fd(&dir), &name) {
+                Ok(st) if is(&st, libc::S_IFDIR) => {}
+                Ok(st) if is(&st, libc::S_IFLNK) => {
+                    return Err(engine(format!(
+                        "unsafe path {relative:?} in layer: it goes through the symlink {walked:?}"
+                    )));
+                }
+                Ok(_) => {
+                    return Err(engine(format!(
+                        "invalid layer: {walked:?} is not a directory"
+                    )));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    // SAFETY: a directory fd and a NUL-terminated single name.
+                    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) })
+                        .map_err(|e| self.error(&walked, e))?;
+                }
+                Err(e) => return Err(self.error(&walked, e)),
             }
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(engine(format!(
-                    "invalid layer: {:?} is not a directory",
-                    current.strip_prefix(root).unwrap_or(&current)
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&current).map_err(|e| io_error(&current, e))?;
-            }
-            Err(e) => return Err(io_error(&current, e)),
+            // O_NOFOLLOW | O_DIRECTORY: had it been swapped for a symlink
+            // since the lstat, this fails instead of following it.
+            dir = open_at(fd(&dir), &name, libc::O_PATH | libc::O_DIRECTORY)
+                .map_err(|e| self.error(&walked, e))?;
         }
+        Ok(dir)
     }
-    Ok(())
+
+    /// The directory that holds `relative` if every directory on the way
+    /// is still a real directory; `None` if anything moved.
+    fn existing_parent_of(&self, relative: &Path) -> Option<OwnedFd> {
+        let mut dir = dup(&self.fd).ok()?;
+        for part in relative.parent().unwrap_or(Path::new("")).iter() {
+            let name = cname(part).ok()?;
+            dir = open_at(fd(&dir), &name, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+        }
+        Some(dir)
+    }
+
+    /// A directory on the layer's filesystem that outlives a failed unpack
+    /// (the staging directory is removed): the one to name in errors.
+    fn filesystem(&self) -> &Path {
+        self.path.parent().unwrap_or(self.path)
+    }
+
+    /// An error about `relative`, naming the entry; a full disk is said so.
+    fn error(&self, relative: &Path, e: io::Error) -> crate::Error {
+        if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
+            return engine(format!(
+                "not enough disk space: writing {relative:?} filled the filesystem of {}; \
+                 free space there or use a state root on a larger filesystem",
+                self.filesystem().display()
+            ));
+        }
+        engine(format!(
+            "unpacking {}: {e}",
+            self.path.join(relative).display()
+        ))
+    }
 }
 // ANCHOR_END: safe_path
 
-fn io_error(path: &Path, e: io::Error) -> crate::Error {
-    engine(format!("unpacking {}: {e}", path.display()))
+/// Free space the unpack may still use: checked against each file's size
+/// before a byte of it is written, so a layer bigger than the disk stops
+/// before it fills the disk (the tar header says how big a file will be).
+struct Space {
+    left: std::cell::Cell<u64>,
 }
 
-fn cstring(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| engine(format!("path {path:?} contains a NUL byte")))
-}
+impl Space {
+    /// What unprivileged users may still write on `path`'s filesystem
+    /// (`f_bavail`): the blocks reserved for root stay for the host.
+    fn of(path: &Path) -> Result<Space> {
+        let stat = nix::sys::statvfs::statvfs(path)
+            .map_err(|e| engine(format!("{}: {e}", path.display())))?;
+        let left = (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
+        Ok(Space {
+            left: std::cell::Cell::new(left),
+        })
+    }
 
-fn check(path: &Path, rc: libc::c_int) -> Result<()> {
-    if rc == 0 {
+    /// Takes `bytes` (plus a block for the inode's metadata) for `relative`.
+    fn take(&self, relative: &Path, bytes: u64, root: &Path) -> Result<()> {
+        let needed = bytes.saturating_add(4096);
+        let left = self.left.get();
+        if needed > left {
+            return Err(engine(format!(
+                "not enough disk space: {relative:?} needs {} but only {} are left on the \
+                 filesystem of {}; free space there or use a state root on a larger filesystem",
+                mib(needed),
+                mib(left),
+                root.display()
+            )));
+        }
+        self.left.set(left - needed);
         Ok(())
-    } else {
-        Err(io_error(path, io::Error::last_os_error()))
     }
 }
 
-fn mknod(path: &Path, kind: libc::mode_t, mode: u32, major: u32, minor: u32) -> Result<()> {
-    let c = cstring(path)?;
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn cname(name: &OsStr) -> Result<CString> {
+    CString::new(name.as_bytes())
+        .map_err(|_| engine(format!("entry name {name:?} contains a NUL byte")))
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn fd(owned: &OwnedFd) -> BorrowedFd<'_> {
+    use std::os::fd::AsFd;
+    owned.as_fd()
+}
+
+fn dup(owned: &OwnedFd) -> io::Result<OwnedFd> {
+    owned.try_clone()
+}
+
+/// `openat(dir, name)` that never follows a symlink in `name` (one name).
+fn open_at(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated name; the returned fd is owned from here on.
+    let raw = cvt(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600,
+        )
+    })?;
+    // SAFETY: a fresh fd nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a NUL-terminated name and a stat buffer to fill.
+    cvt(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded, so it filled the buffer.
+    Ok(unsafe { st.assume_init() })
+}
+
+fn fstat(handle: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: an fd (O_PATH is fine for fstat) and a buffer to fill.
+    cvt(unsafe { libc::fstat(handle.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded.
+    Ok(unsafe { st.assume_init() })
+}
+
+fn is(st: &libc::stat, kind: libc::mode_t) -> bool {
+    st.st_mode & libc::S_IFMT == kind
+}
+
+/// `/proc/self/fd/<dir>/<name>`: `name` inside the directory `dir` holds,
+/// for the calls that only take paths (xattrs). The kernel resolves the fd
+/// to that very directory; only `name`, a single component, is looked up.
+fn path_in(dir: BorrowedFd<'_>, name: &CStr) -> PathBuf {
+    Path::new(&format!("/proc/self/fd/{}", dir.as_raw_fd()))
+        .join(OsStr::from_bytes(name.to_bytes()))
+}
+
+/// A later entry replaces an earlier one with the same name (a directory
+/// with all it holds: std's `remove_dir_all` never follows symlinks).
+fn remove_existing(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    match lstat_at(dir, name) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+        Ok(st) if is(&st, libc::S_IFDIR) => std::fs::remove_dir_all(path_in(dir, name)),
+        // SAFETY: a NUL-terminated single name relative to a directory fd.
+        Ok(_) => cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) }).map(drop),
+    }
+}
+
+fn mknod_at(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    kind: libc::mode_t,
+    mode: u32,
+    major: u32,
+    minor: u32,
+) -> io::Result<()> {
     let dev = libc::makedev(major, minor);
-    // SAFETY: a valid NUL-terminated path; mknod has no other preconditions.
-    check(path, unsafe {
-        libc::mknod(c.as_ptr(), kind | (mode & 0o7777), dev)
+    // SAFETY: a NUL-terminated single name relative to a directory fd.
+    cvt(unsafe {
+        libc::mknodat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            kind | (mode & 0o7777) as libc::mode_t,
+            dev,
+        )
     })
+    .map(drop)
 }
 
 // ANCHOR: whiteout
-/// Turns a whiteout entry into overlayfs's form. Returns false if `name`
-/// is not a whiteout.
-fn apply_whiteout(root: &Path, relative: &Path) -> Result<bool> {
-    let Some(name) = relative.file_name().and_then(|n| n.to_str()) else {
-        return Ok(false);
+/// What a `.wh.` entry asks for.
+enum Whiteout<'n> {
+    /// `.wh..wh..opq`: hide everything lower layers have in this directory.
+    Opaque,
+    /// `.wh.<name>`: hide `<name>` of lower layers.
+    Hide(&'n [u8]),
+}
+
+/// Reads a whiteout name; `None` if `name` is not one. A whiteout must
+/// name an entry of its own directory: `.wh.`, `.wh..`, `.wh...` (which
+/// would hide the directory itself or its parent) and other `.wh..wh.`
+/// names than the opaque marker are refused, naming the entry.
+fn whiteout<'n>(name: &'n [u8], relative: &Path) -> Result<Option<Whiteout<'n>>> {
+    let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
+        return Ok(None);
     };
-    if !name.starts_with(WHITEOUT_PREFIX) {
-        return Ok(false);
+    if name == OPAQUE_MARKER.as_bytes() {
+        return Ok(Some(Whiteout::Opaque));
     }
-    let dir = root.join(relative.parent().unwrap_or(Path::new("")));
-    if name == OPAQUE_MARKER {
-        // Hide everything lower layers have in this directory.
-        xattr::set(&dir, OsStr::new("trusted.overlay.opaque"), b"y")
-            .map_err(|e| engine(format!("marking {} opaque: {e}", dir.display())))?;
-    } else if !name.starts_with(".wh..wh.") {
-        // Hide `<name>` of lower layers: a 0/0 character device.
-        let hidden = dir.join(&name[WHITEOUT_PREFIX.len()..]);
-        remove_existing(&hidden)?;
-        mknod(&hidden, libc::S_IFCHR, 0, 0, 0)
-            .map_err(|e| engine(format!("{} (whiteouts need root: CAP_MKNOD)", e.message)))?;
+    if hidden.is_empty()
+        || hidden == b"."
+        || hidden == b".."
+        || hidden.starts_with(WHITEOUT_PREFIX.as_bytes())
+    {
+        return Err(engine(format!(
+            "invalid whiteout {:?} in layer: it names no entry inside the layer \
+             (only .wh.<name> and {OPAQUE_MARKER} are whiteouts)",
+            relative.display().to_string()
+        )));
     }
-    Ok(true)
+    Ok(Some(Whiteout::Hide(hidden)))
+}
+
+/// Turns a whiteout into overlayfs's form, in the directory `dir` holds.
+fn apply_whiteout(dir: BorrowedFd<'_>, whiteout: Whiteout<'_>) -> io::Result<()> {
+    match whiteout {
+        Whiteout::Opaque => xattr::set(
+            &path_in(dir, c"."),
+            OsStr::new("trusted.overlay.opaque"),
+            b"y",
+        ),
+        Whiteout::Hide(hidden) => {
+            let hidden = CString::new(hidden).map_err(io::Error::other)?;
+            remove_existing(dir, &hidden)?;
+            // A 0/0 character device: overlay's whiteout.
+            mknod_at(dir, &hidden, libc::S_IFCHR, 0, 0, 0)
+        }
+    }
 }
 // ANCHOR_END: whiteout
 
-/// A later entry replaces an earlier one with the same name.
-fn remove_existing(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path).map_err(|e| io_error(path, e)),
-        Ok(_) => fs::remove_file(path).map_err(|e| io_error(path, e)),
-        Err(_) => Ok(()),
-    }
+// ANCHOR: xattrs
+/// Whether a layer may set the extended attribute `name`. Overlay reads
+/// its own attributes (`trusted.overlay.*`, or `user.overlay.*` with
+/// `userxattr`) as instructions (opaque, redirect to another path,
+/// metacopy, origin), so a layer never sets them: opaque directories come
+/// from `.wh..wh..opq` only. Other `trusted.*` are for privileged host
+/// tools, and `security.*` labels (SELinux, IMA/EVM) are the host's
+/// policy, not the image's; they are dropped too. What stays is what
+/// images legitimately carry: `user.*` data, file capabilities (bounded
+/// by the container's capability set) and POSIX ACLs.
+pub fn xattr_allowed(name: &str) -> bool {
+    (name.starts_with("user.") && !name.starts_with("user.overlay."))
+        || name == "security.capability"
+        || name == "system.posix_acl_access"
+        || name == "system.posix_acl_default"
 }
+// ANCHOR_END: xattrs
 
-/// Metadata applied after an entry is written (directories: at the end,
-/// so their mode and mtime survive the entries written inside them).
+/// An entry's metadata from its tar header.
 struct Attributes {
-    path: PathBuf,
     mode: u32,
     uid: u64,
     gid: u64,
     mtime: u64,
     xattrs: Vec<(String, Vec<u8>)>,
-    symlink: bool,
 }
 
+// ANCHOR: attributes
 impl Attributes {
-    fn apply(&self, policy: &Policy) -> Result<()> {
-        let c = cstring(&self.path)?;
+    /// Applies the metadata to the entry `name` of the directory `dir`
+    /// holds, which the caller made (or found again, same inode). Nothing
+    /// here follows a symlink: ownership and times are set with
+    /// `AT_SYMLINK_NOFOLLOW`, xattrs with `lsetxattr`, and the mode on an
+    /// `O_PATH | O_NOFOLLOW` handle of the entry once it is known not to be
+    /// a symlink (symlinks have no mode of their own).
+    fn apply(&self, dir: BorrowedFd<'_>, name: &CStr, policy: &Policy) -> io::Result<()> {
+        let at = dir.as_raw_fd();
         if policy.ownership {
-            // SAFETY: valid path; lchown does not follow symlinks.
-            check(&self.path, unsafe {
-                libc::lchown(c.as_ptr(), self.uid as libc::uid_t, self.gid as libc::gid_t)
+            // SAFETY: a NUL-terminated single name relative to a directory fd.
+            cvt(unsafe {
+                libc::fchownat(
+                    at,
+                    name.as_ptr(),
+                    self.uid as libc::uid_t,
+                    self.gid as libc::gid_t,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
             })?;
         }
-        for (name, value) in &self.xattrs {
+        // After chown, which clears file capabilities.
+        for (key, value) in &self.xattrs {
             // Where the filesystem or our privileges do not allow it, skip.
-            let _ = xattr::set(&self.path, OsStr::new(name), value);
+            let _ = xattr::set(&path_in(dir, name), OsStr::new(key), value);
         }
-        if !self.symlink {
-            // After chown, which clears set-uid bits.
-            // SAFETY: valid path.
-            check(&self.path, unsafe {
-                libc::chmod(c.as_ptr(), (self.mode & 0o7777) as libc::mode_t)
-            })?;
+        let handle = open_at(dir, name, libc::O_PATH)?;
+        if !is(&fstat(fd(&handle))?, libc::S_IFLNK) {
+            // After chown, which clears set-uid bits. The magic link
+            // /proc/self/fd/<handle> is this inode, never a path again.
+            let path = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+                .expect("no NUL in a number");
+            // SAFETY: a NUL-terminated path.
+            cvt(unsafe { libc::chmod(path.as_ptr(), (self.mode & 0o7777) as libc::mode_t) })?;
         }
         let time = libc::timespec {
             tv_sec: self.mtime as libc::time_t,
             tv_nsec: 0,
         };
         let times = [time, time];
-        // SAFETY: valid path and a two-element timespec array.
-        check(&self.path, unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
+        // SAFETY: a NUL-terminated name and a two-element timespec array.
+        cvt(unsafe {
+            libc::utimensat(at, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
         })
+        .map(drop)
     }
+}
+// ANCHOR_END: attributes
+
+/// A directory's attributes, applied after everything inside it was
+/// written, to the directory the entry created and to nothing else.
+struct Deferred {
+    dev: libc::dev_t,
+    ino: libc::ino_t,
+    attributes: Attributes,
 }
 
 // ANCHOR: unpack
@@ -236,86 +467,136 @@ impl Attributes {
 /// Returns the number of entries written. On error the caller removes
 /// `root`: it is a private directory that nobody else sees yet.
 pub fn unpack(archive: impl Read, root: &Path, policy: &Policy) -> Result<u64> {
+    let layer = LayerDir {
+        fd: File::open(root)
+            .map(OwnedFd::from)
+            .map_err(|e| engine(format!("{}: {e}", root.display())))?,
+        path: root,
+        space: Space::of(root)?,
+    };
+    unpack_into(archive, layer, policy)
+}
+
+fn unpack_into(archive: impl Read, layer: LayerDir<'_>, policy: &Policy) -> Result<u64> {
     let mut archive = tar::Archive::new(archive);
-    let mut directories = Vec::new();
+    // By path: if a directory is declared twice, the later entry wins.
+    let mut directories: BTreeMap<PathBuf, Deferred> = BTreeMap::new();
     let mut count = 0;
     let entries = archive
         .entries()
         .map_err(|e| engine(format!("reading layer: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| engine(format!("reading layer: {e}")))?;
-        let name = PathBuf::from(std::ffi::OsStr::from_bytes(&entry.path_bytes()));
+        let name = PathBuf::from(OsStr::from_bytes(&entry.path_bytes()));
         let relative = safe_relative(&name)?;
-        if relative.as_os_str().is_empty() {
+        let Some(file_name) = relative.file_name() else {
             continue; // "./" itself
-        }
-        prepare_parent(root, &relative)?;
-        if apply_whiteout(root, &relative)? {
+        };
+        let file_name = file_name.to_owned();
+        let whiteout = whiteout(file_name.as_bytes(), &relative)?;
+        let dir = layer.parent_of(&relative)?;
+        let error = |e| layer.error(&relative, e);
+        if let Some(whiteout) = whiteout {
+            apply_whiteout(fd(&dir), whiteout).map_err(|e| {
+                engine(format!(
+                    "{} (whiteouts need root: CAP_MKNOD)",
+                    layer.error(&relative, e).message
+                ))
+            })?;
             count += 1;
             continue;
         }
-        let path = root.join(&relative);
+        let name = cname(&file_name)?;
         let xattrs = xattrs(&mut entry);
         let header = entry.header().clone();
         let kind = header.entry_type();
         let mode = header.mode().unwrap_or(0o644);
         let attributes = Attributes {
-            path: path.clone(),
             mode,
             uid: header.uid().unwrap_or(0),
             gid: header.gid().unwrap_or(0),
             mtime: header.mtime().unwrap_or(0),
             xattrs,
-            symlink: kind == EntryType::Symlink,
         };
         let link_name = entry
             .link_name_bytes()
-            .map(|l| PathBuf::from(std::ffi::OsStr::from_bytes(&l)));
+            .map(|l| PathBuf::from(OsStr::from_bytes(&l)));
         match kind {
             EntryType::Directory => {
-                match fs::symlink_metadata(&path) {
-                    Ok(meta) if meta.is_dir() => {}
+                let st = match lstat_at(fd(&dir), &name) {
+                    Ok(st) if is(&st, libc::S_IFDIR) => st,
                     _ => {
-                        remove_existing(&path)?;
-                        fs::create_dir(&path).map_err(|e| io_error(&path, e))?;
+                        remove_existing(fd(&dir), &name).map_err(error)?;
+                        // SAFETY: a NUL-terminated single name relative to a directory fd.
+                        cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) })
+                            .map_err(error)?;
+                        lstat_at(fd(&dir), &name).map_err(error)?
                     }
-                }
-                directories.push(attributes);
+                };
+                directories.insert(
+                    relative.clone(),
+                    Deferred {
+                        dev: st.st_dev,
+                        ino: st.st_ino,
+                        attributes,
+                    },
+                );
                 count += 1;
                 continue;
             }
             EntryType::Regular | EntryType::Continuous => {
-                remove_existing(&path)?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(|e| io_error(&path, e))?;
-                io::copy(&mut entry, &mut file).map_err(|e| io_error(&path, e))?;
+                layer
+                    .space
+                    .take(&relative, entry.size(), layer.filesystem())?;
+                remove_existing(fd(&dir), &name).map_err(error)?;
+                let created = open_at(
+                    fd(&dir),
+                    &name,
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                )
+                .map_err(error)?;
+                let mut file = File::from(created);
+                io::copy(&mut entry, &mut file)
+                    .and_then(|_| file.flush())
+                    .map_err(|e| layer.error(&relative, e))?;
             }
             EntryType::Symlink => {
                 let target = link_name.ok_or_else(|| engine("symlink without target"))?;
-                remove_existing(&path)?;
-                symlink(&target, &path).map_err(|e| io_error(&path, e))?;
+                let target = CString::new(target.as_os_str().as_bytes())
+                    .map_err(|_| engine(format!("symlink {relative:?}: NUL in its target")))?;
+                remove_existing(fd(&dir), &name).map_err(error)?;
+                // SAFETY: NUL-terminated strings; the link is made in `dir`.
+                cvt(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
+                    .map_err(error)?;
             }
             EntryType::Link => {
                 let target = link_name.ok_or_else(|| engine("hardlink without target"))?;
                 let source = safe_relative(&target)
                     .map_err(|e| engine(format!("hardlink {relative:?}: {}", e.message)))?;
-                prepare_parent(root, &source)?;
-                let source = root.join(source);
-                match fs::symlink_metadata(&source) {
-                    Ok(meta) if !meta.is_dir() => {}
-                    _ => {
-                        return Err(engine(format!(
-                            "hardlink {relative:?} points to {target:?}, which is not a file in the layer"
-                        )));
-                    }
+                let not_in_layer = || {
+                    engine(format!(
+                        "hardlink {relative:?} points to {target:?}, which is not a file in the layer"
+                    ))
+                };
+                let source_name = cname(source.file_name().ok_or_else(not_in_layer)?)?;
+                let source_dir = layer.parent_of(&source)?;
+                match lstat_at(fd(&source_dir), &source_name) {
+                    Ok(st) if !is(&st, libc::S_IFDIR) => {}
+                    _ => return Err(not_in_layer()),
                 }
-                remove_existing(&path)?;
-                fs::hard_link(&source, &path).map_err(|e| io_error(&path, e))?;
+                remove_existing(fd(&dir), &name).map_err(error)?;
+                // Flags 0: a symlink source is linked itself, never followed.
+                // SAFETY: NUL-terminated single names relative to directory fds.
+                cvt(unsafe {
+                    libc::linkat(
+                        source_dir.as_raw_fd(),
+                        source_name.as_ptr(),
+                        dir.as_raw_fd(),
+                        name.as_ptr(),
+                        0,
+                    )
+                })
+                .map_err(error)?;
                 count += 1;
                 continue; // a hardlink shares its source's metadata
             }
@@ -334,13 +615,13 @@ pub fn unpack(archive: impl Read, root: &Path, policy: &Policy) -> Result<u64> {
                     } else {
                         libc::S_IFBLK
                     };
-                    remove_existing(&path)?;
-                    mknod(&path, kind, mode, major, minor)?;
+                    remove_existing(fd(&dir), &name).map_err(error)?;
+                    mknod_at(fd(&dir), &name, kind, mode, major, minor).map_err(error)?;
                 }
             },
             EntryType::Fifo => {
-                remove_existing(&path)?;
-                mknod(&path, libc::S_IFIFO, mode, 0, 0)?;
+                remove_existing(fd(&dir), &name).map_err(error)?;
+                mknod_at(fd(&dir), &name, libc::S_IFIFO, mode, 0, 0).map_err(error)?;
             }
             // PAX and GNU long-name headers are consumed by the tar crate;
             // anything else (sparse files, volume labels) is not in images.
@@ -350,12 +631,30 @@ pub fn unpack(archive: impl Read, root: &Path, policy: &Policy) -> Result<u64> {
                 )));
             }
         }
-        attributes.apply(policy)?;
+        attributes
+            .apply(fd(&dir), &name, policy)
+            .map_err(|e| layer.error(&relative, e))?;
         count += 1;
     }
-    // Deepest first, so a read-only parent is locked only after its children.
-    for dir in directories.iter().rev() {
-        dir.apply(policy)?;
+    // Deepest first, so a read-only parent is locked only after its
+    // children; each to the directory its entry made, if it is still there
+    // (a later entry may have replaced it, by a symlink to the host even).
+    for (relative, deferred) in directories.iter().rev() {
+        let Some(dir) = layer.existing_parent_of(relative) else {
+            continue;
+        };
+        let name = cname(relative.file_name().expect("entries have names"))?;
+        match lstat_at(fd(&dir), &name) {
+            Ok(st)
+                if is(&st, libc::S_IFDIR)
+                    && st.st_dev == deferred.dev
+                    && st.st_ino == deferred.ino => {}
+            _ => continue,
+        }
+        deferred
+            .attributes
+            .apply(fd(&dir), &name, policy)
+            .map_err(|e| layer.error(relative, e))?;
     }
     Ok(count)
 }
@@ -370,7 +669,7 @@ fn xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let key = e.key().ok()?.strip_prefix("SCHILY.xattr.")?.to_string();
-            Some((key, e.value_bytes().to_vec()))
+            xattr_allowed(&key).then(|| (key, e.value_bytes().to_vec()))
         })
         .collect()
 }
@@ -378,6 +677,7 @@ fn xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -514,6 +814,41 @@ mod tests {
                 "{what}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn whiteout_names_stay_in_their_directory() {
+        for bad in [".wh.", ".wh..", ".wh...", ".wh..wh..", ".wh..wh.plnk"] {
+            let tar = tar_with(|b| raw(b, EntryType::Regular, &format!("a/{bad}"), None, b""));
+            let (_dir, result) = unpack_into(&tar);
+            let e = result.expect_err(bad);
+            assert!(
+                e.message.contains(&format!("invalid whiteout \"a/{bad}\"")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_replaced_by_a_symlink_keeps_its_mode_to_itself() {
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, b"x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let target = victim.display().to_string();
+        let tar = tar_with(|b| {
+            let mut h = header(EntryType::Directory, 0, 0o777);
+            h.set_path("d").unwrap();
+            h.set_cksum();
+            b.append(&h, &b""[..]).unwrap();
+            raw(b, EntryType::Symlink, "d", Some(&target), b"");
+        });
+        let (dir, result) = unpack_into(&tar);
+        result.unwrap();
+        assert_eq!(fs::read_link(dir.path().join("d")).unwrap(), victim);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o600);
     }
 
     #[test]
