@@ -30,6 +30,7 @@ pub fn check(src: &Path) -> Vec<String> {
         check_includes(&name, dir, &text, &mut problems);
         check_links(&name, dir, &text, &mut problems);
         check_rust_listings(&name, &text, &mut problems);
+        check_listing_captions(&name, &text, &mut problems);
     }
     problems
 }
@@ -51,6 +52,7 @@ pub fn check_book(workspace: &Path) -> Vec<String> {
             .display()
             .to_string();
         check_exercise_tests(&name, &text, workspace, &mut problems);
+        check_exercise_functions(&name, &text, workspace, &mut problems);
         texts.push((page.parent().unwrap_or(&src).to_path_buf(), text));
     }
     let unused =
@@ -246,6 +248,77 @@ fn check_exercise_tests(page: &str, text: &str, workspace: &Path, problems: &mut
                     .map(|t| format!("--test {t}"))
                     .unwrap_or_else(|| "--lib".into())
             ));
+        }
+    }
+}
+
+/// The exercises of a page: for each numbered item that starts with a bold
+/// function name, the names (`**\`f\`**`, `Type::method` kept whole) and the
+/// source file it names (the first backticked path under a `src/`).
+pub fn exercise_functions(text: &str) -> Vec<(Vec<String>, String)> {
+    let mut found = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let numbered = trimmed
+            .split_once(". **`")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if numbered {
+            items.push(String::new());
+            open = true;
+        } else if trimmed.is_empty() || trimmed.starts_with('#') {
+            open = false;
+        }
+        if open && let Some(item) = items.last_mut() {
+            item.push_str(trimmed);
+            item.push(' ');
+        }
+    }
+    for item in items.iter().filter(|i| !i.is_empty()) {
+        let before_check = item.split("Check:").next().unwrap_or("");
+        let names: Vec<String> = before_check
+            .split("**`")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("`**").map(|(n, _)| n.to_string()))
+            .collect();
+        let file = before_check
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .find(|w| w.contains("/src/") && w.ends_with(".rs"))
+            .map(str::to_string);
+        if let (false, Some(file)) = (names.is_empty(), file) {
+            found.push((names, file));
+        }
+    }
+    found
+}
+
+fn check_exercise_functions(page: &str, text: &str, workspace: &Path, problems: &mut Vec<String>) {
+    for (names, file) in exercise_functions(text) {
+        let Ok(source) = std::fs::read_to_string(workspace.join(&file)) else {
+            problems.push(format!(
+                "{page}: an exercise names {file}, which does not exist"
+            ));
+            continue;
+        };
+        for name in names {
+            let function = name.rsplit("::").next().unwrap_or(&name);
+            let defined = source.lines().any(|l| {
+                l.trim_start()
+                    .trim_start_matches("pub ")
+                    .trim_start_matches("pub(crate) ")
+                    .starts_with(&format!("fn {function}"))
+                    && l.split(&format!("fn {function}"))
+                        .nth(1)
+                        .is_some_and(|r| r.starts_with('(') || r.starts_with('<'))
+            });
+            if !defined {
+                problems.push(format!(
+                    "{page}: an exercise names `{name}` in {file}, which defines no such function"
+                ));
+            }
         }
     }
 }
@@ -449,6 +522,34 @@ fn check_links(page: &str, dir: &Path, text: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// Every included Rust listing says which file it comes from: the line
+/// before its fence is `` `path`: ``.
+fn check_listing_captions(page: &str, text: &str, problems: &mut Vec<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, pair) in lines.windows(2).enumerate() {
+        let (fence, include) = (pair[0].trim(), pair[1].trim());
+        if !fence.starts_with("```rust") {
+            continue;
+        }
+        let Some(spec) = include
+            .strip_prefix("{{#include ")
+            .or_else(|| include.strip_prefix("{{#rustdoc_include "))
+        else {
+            continue;
+        };
+        let file = spec.split(':').next().unwrap_or("").trim_end_matches("}}");
+        let file = file.trim_start_matches("../");
+        let caption = format!("`{file}`:");
+        let before = lines[..i].iter().rev().find(|l| !l.trim().is_empty());
+        if before.map(|l| l.trim()) != Some(caption.as_str()) {
+            problems.push(format!(
+                "{page}:{}: say which file the listing comes from: put `{caption}` on the line before it",
+                i + 1
+            ));
+        }
+    }
+}
+
 fn check_rust_listings(page: &str, text: &str, problems: &mut Vec<String>) {
     let mut in_rust = false;
     let mut in_other = false;
@@ -535,7 +636,7 @@ mod tests {
 
     #[test]
     fn a_check_naming_a_missing_test_is_a_problem() {
-        let page = "```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n\n1. **`a`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_runs`.\n2. **`b`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_flies`.\n";
+        let page = "`chapters/09-demo/src/lib.rs`:\n```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n\n1. **`a`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_runs`.\n2. **`b`**.\n   Check: `cargo test -p ch09-demo --test scenarios it_flies`.\n";
         let ws = workspace(page, "chapters/09-demo/src/lib.rs:hidden\n");
         let problems = check_book(ws.path());
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -543,8 +644,27 @@ mod tests {
     }
 
     #[test]
+    fn an_exercise_naming_a_missing_function_is_a_problem() {
+        let page = "## Exercises\n\n1. **`a`** and **`gone`** in `chapters/09-demo/src/lib.rs`: do it.\n   Check: `cargo test -p ch09-demo --test scenarios it_runs`.\n";
+        assert_eq!(
+            exercise_functions(page),
+            [(
+                vec!["a".to_string(), "gone".to_string()],
+                "chapters/09-demo/src/lib.rs".to_string()
+            )]
+        );
+        let ws = workspace(
+            page,
+            "chapters/09-demo/src/lib.rs:shown\nchapters/09-demo/src/lib.rs:hidden\n",
+        );
+        let problems = check_book(ws.path());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("`gone`"), "{problems:?}");
+    }
+
+    #[test]
     fn an_anchor_no_page_includes_is_a_problem() {
-        let page = "```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n";
+        let page = "`chapters/09-demo/src/lib.rs`:\n```rust\n{{#include ../../chapters/09-demo/src/lib.rs:shown}}\n```\n";
         let ws = workspace(page, "");
         let problems = check_book(ws.path());
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -555,6 +675,21 @@ mod tests {
             "# kept for later\nchapters/09-demo/src/lib.rs:hidden\n",
         );
         assert!(check_book(ws.path()).is_empty());
+    }
+
+    #[test]
+    fn a_listing_without_its_file_is_a_problem() {
+        let mut problems = Vec::new();
+        let named =
+            "`chapters/x/src/a.rs`:\n```rust\n{{#include ../../chapters/x/src/a.rs:x}}\n```\n";
+        check_listing_captions("p.md", named, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        check_listing_captions(
+            "p.md",
+            "Some text:\n```rust\n{{#include ../../chapters/x/src/a.rs:x}}\n```\n",
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

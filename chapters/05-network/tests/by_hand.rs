@@ -65,7 +65,9 @@ fn the_recipe_runs_as_written_and_leaves_nothing() {
     if !require_root() {
         return;
     }
-    let netns_before = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    let netns_before = std::fs::read_dir("/run/netns")
+        .map(|d| d.count())
+        .unwrap_or(0);
     let out = Command::new("timeout")
         .args(["120", "bash", SCRIPT])
         .output()
@@ -84,6 +86,8 @@ fn the_recipe_runs_as_written_and_leaves_nothing() {
         "{stdout}\n{stderr}"
     );
     assert!(stdout.ends_with("# teardown\n"), "{stdout}");
-    let netns_after = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    let netns_after = std::fs::read_dir("/run/netns")
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(netns_before, netns_after, "the recipe left a namespace");
 }
