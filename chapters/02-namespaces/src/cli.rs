@@ -69,6 +69,8 @@ pub fn spec_from_options(
 ) -> Result<Spec, Error> {
     let mut spec = Spec::new(rootfs, command);
     if let Some(hostname) = &args.hostname {
+        // Checked here, before any later chapter creates anything for it.
+        crate::hostname::check_hostname(hostname)?;
         spec.set_hostname(hostname);
     }
     for name in &args.share {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use ch01_chroot::exec::DEFAULT_PATH;
 
 use crate::Error;
+use crate::hostname::check_hostname;
 use crate::idmap::{DEFAULT_MAP, IdMap};
 use crate::namespaces::{Namespace, Namespaces};
 use crate::timens::TimeOffsets;
@@ -83,12 +84,7 @@ impl Spec {
                 "cannot share the mount namespace: pivot_root would change the host's root",
             ));
         }
-        if self.hostname.is_empty() || self.hostname.len() > 64 {
-            return Err(Error::engine(format!(
-                "invalid hostname {:?}: 1 to 64 characters",
-                self.hostname
-            )));
-        }
+        check_hostname(&self.hostname)?;
         if self.has(Namespace::User) && (self.uid_map.is_empty() || self.gid_map.is_empty()) {
             return Err(Error::engine(
                 "a user namespace needs a uid map and a gid map",

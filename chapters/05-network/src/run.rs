@@ -21,6 +21,7 @@ use ch04_overlay::store::Container;
 use crate::attach::Request;
 use crate::mode::{NetworkMode, PortMapping};
 use crate::network::Host;
+use crate::reserve::reserve;
 use crate::step::{EtcFilesStep, NetworkStep, apply_mode};
 use crate::{Error, Result};
 
@@ -57,6 +58,10 @@ impl NetworkOptions {
                 "--ip needs a bridge network, not --network {}",
                 self.mode
             )));
+        }
+        for (name, _) in &self.extra_hosts {
+            ch02_namespaces::hostname::check_hostname(name)
+                .map_err(|e| Error::engine(format!("--add-host: {}", e.message)))?;
         }
         for (i, p) in self.ports.iter().enumerate() {
             if let Some(q) = self.ports[..i].iter().find(|q| p.conflicts_with(q)) {
@@ -104,7 +109,11 @@ where
 {
     options.network.validate()?;
     let host = host_for(&options.storage.root)?;
+    // What killed runs left on any network of this root goes first.
+    crate::sweep::reclaim_root(&host)?;
     check_network_exists(&host, &options.network.mode)?;
+    // Held until the run returns: the container's whole life.
+    let _ports = reserve(&options.network.ports)?;
     ch04_overlay::run::run_with(
         spec,
         &options.storage,

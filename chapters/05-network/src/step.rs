@@ -22,7 +22,7 @@ use ch02_namespaces::{ChildContext, ChildStep, ParentContext, ParentStep, Spec};
 use nix::mount::{MsFlags, mount};
 
 use crate::attach::{Endpoint, Request, attach};
-use crate::etc::EtcFiles;
+use crate::etc::{EtcFiles, check_values};
 use crate::mode::NetworkMode;
 use crate::network::Host;
 use crate::{Error, Result};
@@ -76,6 +76,7 @@ impl ParentStep for NetworkStep {
     }
 
     fn run(&mut self, ctx: &ParentContext) -> Result<()> {
+        check_values(&ctx.spec.hostname, &self.aliases, &self.extra_hosts)?;
         let endpoint = attach(&self.host, &self.request, ctx.child.as_raw())?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = EtcFiles::generate(
