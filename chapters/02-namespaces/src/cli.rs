@@ -53,6 +53,9 @@ pub struct ContainerArgs {
     /// Working directory inside the container [default: /].
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Pass descriptors 3 to 3+N-1 on to the command (every other one beyond stdio is closed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 // ANCHOR: spec_from_args
@@ -111,6 +114,7 @@ pub fn spec_from_options(
     if let Some(dir) = args.workdir {
         spec.cwd = dir;
     }
+    spec.preserve_fds = args.preserve_fds;
     Ok(spec)
 }
 // ANCHOR_END: spec_from_args

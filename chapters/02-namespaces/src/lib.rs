@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod dev;
+pub mod fds;
 pub mod forward;
 pub mod hostname;
 pub mod idmap;

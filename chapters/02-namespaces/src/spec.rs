@@ -37,6 +37,9 @@ pub struct Spec {
     pub env: Vec<String>,
     /// The working directory inside the container.
     pub cwd: PathBuf,
+    /// Descriptors 3 to 3+N-1 of the caller, passed on purpose (runc's
+    /// `--preserve-fds`); every other one beyond stdio is closed at exec.
+    pub preserve_fds: u32,
 }
 // ANCHOR_END: spec
 
@@ -56,6 +59,7 @@ impl Spec {
             init: false,
             time_offsets: TimeOffsets::default(),
             cwd: PathBuf::from("/"),
+            preserve_fds: 0,
         }
     }
 

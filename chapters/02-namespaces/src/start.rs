@@ -20,10 +20,10 @@ use nix::unistd::{Pid, chdir};
 
 use crate::Error;
 use crate::forward::{BlockedSignals, wait_forwarding};
-use crate::init;
 use crate::sequence::{ChildContext, ChildStep, ParentContext, ParentStep, StartSequence};
 use crate::spec::Spec;
 use crate::sync::{Wait, sync_channel};
+use crate::{fds, init};
 
 /// Stack for the cloned child until it execs (its own copy of memory).
 const STACK_SIZE: usize = 1 << 20;
@@ -148,7 +148,10 @@ impl Inside<'_> {
             // SAFETY: _exit skips destructors meant for the parent.
             unsafe { libc::_exit(ENGINE_ERROR) }
         }
-        let error = match child_steps(spec, rootfs, &mut steps) {
+        // Only stdio and the descriptors passed on purpose survive exec.
+        let ready = child_steps(spec, rootfs, &mut steps)
+            .and_then(|()| fds::close_inherited_on_exec(spec.preserve_fds));
+        let error = match ready {
             Err(error) => error,
             Ok(()) if spec.init => init::become_init(&spec.argv, report),
             Ok(()) => match exec_command(&spec.argv) {

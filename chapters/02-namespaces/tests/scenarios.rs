@@ -688,3 +688,67 @@ fn a_hundred_runs_leave_nothing_behind() {
     assert_eq!(chapter_processes(), Vec::<PathBuf>::new(), "processes left");
     assert_eq!(host_mounts(), before, "mounts changed on the host");
 }
+
+/// `BIN run OPTIONS <fixture> COMMAND` with the caller's descriptor `fd`
+/// open (no close-on-exec) as descriptor `at`, as a shell's `7<dir` does.
+fn run_holding(
+    fd: &impl std::os::fd::AsRawFd,
+    at: i32,
+    options: &[&str],
+    command: &[&str],
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let raw = fd.as_raw_fd();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .args(options)
+        .arg(fixture::rootfs())
+        .args(command);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ok = if raw == at {
+                libc::fcntl(at, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, at)
+            };
+            if ok < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// Issue 12, item 9: a caller holding fd 7 on a host directory; the
+/// container (its command, and with --init its pid 1) cannot reach it
+/// through /proc/self/fd/7 or /proc/1/fd/7. `--preserve-fds 1` passes
+/// fd 3 on purpose.
+#[test]
+fn inherited_descriptors_stay_outside() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("secret"), "host secret\n").unwrap();
+    let dir = std::fs::File::open(host.path()).unwrap();
+    let probe = "ls /proc/self/fd/7/ /proc/1/fd/7/; cat /proc/self/fd/7/secret /proc/1/fd/7/secret";
+    for options in [&[][..], &["--init"]] {
+        let out = run_holding(&dir, 7, options, &["sh", "-c", probe]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("secret"),
+            "with {options:?} the container reached the caller's fd 7: {stdout}"
+        );
+        assert_ne!(out.status.code(), Some(0), "{stdout}");
+    }
+    let out = run_holding(
+        &dir,
+        3,
+        &["--preserve-fds", "1"],
+        &["cat", "/proc/self/fd/3/secret"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "host secret\n");
+}
