@@ -22,6 +22,7 @@ pub mod forward;
 pub mod hostname;
 pub mod idmap;
 pub mod init;
+pub mod inroot;
 pub mod loopback;
 pub mod mounts;
 pub mod namespaces;

@@ -752,3 +752,36 @@ fn inherited_descriptors_stay_outside() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "host secret\n");
 }
+
+/// Issue 12, item 7: a root whose /proc, /sys and /dev are symbolic links
+/// to host paths. The mounts (and the directories they need) land inside
+/// the root, where the container resolves the same links; the host paths
+/// are never created.
+#[test]
+fn mount_targets_resolve_inside_the_root() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let copy = fixture_copy();
+    let rootfs = copy.path().join("rootfs");
+    let host = tempfile::tempdir().unwrap();
+    for name in ["proc", "sys", "dev"] {
+        let target = host.path().join("missing").join(name);
+        let at = rootfs.join(name);
+        let _ = std::fs::remove_dir(&at);
+        std::os::unix::fs::symlink(&target, &at).unwrap();
+    }
+    let out = Scenario::new(BIN)
+        .args(["run"])
+        .arg(&rootfs)
+        .args(["sh", "-c", "cat /proc/1/comm; ls /dev/null"])
+        .run();
+    assert!(
+        !host.path().join("missing").exists(),
+        "the run created directories on the host: {}",
+        out.render()
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, "sh\n/dev/null\n");
+}

@@ -11,9 +11,10 @@
 //! pair and the published ports back when the container exits.
 
 use std::net::Ipv4Addr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use ch02_namespaces::inroot::resolve_in_root;
 use ch02_namespaces::namespaces::Namespace;
 use ch02_namespaces::{Spec, StartSequence};
 use ch04_overlay::store::Container;
@@ -176,18 +177,31 @@ fn check_network_exists(host: &Host, mode: &NetworkMode) -> Result<()> {
 // ANCHOR: etc_targets
 /// Regular files at `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`
 /// in the container's own root (written through the mounted root, so into
-/// its upper layer, never a lower one): a bind mount needs a target, and a
-/// symbolic link there (common for resolv.conf) is replaced, since it
-/// would be followed on the host's side.
+/// its upper layer, never a lower one): a bind mount needs a target.
+///
+/// The root is the image's, so its links are the image's too: `/etc` is
+/// resolved inside the root (chapter 2's `resolve_in_root`), never on the
+/// host's side, and a symbolic link in place of one of the files (common
+/// for resolv.conf) is replaced, not followed; the files are created with
+/// `O_NOFOLLOW | O_EXCL`.
 pub fn ensure_etc_targets(rootfs: &Path) -> Result<()> {
-    let etc = rootfs.join("etc");
+    let etc = resolve_in_root(rootfs, Path::new("/etc"))?;
     let fail = |what: &str, path: &Path, e: std::io::Error| {
         Error::engine(format!("{what} {}: {e}", path.display()))
     };
-    if etc.symlink_metadata().is_err() {
-        std::fs::create_dir(&etc).map_err(|e| fail("creating", &etc, e))?;
-        std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| fail("chmod", &etc, e))?;
+    match etc.symlink_metadata() {
+        Err(_) => {
+            std::fs::create_dir_all(&etc).map_err(|e| fail("creating", &etc, e))?;
+            std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| fail("chmod", &etc, e))?;
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::engine(format!(
+                "{} is not a directory: cannot provide /etc/hosts",
+                etc.display()
+            )));
+        }
+        Ok(_) => {}
     }
     for name in ["hosts", "hostname", "resolv.conf"] {
         let path = etc.join(name);
@@ -204,7 +218,13 @@ pub fn ensure_etc_targets(rootfs: &Path) -> Result<()> {
             }
             Err(_) => {}
         }
-        std::fs::write(&path, "").map_err(|e| fail("creating", &path, e))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| fail("creating", &path, e))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
             .map_err(|e| fail("chmod", &path, e))?;
     }
@@ -238,6 +258,20 @@ mod tests {
                 .message
                 .contains("published twice")
         );
+    }
+
+    #[test]
+    fn etc_targets_stay_inside_the_root() {
+        let host = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", host.path().join("resolv.conf")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(host.path(), dir.path().join("etc")).unwrap();
+        ensure_etc_targets(dir.path()).unwrap();
+        // The host's directory is untouched; the files are in the root.
+        let names: Vec<_> = std::fs::read_dir(host.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+        let inside = dir.path().join(host.path().strip_prefix("/").unwrap());
+        assert!(inside.join("hostname").is_file());
     }
 
     #[test]

@@ -107,8 +107,9 @@ impl ParentStep for NetworkStep {
 /// Child side: the generated files bind-mounted over `/etc/hosts`,
 /// `/etc/hostname` and `/etc/resolv.conf`, so no image layer is written.
 /// A target the rootfs lacks is skipped (with chapter 4's overlay the
-/// engine creates it in the container's own upper layer first), and so is
-/// a symbolic link: it would be followed on the host's side of the root.
+/// engine creates it in the container's own upper layer first). Links on
+/// the way are resolved inside the root, as the container will see them,
+/// never on the host's side.
 pub struct EtcFilesStep {
     dir: PathBuf,
 }
@@ -133,7 +134,8 @@ impl ChildStep for EtcFilesStep {
             ("resolv.conf", "/etc/resolv.conf"),
         ] {
             let source = self.dir.join(file);
-            let target = ctx.path(target);
+            // Resolved inside the root: the image's links are the image's.
+            let target = ctx.resolve(target)?;
             let regular = target.symlink_metadata().is_ok_and(|m| m.is_file());
             if !source.exists() || !regular {
                 continue;

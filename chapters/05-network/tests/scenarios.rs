@@ -1107,3 +1107,54 @@ fn rm_after_a_killed_run_leaks_nothing() {
     assert!(!ipam.exists(), "the address lease of {ip} stayed");
     drop(server);
 }
+
+/// Issue 12, item 7: a layer whose /etc is a symbolic link to a host
+/// directory (holding a symbolic link resolv.conf). The engine's /etc
+/// files are made and mounted inside the container's root, where the
+/// container resolves the same link; the host directory is untouched.
+#[test]
+fn etc_files_stay_inside_the_root() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let host = tempfile::tempdir().unwrap();
+    let host_etc = host.path().join("etc");
+    std::fs::create_dir(&host_etc).unwrap();
+    std::os::unix::fs::symlink("/nowhere", host_etc.join("resolv.conf")).unwrap();
+    let layer = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&host_etc, layer.path().join("etc")).unwrap();
+    let lower = layer.path().display().to_string();
+    let out = net.run(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "inside",
+        "--lower",
+        &lower,
+        &fx(),
+        "cat",
+        "/etc/hostname",
+    ]);
+    let mut left: Vec<String> = std::fs::read_dir(&host_etc)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["resolv.conf"],
+        "the run wrote into the host's directory"
+    );
+    assert!(
+        host_etc
+            .join("resolv.conf")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink(),
+        "the host's resolv.conf link was replaced"
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, "inside\n");
+}
