@@ -53,6 +53,9 @@ pub struct ContainerArgs {
     /// Working directory inside the container [default: /].
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Allocate a pseudo-terminal for the container (its own; the caller's terminal is relayed).
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// Pass descriptors 3 to 3+N-1 on to the command (every other one beyond stdio is closed).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
@@ -101,6 +104,12 @@ pub fn spec_from_options(
     }
     spec.init = args.init;
     spec.time_offsets = args.time_offset.unwrap_or_default();
+    if args.tty {
+        spec.tty = true;
+        // As Docker: a terminal's type comes with the terminal.
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".to_string());
+        spec.set_env(&format!("TERM={term}"));
+    }
     for entry in &args.env {
         match entry.split_once('=') {
             Some(_) => spec.set_env(entry),

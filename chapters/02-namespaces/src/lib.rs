@@ -30,8 +30,10 @@ pub mod pivot;
 pub mod sequence;
 pub mod spec;
 pub mod start;
+pub mod stdio;
 pub mod steps;
 pub mod sync;
+pub mod terminal;
 pub mod timens;
 
 pub use ch01_chroot::Error;

@@ -40,6 +40,9 @@ pub struct Spec {
     /// Descriptors 3 to 3+N-1 of the caller, passed on purpose (runc's
     /// `--preserve-fds`); every other one beyond stdio is closed at exec.
     pub preserve_fds: u32,
+    /// `-t`: a pseudo-terminal of the container's own, relayed to the
+    /// caller's terminal.
+    pub tty: bool,
 }
 // ANCHOR_END: spec
 
@@ -60,6 +63,7 @@ impl Spec {
             time_offsets: TimeOffsets::default(),
             cwd: PathBuf::from("/"),
             preserve_fds: 0,
+            tty: false,
         }
     }
 
@@ -109,19 +113,14 @@ impl Spec {
     }
 }
 
-/// The environment a container starts with, as `docker run` sets it.
+/// The environment a container starts with, as `docker run` sets it
+/// (`TERM` comes with `-t`, see [`crate::cli::spec_from_options`]).
 pub fn default_env(hostname: &str) -> Vec<String> {
-    let mut env = vec![
+    vec![
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={hostname}"),
         "HOME=/root".to_string(),
-    ];
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
-        && let Ok(term) = std::env::var("TERM")
-    {
-        env.push(format!("TERM={term}"));
-    }
-    env
+    ]
 }
 
 /// A short random id (12 hex digits), like Docker's short container ids.
