@@ -919,3 +919,22 @@ fn the_callers_terminal_stays_outside() {
     // Session 1 (its own), and a foreground process group: a terminal of its own.
     assert!(lines[3].starts_with("1 ") && lines[3] != "1 -1", "{tty}");
 }
+
+/// Issue 12, item 11: only RFC 1123 hostnames; a newline (which would add
+/// a line to any file the name is written into) is refused, exit 125.
+#[test]
+fn hostnames_are_rfc_1123() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    for bad in ["x\n6.6.6.6 evil", "a b", "box-", "a..b"] {
+        let out = run_in_fixture(&["--hostname", bad], &["hostname"]);
+        out.expect_code(125);
+        assert!(out.stdout.is_empty(), "{}", out.render());
+        assert!(out.stderr.contains("invalid hostname"), "{}", out.render());
+    }
+    let out = run_in_fixture(&["--hostname", "web-1.example"], &["hostname"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "web-1.example\n");
+}
