@@ -543,7 +543,7 @@ fn check_listing_captions(page: &str, text: &str, problems: &mut Vec<String>) {
         let before = lines[..i].iter().rev().find(|l| !l.trim().is_empty());
         if before.map(|l| l.trim()) != Some(caption.as_str()) {
             problems.push(format!(
-                "{page}:{}: say which file the listing comes from: put `{caption}` on the line before it",
+                "{page}:{}: name the listing's file on the line before it, as {caption}",
                 i + 1
             ));
         }

@@ -181,14 +181,15 @@ impl Drop for Target {
     fn drop(&mut self) {
         // The image demo's default network (bridge and chains) goes before
         // its state root does; then the registry stops (field drop).
-        if self._registry.is_some() {
-            let bin = paths::workspace_bin(chapters::newest().package);
-            let _ = self
-                .command(&bin)
-                .args(["network", "rm", "bridge"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+        // (`network rm` refuses the default network, as Docker's does: the
+        // default network is taken down through chapter 5's library.)
+        if let Some((_, tmp)) = &self._registry {
+            let tag = format!("t{}z", std::process::id());
+            if let Ok(host) =
+                ch05_network::network::Host::new(tmp.path().join("state")).tagged(&tag)
+            {
+                let _ = host.delete_network("bridge");
+            }
         }
     }
 }

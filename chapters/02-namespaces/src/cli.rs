@@ -53,6 +53,12 @@ pub struct ContainerArgs {
     /// Working directory inside the container [default: /].
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Allocate a pseudo-terminal for the container (its own; the caller's terminal is relayed).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the command (every other one beyond stdio is closed).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 // ANCHOR: spec_from_args
@@ -69,6 +75,8 @@ pub fn spec_from_options(
 ) -> Result<Spec, Error> {
     let mut spec = Spec::new(rootfs, command);
     if let Some(hostname) = &args.hostname {
+        // Checked here, before any later chapter creates anything for it.
+        crate::hostname::check_hostname(hostname)?;
         spec.set_hostname(hostname);
     }
     for name in &args.share {
@@ -96,6 +104,12 @@ pub fn spec_from_options(
     }
     spec.init = args.init;
     spec.time_offsets = args.time_offset.unwrap_or_default();
+    if args.tty {
+        spec.tty = true;
+        // As Docker: a terminal's type comes with the terminal.
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".to_string());
+        spec.set_env(&format!("TERM={term}"));
+    }
     for entry in &args.env {
         match entry.split_once('=') {
             Some(_) => spec.set_env(entry),
@@ -109,6 +123,7 @@ pub fn spec_from_options(
     if let Some(dir) = args.workdir {
         spec.cwd = dir;
     }
+    spec.preserve_fds = args.preserve_fds;
     Ok(spec)
 }
 // ANCHOR_END: spec_from_args

@@ -134,8 +134,9 @@ fn bind_host_node(name: &str, path: &Path) -> Result<(), Error> {
     .map_err(|e| Error::engine(format!("bind-mounting {host}: {}", e.desc())))
 }
 
-/// When stdin is a terminal, `/dev/console` is that terminal (as runc does
-/// with the pty it allocates for `docker run -t`).
+/// When stdin is a terminal, `/dev/console` is that terminal: with `-t`
+/// the container's own pty (as runc does with the one it allocates for
+/// `docker run -t`); without it, stdin is never the caller's terminal.
 fn bind_console(dev: &Path) -> Result<(), Error> {
     let Ok(tty) = nix::unistd::ttyname(std::io::stdin()) else {
         return Ok(());

@@ -87,24 +87,20 @@ pub fn wait_forwarding(child: Pid) -> Result<i32, Error> {
             Err(e) => return Err(Error::engine(format!("waitpid: {}", e.desc()))),
         }
         // Blocked, so a SIGCHLD that came since waitpid is pending here.
-        let Some((signal, from_kernel)) = next_signal(&set) else {
+        let Some(signal) = next_signal(&set) else {
             continue;
         };
-        // ^C on the terminal: the kernel signalled the whole foreground
-        // process group, the container included. Do not send it twice.
-        if signal != Signal::SIGCHLD && !from_kernel {
+        // The container has a session of its own: a ^C typed on the
+        // caller's terminal signalled only the caller's process group,
+        // this process included, so it is passed on like any other.
+        if signal != Signal::SIGCHLD {
             let _ = kill(child, signal);
         }
     }
 }
 // ANCHOR_END: wait_forwarding
 
-/// Takes the next pending signal of `set`, and whether the kernel sent it
-/// (a terminal's ^C, ^\ or resize) rather than a process (`kill`).
-fn next_signal(set: &SigSet) -> Option<(Signal, bool)> {
-    // SAFETY: sigwaitinfo fills the siginfo we pass it.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let number = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
-    let signal = Signal::try_from(number).ok()?;
-    Some((signal, info.si_code == libc::SI_KERNEL))
+/// Takes the next pending signal of `set`.
+fn next_signal(set: &SigSet) -> Option<Signal> {
+    set.wait().ok()
 }

@@ -66,6 +66,9 @@ pub fn become_init(argv: &[String], report: ReportWriter) -> ! {
         Ok(ForkResult::Parent { child }) => {
             // The command holds the report pipe until its exec closes it.
             drop(report);
+            // Pid 1 never execs: what it inherited, it closes itself (it
+            // would stay reachable through /proc/1/fd otherwise).
+            let _ = crate::fds::close_all_inherited();
             let code = reap_and_forward(child);
             // SAFETY: as above.
             unsafe { libc::_exit(code) }

@@ -17,10 +17,12 @@
 
 pub mod cli;
 pub mod dev;
+pub mod fds;
 pub mod forward;
 pub mod hostname;
 pub mod idmap;
 pub mod init;
+pub mod inroot;
 pub mod loopback;
 pub mod mounts;
 pub mod namespaces;
@@ -28,8 +30,10 @@ pub mod pivot;
 pub mod sequence;
 pub mod spec;
 pub mod start;
+pub mod stdio;
 pub mod steps;
 pub mod sync;
+pub mod terminal;
 pub mod timens;
 
 pub use ch01_chroot::Error;

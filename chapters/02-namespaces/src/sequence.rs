@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
-use crate::Error;
 use crate::spec::Spec;
 use crate::steps;
+use crate::{Error, inroot};
 
 // ANCHOR: steps
 /// A step run by the parent after `clone`, before the child is released.
@@ -71,18 +71,31 @@ pub struct ChildContext<'a> {
 }
 // ANCHOR_END: steps
 
+// ANCHOR: child_path
 impl ChildContext<'_> {
-    /// Where `inside` (an absolute path in the container) is right now:
-    /// under the rootfs before `pivot_root`, itself after.
-    pub fn path(&self, inside: impl AsRef<Path>) -> PathBuf {
-        let inside = inside.as_ref();
-        if self.pivoted {
-            inside.to_path_buf()
+    /// Where `inside` (an absolute path in the container) is right now,
+    /// with its symbolic links resolved inside the container's root (never
+    /// on the host's side): under the rootfs before `pivot_root`, under `/`
+    /// after (where a dangling link's target can then be created).
+    pub fn resolve(&self, inside: impl AsRef<Path>) -> Result<PathBuf, Error> {
+        let root = if self.pivoted {
+            Path::new("/")
         } else {
-            self.rootfs.join(inside.strip_prefix("/").unwrap_or(inside))
-        }
+            self.rootfs.as_path()
+        };
+        inroot::resolve_in_root(root, inside.as_ref())
+    }
+
+    /// [`ChildContext::resolve`] for steps that report errors of their
+    /// own. A path that cannot be resolved (a loop of links) becomes one
+    /// no system call accepts (it holds a NUL byte), so the step fails
+    /// instead of touching anything.
+    pub fn path(&self, inside: impl AsRef<Path>) -> PathBuf {
+        self.resolve(inside)
+            .unwrap_or_else(|_| self.rootfs.join("unresolvable\0path"))
     }
 }
+// ANCHOR_END: child_path
 
 /// The ordered steps of both sides.
 pub struct StartSequence {

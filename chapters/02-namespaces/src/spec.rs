@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use ch01_chroot::exec::DEFAULT_PATH;
 
 use crate::Error;
+use crate::hostname::check_hostname;
 use crate::idmap::{DEFAULT_MAP, IdMap};
 use crate::namespaces::{Namespace, Namespaces};
 use crate::timens::TimeOffsets;
@@ -36,6 +37,12 @@ pub struct Spec {
     pub env: Vec<String>,
     /// The working directory inside the container.
     pub cwd: PathBuf,
+    /// Descriptors 3 to 3+N-1 of the caller, passed on purpose (runc's
+    /// `--preserve-fds`); every other one beyond stdio is closed at exec.
+    pub preserve_fds: u32,
+    /// `-t`: a pseudo-terminal of the container's own, relayed to the
+    /// caller's terminal.
+    pub tty: bool,
 }
 // ANCHOR_END: spec
 
@@ -55,6 +62,8 @@ impl Spec {
             init: false,
             time_offsets: TimeOffsets::default(),
             cwd: PathBuf::from("/"),
+            preserve_fds: 0,
+            tty: false,
         }
     }
 
@@ -83,12 +92,7 @@ impl Spec {
                 "cannot share the mount namespace: pivot_root would change the host's root",
             ));
         }
-        if self.hostname.is_empty() || self.hostname.len() > 64 {
-            return Err(Error::engine(format!(
-                "invalid hostname {:?}: 1 to 64 characters",
-                self.hostname
-            )));
-        }
+        check_hostname(&self.hostname)?;
         if self.has(Namespace::User) && (self.uid_map.is_empty() || self.gid_map.is_empty()) {
             return Err(Error::engine(
                 "a user namespace needs a uid map and a gid map",
@@ -109,19 +113,14 @@ impl Spec {
     }
 }
 
-/// The environment a container starts with, as `docker run` sets it.
+/// The environment a container starts with, as `docker run` sets it
+/// (`TERM` comes with `-t`, see [`crate::cli::spec_from_options`]).
 pub fn default_env(hostname: &str) -> Vec<String> {
-    let mut env = vec![
+    vec![
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={hostname}"),
         "HOME=/root".to_string(),
-    ];
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
-        && let Ok(term) = std::env::var("TERM")
-    {
-        env.push(format!("TERM={term}"));
-    }
-    env
+    ]
 }
 
 /// A short random id (12 hex digits), like Docker's short container ids.

@@ -20,10 +20,11 @@ use nix::unistd::{Pid, chdir};
 
 use crate::Error;
 use crate::forward::{BlockedSignals, wait_forwarding};
-use crate::init;
 use crate::sequence::{ChildContext, ChildStep, ParentContext, ParentStep, StartSequence};
 use crate::spec::Spec;
+use crate::stdio::{self, ChildStdio, Relay};
 use crate::sync::{Wait, sync_channel};
+use crate::{fds, init};
 
 /// Stack for the cloned child until it execs (its own copy of memory).
 const STACK_SIZE: usize = 1 << 20;
@@ -38,6 +39,8 @@ pub struct Container {
     /// Parent steps whose `run` succeeded, in order.
     done: Vec<Box<dyn ParentStep>>,
     signals: Option<BlockedSignals>,
+    /// The caller's stdio relayed to the container's (a pty with `-t`).
+    relay: Option<Relay>,
     reaped: bool,
 }
 
@@ -64,10 +67,12 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
     let (report, child_report) = report_pipe()?;
     let (release, wait) = sync_channel()?;
     let signals = BlockedSignals::block()?;
+    let (stdio, relay) = stdio::prepare(spec.tty)?;
     let StartSequence { parent, child } = sequence;
     let inside = Inside {
         spec,
         rootfs,
+        stdio,
         steps: child,
         wait,
         report: child_report,
@@ -81,6 +86,7 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
         pid,
         done: Vec::new(),
         signals: Some(signals),
+        relay,
         reaped: false,
     };
     for mut step in parent {
@@ -116,6 +122,8 @@ fn clone_child(flags: CloneFlags, inside: Inside) -> Result<Pid, Error> {
 struct Inside<'a> {
     spec: &'a Spec,
     rootfs: PathBuf,
+    /// Its stdio and session, set up first thing after release.
+    stdio: ChildStdio,
     steps: Vec<Box<dyn ChildStep>>,
     wait: Wait,
     report: ReportWriter,
@@ -138,6 +146,7 @@ impl Inside<'_> {
         let Inside {
             spec,
             rootfs,
+            stdio,
             mut steps,
             wait,
             report,
@@ -148,7 +157,14 @@ impl Inside<'_> {
             // SAFETY: _exit skips destructors meant for the parent.
             unsafe { libc::_exit(ENGINE_ERROR) }
         }
-        let error = match child_steps(spec, rootfs, &mut steps) {
+        // A session of its own (and its own terminal with -t) before
+        // anything else; only stdio and the descriptors passed on purpose
+        // survive exec.
+        let ready = stdio
+            .apply()
+            .and_then(|()| child_steps(spec, rootfs, &mut steps))
+            .and_then(|()| fds::close_inherited_on_exec(spec.preserve_fds));
+        let error = match ready {
             Err(error) => error,
             Ok(()) if spec.init => init::become_init(&spec.argv, report),
             Ok(()) => match exec_command(&spec.argv) {
@@ -217,7 +233,10 @@ impl Container {
     /// Waits for the container to exit, forwarding signals to it, and
     /// returns its exit code. Teardown follows (in `Drop`).
     pub fn wait(mut self) -> Result<i32, Error> {
-        let code = wait_forwarding(self.pid);
+        let code = match self.relay.take() {
+            Some(relay) => relay.run(self.pid),
+            None => wait_forwarding(self.pid),
+        };
         self.reaped = true;
         code
     }

@@ -697,3 +697,253 @@ fn a_hundred_runs_leave_nothing_behind() {
     assert_eq!(chapter_processes(), Vec::<PathBuf>::new(), "processes left");
     assert_eq!(host_mounts(), before, "mounts changed on the host");
 }
+
+/// `BIN run OPTIONS <fixture> COMMAND` with the caller's descriptor `fd`
+/// open (no close-on-exec) as descriptor `at`, as a shell's `7<dir` does.
+fn run_holding(
+    fd: &impl std::os::fd::AsRawFd,
+    at: i32,
+    options: &[&str],
+    command: &[&str],
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let raw = fd.as_raw_fd();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .args(options)
+        .arg(fixture::rootfs())
+        .args(command);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ok = if raw == at {
+                libc::fcntl(at, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, at)
+            };
+            if ok < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// Issue 12, item 9: a caller holding fd 7 on a host directory; the
+/// container (its command, and with --init its pid 1) cannot reach it
+/// through /proc/self/fd/7 or /proc/1/fd/7. `--preserve-fds 1` passes
+/// fd 3 on purpose.
+#[test]
+fn inherited_descriptors_stay_outside() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("secret"), "host secret\n").unwrap();
+    let dir = std::fs::File::open(host.path()).unwrap();
+    let probe = "ls /proc/self/fd/7/ /proc/1/fd/7/; cat /proc/self/fd/7/secret /proc/1/fd/7/secret";
+    for options in [&[][..], &["--init"]] {
+        let out = run_holding(&dir, 7, options, &["sh", "-c", probe]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("secret"),
+            "with {options:?} the container reached the caller's fd 7: {stdout}"
+        );
+        assert_ne!(out.status.code(), Some(0), "{stdout}");
+    }
+    let out = run_holding(
+        &dir,
+        3,
+        &["--preserve-fds", "1"],
+        &["cat", "/proc/self/fd/3/secret"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "host secret\n");
+}
+
+/// Issue 12, item 7: a root whose /proc, /sys and /dev are symbolic links
+/// to host paths. The mounts (and the directories they need) land inside
+/// the root, where the container resolves the same links; the host paths
+/// are never created.
+#[test]
+fn mount_targets_resolve_inside_the_root() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let copy = fixture_copy();
+    let rootfs = copy.path().join("rootfs");
+    let host = tempfile::tempdir().unwrap();
+    for name in ["proc", "sys", "dev"] {
+        let target = host.path().join("missing").join(name);
+        let at = rootfs.join(name);
+        let _ = std::fs::remove_dir(&at);
+        std::os::unix::fs::symlink(&target, &at).unwrap();
+    }
+    let out = Scenario::new(BIN)
+        .args(["run"])
+        .arg(&rootfs)
+        .args(["sh", "-c", "cat /proc/1/comm; ls /dev/null"])
+        .run();
+    assert!(
+        !host.path().join("missing").exists(),
+        "the run created directories on the host: {}",
+        out.render()
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, "sh\n/dev/null\n");
+}
+
+/// Issue 12, item 8: the container's first process has a session and a
+/// process group of its own: `kill(0, SIGTERM)` inside reaches neither
+/// the engine's caller nor anything else of the caller's process group.
+#[test]
+fn kill_0_stays_in_the_container() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    use std::os::unix::process::CommandExt;
+    let script = format!(
+        "sleep 30 & canary=$!; \
+         {BIN} run {} sh -c 'echo session $(cut -d\" \" -f6 /proc/self/stat); kill -TERM 0; sleep 0.2'; \
+         echo engine exited $?; \
+         if kill -0 $canary 2>/dev/null; then echo canary alive; kill $canary; fi",
+        fixture::rootfs().display()
+    );
+    // A process group of its own, so the test itself is never a target.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .process_group(0)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "session 1\nengine exited 0\ncanary alive\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A pseudo-terminal pair for a test's "user": (master, slave).
+fn test_terminal() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let master =
+        nix::pty::posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY).unwrap();
+    nix::pty::grantpt(&master).unwrap();
+    nix::pty::unlockpt(&master).unwrap();
+    let name = nix::pty::ptsname_r(&master).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .unwrap();
+    // SAFETY: the descriptor was just taken from its owner.
+    let master = unsafe { std::fs::File::from_raw_fd(master.into_raw_fd()) };
+    (master, slave)
+}
+
+/// Runs `BIN run OPTIONS <fixture> COMMAND` as a user at a terminal would:
+/// stdin, stdout and stderr the terminal, which is the controlling
+/// terminal of the caller's own session. Returns what the terminal showed,
+/// and the terminal's device as `stat -c %t:%T` shows it.
+fn run_at_terminal(options: &[&str], command: &[&str]) -> (String, String) {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let (mut master, slave) = test_terminal();
+    let tty = slave.as_raw_fd();
+    let rdev = slave.metadata().unwrap().rdev();
+    let device = format!("{:x}:{:x}", libc::major(rdev), libc::minor(rdev));
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .args(options)
+        .arg(fixture::rootfs())
+        .args(command)
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    drop(slave);
+    // Read until the last slave is closed (EIO), while the engine runs.
+    let reader = std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+        }
+        shown
+    });
+    assert_eq!(wait_code(&mut child), 0, "the engine failed");
+    let shown = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+    (shown, device)
+}
+
+/// Issue 12, item 8: a container run from a terminal never holds that
+/// terminal (so no TIOCSTI into it): without -t its stdio are pipes the
+/// engine relays; with -t it has a pseudo-terminal of its own, as its
+/// controlling terminal, in a session of its own.
+#[test]
+fn the_callers_terminal_stays_outside() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    // Each stdio's type and device (major:minor in hex), then the session
+    // and the terminal's foreground process group (-1: no terminal).
+    let show = "for fd in 0 1 2; do stat -L -c '%F %t:%T' /proc/self/fd/$fd; done; \
+                cut -d' ' -f6,8 /proc/self/stat";
+    let (plain, _) = run_at_terminal(&[], &["sh", "-c", show]);
+    assert_eq!(
+        plain, "fifo 0:0\nfifo 0:0\nfifo 0:0\n1 -1\n",
+        "without -t the container's stdio are pipes, no controlling terminal"
+    );
+    let (tty, callers) = run_at_terminal(&["-t"], &["sh", "-c", show]);
+    let lines: Vec<&str> = tty.lines().collect();
+    assert_eq!(lines.len(), 4, "{tty}");
+    let own = lines[0];
+    assert!(own.starts_with("character special file 88:"), "{tty}");
+    assert_ne!(
+        own,
+        format!("character special file {callers}"),
+        "the caller's terminal"
+    );
+    assert!(lines[..3].iter().all(|l| *l == own), "{tty}");
+    // Session 1 (its own), and a foreground process group: a terminal of its own.
+    assert!(lines[3].starts_with("1 ") && lines[3] != "1 -1", "{tty}");
+}
+
+/// Issue 12, item 11: only RFC 1123 hostnames; a newline (which would add
+/// a line to any file the name is written into) is refused, exit 125.
+#[test]
+fn hostnames_are_rfc_1123() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    for bad in ["x\n6.6.6.6 evil", "a b", "box-", "a..b"] {
+        let out = run_in_fixture(&["--hostname", bad], &["hostname"]);
+        out.expect_code(125);
+        assert!(out.stdout.is_empty(), "{}", out.render());
+        assert!(out.stderr.contains("invalid hostname"), "{}", out.render());
+    }
+    let out = run_in_fixture(&["--hostname", "web-1.example"], &["hostname"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "web-1.example\n");
+}

@@ -128,3 +128,18 @@ pub fn delete_link(name: &str) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The interfaces attached to bridge `name` (`ip link show master NAME`),
+/// whatever state root attached them; none when the bridge does not exist.
+pub fn ports(name: &str) -> Result<Vec<String>> {
+    if !link_exists(name)? {
+        return Ok(vec![]);
+    }
+    let links = ip_json(&["link", "show", "master", name])?;
+    Ok(links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["ifname"].as_str().map(String::from))
+        .collect())
+}

@@ -68,9 +68,8 @@ fn parse_host(text: &str) -> Result<(String, Ipv4Addr), String> {
     let ip = ip
         .parse()
         .map_err(|_| format!("invalid --add-host {text:?}: {ip:?} is not an IPv4 address"))?;
-    if name.is_empty() || name.chars().any(char::is_whitespace) {
-        return Err(format!("invalid --add-host {text:?}: bad name"));
-    }
+    ch02_namespaces::hostname::check_hostname(name)
+        .map_err(|e| format!("invalid --add-host {text:?}: {}", e.message))?;
     Ok((name.to_string(), ip))
 }
 
@@ -93,10 +92,30 @@ pub enum NetworkCommand {
     },
 }
 
+/// Reclaims what killed runs left on the networks of state root `root`
+/// (their addresses and published-port rules): every command does it first.
+pub fn reclaim(root: &Path) -> Result<(), Error> {
+    crate::sweep::reclaim_root(&host_for(root)?).map(|_| ())
+}
+
+/// `ls`: chapter 4's, after reclaiming dead runs' network leftovers.
+pub fn list_containers(root: &Path) -> Result<i32, Error> {
+    reclaim(root)?;
+    ch04_overlay::cli::list_containers(root)
+}
+
+/// `rm`: chapter 4's, after reclaiming dead runs' network leftovers, so a
+/// killed run's published ports and address go with its container.
+pub fn remove_containers(root: &Path, keys: Vec<String>) -> Result<i32, Error> {
+    reclaim(root)?;
+    ch04_overlay::cli::remove_containers(root, keys)
+}
+
 impl NetworkCommand {
     /// Carries the command out on the networks of state root `root`.
     pub fn execute(self, root: &Path) -> Result<i32, Error> {
         let host = host_for(root)?;
+        crate::sweep::reclaim_root(&host)?;
         match self {
             NetworkCommand::Create { name, subnet } => {
                 println!("{}", host.create_network(&name, subnet)?.name);
@@ -164,6 +183,7 @@ mod tests {
             &["x", "--network", "a b"],
             &["x", "--ip", "300.1.1.1"],
             &["x", "--add-host", "db"],
+            &["x", "--add-host", "db\n6.6.6.6 evil:192.0.2.7"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
         }

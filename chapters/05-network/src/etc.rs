@@ -9,8 +9,8 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use crate::Result;
 use crate::lock::write_atomic;
+use crate::{Error, Result};
 
 /// Nameservers used when the host has only local ones (Docker's fallback).
 pub const FALLBACK_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
@@ -91,6 +91,35 @@ pub fn resolv_conf(host_resolv: &str, dns: &[Ipv4Addr]) -> String {
 }
 // ANCHOR_END: resolv
 
+// ANCHOR: check_values
+/// Every name written into `/etc/hosts` and `/etc/hostname` must be one
+/// word: the files are parsed line by line and word by word, so a newline
+/// or a space in a value would add lines or names of the caller's choosing.
+/// The hostname and `--add-host` names are RFC 1123 host names; aliases
+/// (container names) are single words of printable characters. Addresses
+/// and `--dns` servers are typed (`Ipv4Addr`), so they cannot carry text.
+pub fn check_values(
+    hostname: &str,
+    aliases: &[String],
+    extra_hosts: &[(String, Ipv4Addr)],
+) -> Result<()> {
+    ch02_namespaces::hostname::check_hostname(hostname)?;
+    for (name, _) in extra_hosts {
+        ch02_namespaces::hostname::check_hostname(name)
+            .map_err(|e| Error::engine(format!("--add-host: {}", e.message)))?;
+    }
+    for alias in aliases {
+        let word = !alias.is_empty() && alias.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        if !word {
+            return Err(Error::engine(format!(
+                "invalid name {alias:?} for /etc/hosts: one word of printable characters"
+            )));
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: check_values
+
 impl EtcFiles {
     /// The files of a container called `hostname` (and `aliases`) at `ip`
     /// (None for `none` and `host`).
@@ -165,6 +194,15 @@ mod tests {
             resolv_conf(host, &[Ipv4Addr::new(1, 1, 1, 1)]),
             "nameserver 1.1.1.1\n"
         );
+    }
+
+    #[test]
+    fn values_are_single_words() {
+        let ip = Ipv4Addr::new(192, 0, 2, 7);
+        check_values("web", &["my_app".into()], &[("db".into(), ip)]).unwrap();
+        assert!(check_values("x\n6.6.6.6 name", &[], &[]).is_err());
+        assert!(check_values("web", &["a b".into()], &[]).is_err());
+        assert!(check_values("web", &[], &[("db\nx".into(), ip)]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`bridge`]: the host bridge (Docker's `docker0`, berth's `berth0`);
 //! - [`veth`]: the veth pair: one end on the bridge, the other `eth0` in the container;
 //! - [`iptables`]: ip_forward, masquerade, published ports and isolation in berth-owned chains;
+//! - [`reserve`]: published host ports bound and held by the engine, so a taken one is refused;
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
 //! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;
 //! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
@@ -30,6 +31,7 @@ pub mod lock;
 pub mod mode;
 pub mod netns;
 pub mod network;
+pub mod reserve;
 pub mod run;
 pub mod step;
 pub mod sweep;

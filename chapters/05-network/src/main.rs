@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::{StorageArgs, list_containers, remove_containers};
+use ch04_overlay::cli::StorageArgs;
 use ch05_network::Error;
-use ch05_network::cli::{NetworkArgs, NetworkCommand};
+use ch05_network::cli::{NetworkArgs, NetworkCommand, list_containers, remove_containers};
 use ch05_network::run::RunOptions;
 use clap::{Parser, Subcommand};
 

@@ -347,8 +347,24 @@ impl Host {
         }
     }
 
-    /// `network rm NAME`: refused while a live container uses it.
+    // ANCHOR: remove_network
+    /// `network rm NAME`: the default network is never removed (other
+    /// state roots and every `run` without `--network` stand on it, as on
+    /// Docker's `bridge`), nor a network with endpoints.
     pub fn remove_network(&self, name: &str) -> Result<()> {
+        if name == DEFAULT_NETWORK {
+            return Err(Error::engine(format!(
+                "{name} is the default network and cannot be removed"
+            )));
+        }
+        self.delete_network(name)
+    }
+
+    /// Takes network `name` down and forgets it, the default one included
+    /// (for cleaning a state root up), unless it has endpoints: a live
+    /// allocation under this root, or any interface on its bridge (a
+    /// container of another state root sharing the bridge).
+    pub fn delete_network(&self, name: &str) -> Result<()> {
         let lock = self.state.lock()?;
         let network = self
             .network(&lock, name)?
@@ -357,14 +373,22 @@ impl Host {
         let allocs = ipam::load(&lock, &self.state, name)?;
         if let Some(a) = allocs.addresses.values().next() {
             return Err(Error::engine(format!(
-                "network {name} is in use by container {} (pid {})",
+                "network {name} has active endpoints: container {} (pid {}) is using it",
                 a.container, a.owner.pid
+            )));
+        }
+        let ports = crate::bridge::ports(&network.bridge)?;
+        if let Some(port) = ports.first() {
+            return Err(Error::engine(format!(
+                "network {name} has active endpoints: {port} is on its bridge {}",
+                network.bridge
             )));
         }
         self.down(&lock, &network)?;
         fs::remove_file(self.network_path(name))
             .map_err(|e| Error::engine(format!("cannot remove network {name}: {e}")))
     }
+    // ANCHOR_END: remove_network
 }
 
 /// `network ls`: one line per network, columns aligned.

@@ -11,9 +11,10 @@
 //! pair and the published ports back when the container exits.
 
 use std::net::Ipv4Addr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use ch02_namespaces::inroot::resolve_in_root;
 use ch02_namespaces::namespaces::Namespace;
 use ch02_namespaces::{Spec, StartSequence};
 use ch04_overlay::store::Container;
@@ -21,6 +22,7 @@ use ch04_overlay::store::Container;
 use crate::attach::Request;
 use crate::mode::{NetworkMode, PortMapping};
 use crate::network::Host;
+use crate::reserve::reserve;
 use crate::step::{EtcFilesStep, NetworkStep, apply_mode};
 use crate::{Error, Result};
 
@@ -57,6 +59,10 @@ impl NetworkOptions {
                 "--ip needs a bridge network, not --network {}",
                 self.mode
             )));
+        }
+        for (name, _) in &self.extra_hosts {
+            ch02_namespaces::hostname::check_hostname(name)
+                .map_err(|e| Error::engine(format!("--add-host: {}", e.message)))?;
         }
         for (i, p) in self.ports.iter().enumerate() {
             if let Some(q) = self.ports[..i].iter().find(|q| p.conflicts_with(q)) {
@@ -104,7 +110,11 @@ where
 {
     options.network.validate()?;
     let host = host_for(&options.storage.root)?;
+    // What killed runs left on any network of this root goes first.
+    crate::sweep::reclaim_root(&host)?;
     check_network_exists(&host, &options.network.mode)?;
+    // Held until the run returns: the container's whole life.
+    let _ports = reserve(&options.network.ports)?;
     ch04_overlay::run::run_with(
         spec,
         &options.storage,
@@ -167,18 +177,31 @@ fn check_network_exists(host: &Host, mode: &NetworkMode) -> Result<()> {
 // ANCHOR: etc_targets
 /// Regular files at `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`
 /// in the container's own root (written through the mounted root, so into
-/// its upper layer, never a lower one): a bind mount needs a target, and a
-/// symbolic link there (common for resolv.conf) is replaced, since it
-/// would be followed on the host's side.
+/// its upper layer, never a lower one): a bind mount needs a target.
+///
+/// The root is the image's, so its links are the image's too: `/etc` is
+/// resolved inside the root (chapter 2's `resolve_in_root`), never on the
+/// host's side, and a symbolic link in place of one of the files (common
+/// for resolv.conf) is replaced, not followed; the files are created with
+/// `O_NOFOLLOW | O_EXCL`.
 pub fn ensure_etc_targets(rootfs: &Path) -> Result<()> {
-    let etc = rootfs.join("etc");
+    let etc = resolve_in_root(rootfs, Path::new("/etc"))?;
     let fail = |what: &str, path: &Path, e: std::io::Error| {
         Error::engine(format!("{what} {}: {e}", path.display()))
     };
-    if etc.symlink_metadata().is_err() {
-        std::fs::create_dir(&etc).map_err(|e| fail("creating", &etc, e))?;
-        std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| fail("chmod", &etc, e))?;
+    match etc.symlink_metadata() {
+        Err(_) => {
+            std::fs::create_dir_all(&etc).map_err(|e| fail("creating", &etc, e))?;
+            std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| fail("chmod", &etc, e))?;
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::engine(format!(
+                "{} is not a directory: cannot provide /etc/hosts",
+                etc.display()
+            )));
+        }
+        Ok(_) => {}
     }
     for name in ["hosts", "hostname", "resolv.conf"] {
         let path = etc.join(name);
@@ -195,7 +218,13 @@ pub fn ensure_etc_targets(rootfs: &Path) -> Result<()> {
             }
             Err(_) => {}
         }
-        std::fs::write(&path, "").map_err(|e| fail("creating", &path, e))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| fail("creating", &path, e))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
             .map_err(|e| fail("chmod", &path, e))?;
     }
@@ -229,6 +258,20 @@ mod tests {
                 .message
                 .contains("published twice")
         );
+    }
+
+    #[test]
+    fn etc_targets_stay_inside_the_root() {
+        let host = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", host.path().join("resolv.conf")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(host.path(), dir.path().join("etc")).unwrap();
+        ensure_etc_targets(dir.path()).unwrap();
+        // The host's directory is untouched; the files are in the root.
+        let names: Vec<_> = std::fs::read_dir(host.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+        let inside = dir.path().join(host.path().strip_prefix("/").unwrap());
+        assert!(inside.join("hostname").is_file());
     }
 
     #[test]

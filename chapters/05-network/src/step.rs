@@ -22,7 +22,7 @@ use ch02_namespaces::{ChildContext, ChildStep, ParentContext, ParentStep, Spec};
 use nix::mount::{MsFlags, mount};
 
 use crate::attach::{Endpoint, Request, attach};
-use crate::etc::EtcFiles;
+use crate::etc::{EtcFiles, check_values};
 use crate::mode::NetworkMode;
 use crate::network::Host;
 use crate::{Error, Result};
@@ -76,6 +76,7 @@ impl ParentStep for NetworkStep {
     }
 
     fn run(&mut self, ctx: &ParentContext) -> Result<()> {
+        check_values(&ctx.spec.hostname, &self.aliases, &self.extra_hosts)?;
         let endpoint = attach(&self.host, &self.request, ctx.child.as_raw())?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = EtcFiles::generate(
@@ -106,8 +107,9 @@ impl ParentStep for NetworkStep {
 /// Child side: the generated files bind-mounted over `/etc/hosts`,
 /// `/etc/hostname` and `/etc/resolv.conf`, so no image layer is written.
 /// A target the rootfs lacks is skipped (with chapter 4's overlay the
-/// engine creates it in the container's own upper layer first), and so is
-/// a symbolic link: it would be followed on the host's side of the root.
+/// engine creates it in the container's own upper layer first). Links on
+/// the way are resolved inside the root, as the container will see them,
+/// never on the host's side.
 pub struct EtcFilesStep {
     dir: PathBuf,
 }
@@ -132,7 +134,8 @@ impl ChildStep for EtcFilesStep {
             ("resolv.conf", "/etc/resolv.conf"),
         ] {
             let source = self.dir.join(file);
-            let target = ctx.path(target);
+            // Resolved inside the root: the image's links are the image's.
+            let target = ctx.resolve(target)?;
             let regular = target.symlink_metadata().is_ok_and(|m| m.is_file());
             if !source.exists() || !regular {
                 continue;

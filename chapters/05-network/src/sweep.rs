@@ -40,6 +40,26 @@ pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Ve
 }
 // ANCHOR_END: reclaim
 
+// ANCHOR: reclaim_root
+/// What every command does first: [`reclaim_stale`] on each network of the
+/// state root, so a killed run's address, published-port rules (DNAT,
+/// FORWARD, hairpin MASQUERADE) and host veth go with the next `rm`, `ls`,
+/// `run` or `network` command, whichever comes first. Only this root's own
+/// records are touched: chains and unmoved veths may belong to another
+/// state root sharing the host, and are left to [`sweep`].
+pub fn reclaim_root(host: &Host) -> Result<Vec<String>> {
+    if !host.state.dir().exists() {
+        return Ok(vec![]);
+    }
+    let lock = host.state.lock()?;
+    let mut report = vec![];
+    for network in host.networks(&lock)? {
+        report.extend(reclaim_stale(host, &lock, &network)?);
+    }
+    Ok(report)
+}
+// ANCHOR_END: reclaim_root
+
 /// Host ends of berth veth pairs whose other end never left this namespace.
 pub fn unmoved_veths() -> Result<Vec<String>> {
     let links = ip_json(&["link", "show", "type", "veth"])?;
@@ -110,7 +130,7 @@ fn kept_bridges(roots: &[PathBuf]) -> Result<Vec<String>> {
 pub fn remove_networks(host: &Host) -> Result<Vec<String>> {
     let mut report = sweep(host)?;
     for network in host.list_networks()? {
-        match host.remove_network(&network.name) {
+        match host.delete_network(&network.name) {
             Ok(()) => report.push(format!(
                 "removed network {} (bridge {})",
                 network.name, network.bridge

@@ -58,9 +58,21 @@ impl VethPair {
         Ok(())
     }
 
-    /// `ip link set bv-X master berth0 up`: plug the host end into the bridge.
+    /// `ip link set bv-X master berth0 up`: plug the host end into the
+    /// bridge, in hairpin mode, so that a packet the host sends back out of
+    /// the port it came in by gets through: the container reaching its own
+    /// published port on the host's address.
     pub fn attach(&self, bridge: &Bridge) -> Result<()> {
         ip(&["link", "set", &self.host, "master", &bridge.name, "up"])?;
+        ip(&[
+            "link",
+            "set",
+            &self.host,
+            "type",
+            "bridge_slave",
+            "hairpin",
+            "on",
+        ])?;
         Ok(())
     }
 

@@ -724,10 +724,10 @@ fn published_port_on_the_real_host() {
         let bridge_net = host.network(&lock, "bridge").unwrap().unwrap();
         drop(lock);
         assert!(bridge::link_exists(&bridge_net.bridge).unwrap());
-        host.remove_network("bridge").unwrap();
+        host.delete_network("bridge").unwrap();
     }));
     // Whatever happened: the network, chains and forwarding as they were.
-    let _ = host.remove_network("bridge");
+    let _ = host.delete_network("bridge");
     let _ = host.firewall.remove_all();
     let _ = bridge::delete_link(&host.default_bridge);
     let _ = sysctl::set("net.ipv4.ip_forward", &forward_before);

@@ -96,13 +96,12 @@ impl Drop for Setup {
                 );
             }
         }
-        // The default network stays, as Docker's does: remove it as a
-        // user would, and check its bridge went with it.
-        let ls = self.ch06(&["network", "ls"]);
-        for line in ls.stdout.lines().skip(1) {
-            if let Some(name) = line.split_whitespace().next() {
-                let _ = self.ch06(&["network", "rm", name]);
-            }
+        // The default network stays, as Docker's does (`network rm`
+        // refuses it): take it down through chapter 5's library, and check
+        // its bridge went with it.
+        let host = ch05_network::network::Host::new(self.root()).tagged(&self.tag);
+        if let Ok(host) = host {
+            let _ = host.delete_network("bridge");
         }
         let bridge = format!("berth-{}", self.tag);
         let left = Path::new("/sys/class/net").join(&bridge).exists();
