@@ -21,7 +21,7 @@ PID=
 
 teardown() {
     set +e
-    echo "# teardown"
+    echo "== teardown"
     # ANCHOR: teardown
     # The container's rules, then the network's, then the links.
     iptables -t nat -D BERTH-PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
@@ -55,7 +55,7 @@ ip netns add "$CTR"
 ip netns exec "$CTR" busybox httpd -f -p 80 -h "$WWW" &
 PID=$!
 
-echo "# the network"
+echo "== the network"
 # ANCHOR: network
 # The bridge, with the gateway's address, and forwarding on.
 ip link add berth0 type bridge
@@ -88,7 +88,7 @@ iptables -t filter -A BERTH-FORWARD -i berth0 -o berth0 -j ACCEPT
 iptables -t filter -A BERTH-INPUT -i berth0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 # ANCHOR_END: network
 
-echo "# the container's end"
+echo "== the container's end"
 # ANCHOR: attach
 # A veth pair: one end on the bridge, the other moved into the container
 # (for a real container: `netns /proc/PID/ns/net` and `nsenter --net=...`).
@@ -106,7 +106,7 @@ ip netns exec "$CTR" sh -c '
     ip route add default via 172.17.0.1 dev eth0'
 # ANCHOR_END: attach
 
-echo "# -p 8080:80"
+echo "== -p 8080:80"
 # ANCHOR: publish
 # Packets for a host address, port 8080, go to the container's port 80:
 # from elsewhere (PREROUTING) and from the host itself (OUTPUT). The
@@ -118,7 +118,7 @@ iptables -t nat -A BERTH-POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m
 iptables -t filter -A BERTH-FORWARD -d 172.17.0.2/32 ! -i berth0 -o berth0 -p tcp -m tcp --dport 80 -j ACCEPT
 # ANCHOR_END: publish
 
-echo "# fetch"
+echo "== fetch"
 # ANCHOR: fetch
 busybox wget -q -O - http://127.0.0.1:8080/      # the host, through the published port
 busybox wget -q -O - http://172.17.0.2:80/       # the host, straight to the container

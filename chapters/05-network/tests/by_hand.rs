@@ -85,7 +85,7 @@ fn the_recipe_runs_as_written_and_leaves_nothing() {
         3,
         "{stdout}\n{stderr}"
     );
-    assert!(stdout.ends_with("# teardown\n"), "{stdout}");
+    assert!(stdout.ends_with("== teardown\n"), "{stdout}");
     let netns_after = std::fs::read_dir("/run/netns")
         .map(|d| d.count())
         .unwrap_or(0);
