@@ -117,7 +117,10 @@ fn fork_bomb_stops_at_the_pids_limit() {
     }
     let cgroup = Cgroup::create(&unique("forkbomb")).unwrap();
     cgroup.set_pids_max(Some(20)).unwrap();
-    let mut bomb = Held::start("exec 2>/dev/null; b() { b | b & }; b; sleep 30");
+    // The shell ends as `sleep` without forking (`exec`): once the bomb has
+    // used up pids.max a fork would fail, the shell would exit, and the
+    // cgroup could empty before the checks below.
+    let mut bomb = Held::start("exec 2>/dev/null; b() { b | b & }; b; exec sleep 30");
     bomb.release_into(&cgroup);
     // Let it hit the ceiling for a while.
     let deadline = Instant::now() + Duration::from_secs(10);

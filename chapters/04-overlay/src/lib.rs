@@ -19,6 +19,7 @@ pub mod mount;
 pub mod options;
 pub mod overlay;
 pub mod owner;
+pub mod private;
 pub mod run;
 pub mod state;
 pub mod storage;

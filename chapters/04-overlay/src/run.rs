@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use ch01_chroot::cli::program;
+use ch02_namespaces::namespaces::Namespace;
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
 
 use crate::Error;
@@ -43,6 +44,13 @@ where
     F: FnOnce(&Container, &mut ContainerSpec, &mut StartSequence) -> Result<(), Error>,
 {
     let store = Store::open(&options.root)?;
+    // A container in a user namespace starts as its own root, a host id
+    // that must traverse the private state root to reach its rootfs.
+    if spec.has(Namespace::User)
+        && let Some(gid) = spec.gid_map.iter().find_map(|m| m.to_host(0))
+    {
+        crate::private::share_root_with_group(store.root(), gid)?;
+    }
     // What killed runs left (mounts, --rm containers) goes first.
     let _ = sweep(&store);
     let container = store.create(&options.container)?;

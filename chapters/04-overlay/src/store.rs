@@ -53,7 +53,10 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
 
 impl Store {
     /// Opens (creating if needed) the state root `root`.
+    /// The root is private: upper directories hold whatever the containers
+    /// made, set-uid root binaries included (see [`crate::private`]).
     pub fn open(root: &Path) -> Result<Store, Error> {
+        crate::private::private_dir(root)?;
         let containers = root.join(CONTAINERS);
         std::fs::create_dir_all(&containers).map_err(io_error("creating state root", root))?;
         let root = std::fs::canonicalize(root).map_err(io_error("state root", root))?;

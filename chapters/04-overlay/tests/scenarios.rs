@@ -271,3 +271,51 @@ fn bad_input_is_refused_cleanly() {
     ch04(&root, &["rm", "kept"]).expect_code(0);
     insta::assert_snapshot!("bad_input", transcript);
 }
+
+/// The state root is private: a container (root, all capabilities) can make
+/// a set-uid root copy of a shell in its upper directory, and the host's
+/// other users must not be able to reach it. A more open root left by an
+/// older version is repaired by the next command.
+#[test]
+fn a_containers_set_uid_files_are_out_of_host_users_reach() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    // As /var/lib is: every user may traverse it.
+    let open = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(root.path(), open.clone()).unwrap();
+    let state = root.path().join("state");
+    std::fs::set_permissions(&state, open).unwrap();
+    let fx = fixture_arg();
+    let make = "cp /bin/busybox /suid-sh && chmod 4755 /suid-sh";
+    ch04(&root, &["run", "--name", "s", &fx, "sh", "-c", make]).expect_code(0);
+    let mode = std::fs::metadata(&state).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "state root mode {mode:o}");
+    // The file is there, set-uid root, in the container's upper directory.
+    let found = std::process::Command::new("find")
+        .arg(state.join("containers"))
+        .args(["-name", "suid-sh", "-perm", "-4000", "-user", "root"])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .map(std::path::PathBuf::from)
+        .expect("the container's set-uid file in its upper directory");
+    let as_nobody = std::process::Command::new(&path)
+        .args(["id", "-u"])
+        .uid(65534)
+        .gid(65534)
+        .output();
+    match as_nobody {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
+        Ok(out) => panic!(
+            "a host user ran the container's set-uid shell: euid {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    }
+    ch04(&root, &["rm", "s"]).expect_code(0);
+}

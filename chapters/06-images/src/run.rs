@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ch02_namespaces::namespaces::Namespace;
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
 
 use crate::error::{Error, Result, engine};
@@ -19,7 +18,7 @@ use crate::progress::Progress;
 use crate::pull::{PullOptions, pull};
 use crate::reference::Reference;
 use crate::runconfig::{self, Overrides};
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::user::{MakeWorkdir, SwitchUser, lookup};
 
 /// Docker's `--pull`: when to ask the registry.
@@ -74,13 +73,6 @@ pub fn image_store(root: &Path) -> Result<Store> {
 /// maps; returns the container's exit code.
 pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
     let store = image_store(&options.container.storage.root)?;
-    // A container in a user namespace starts as its own root, a host id
-    // that must traverse the private state root to reach its rootfs.
-    if spec.has(Namespace::User)
-        && let Some(gid) = spec.gid_map.iter().find_map(|m| m.to_host(0))
-    {
-        store::share_root_with_group(store.root(), gid)?;
-    }
     let name = ensure_image(&store, options)?;
     // Held until the container exists, so `rmi` cannot remove the layers
     // between our lookup and the container naming them as its lowers.
