@@ -428,8 +428,18 @@ impl Attributes {
         }
         // After chown, which clears file capabilities.
         for (key, value) in &self.xattrs {
-            // Where the filesystem or our privileges do not allow it, skip.
-            let _ = xattr::set(&path_in(dir, name), OsStr::new(key), value);
+            // Where the filesystem or our privileges do not allow it, skip;
+            // any other failure is the unpack's.
+            match xattr::set(&path_in(dir, name), OsStr::new(key), value) {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOTSUP | libc::EPERM | libc::EACCES)
+                    ) => {}
+                other => other.map_err(|e| {
+                    io::Error::new(e.kind(), format!("setting the attribute {key}: {e}"))
+                })?,
+            }
         }
         let handle = open_at(dir, name, libc::O_PATH)?;
         if !is(&fstat(fd(&handle))?, libc::S_IFLNK) {
