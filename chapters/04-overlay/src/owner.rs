@@ -26,6 +26,14 @@ impl Owner {
         }
     }
 
+    /// Process `pid`, if it exists (its start time read now).
+    pub fn of_pid(pid: u32) -> Option<Owner> {
+        start_time(pid).map(|start| Owner {
+            pid,
+            start: Some(start),
+        })
+    }
+
     /// Reads a `pid` file; `None` if it is missing or unreadable.
     pub fn read(path: &Path) -> Option<Owner> {
         Owner::parse(&std::fs::read_to_string(path).ok()?)

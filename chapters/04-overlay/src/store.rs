@@ -117,7 +117,7 @@ impl Store {
             id::check_name(name)?;
             if taken.iter().any(|t| t == name) {
                 let other = self.find(name)?;
-                return Err(Error::engine(format!(
+                return Err(Error::conflict(format!(
                     "the container name {name:?} is already in use by container {}: \
                      remove it (`rm {name}`) or choose another --name",
                     other.config.short_id()
@@ -165,8 +165,8 @@ impl Store {
             .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(Error::engine(format!("no such container: {key}"))),
-            _ => Err(Error::engine(format!(
+            [] => Err(Error::not_found(format!("no such container: {key}"))),
+            _ => Err(Error::invalid(format!(
                 "{key} matches {} containers: give more of the id",
                 matches.len()
             ))),
@@ -178,7 +178,7 @@ impl Store {
     pub fn remove(&self, container: &Container) -> Result<(), Error> {
         let _lock = self.lock()?;
         if let Some(pid) = container.user_pid().filter(|p| *p != std::process::id()) {
-            return Err(Error::engine(format!(
+            return Err(Error::busy(format!(
                 "container {} is in use by process {pid}: stop it first",
                 container.config.short_id()
             )));
@@ -200,7 +200,7 @@ pub(crate) fn remove_dir(dir: &Path) -> Result<(), Error> {
         unmount(&mount)?;
     }
     if mount_points().iter().any(|m| m.starts_with(dir)) {
-        return Err(Error::engine(format!(
+        return Err(Error::busy(format!(
             "{} still has mounts inside: not removing it",
             dir.display()
         )));
@@ -287,13 +287,13 @@ impl Container {
     /// as its user until the returned guard is dropped.
     pub fn mount(&self) -> Result<Mounted, Error> {
         if let Some(pid) = self.user_pid().filter(|p| *p != std::process::id()) {
-            return Err(Error::engine(format!(
+            return Err(Error::busy(format!(
                 "container {} is already in use by process {pid}",
                 self.config.short_id()
             )));
         }
         if is_mounted(&self.rootfs()) {
-            return Err(Error::engine(format!(
+            return Err(Error::busy(format!(
                 "container {} is already mounted at {}",
                 self.config.short_id(),
                 self.rootfs().display()
@@ -380,4 +380,53 @@ pub fn table(containers: &[Container], now: u64) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch01_chroot::ErrorKind;
+
+    /// A store in a temporary directory, and a one-file layer (vfs copies
+    /// it: no mount, so this runs as any user).
+    fn store_and_layer() -> (tempfile::TempDir, Store, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = dir.path().join("layer");
+        std::fs::create_dir(&layer).unwrap();
+        std::fs::write(layer.join("hello"), "hi\n").unwrap();
+        let store = Store::open(&dir.path().join("root")).unwrap();
+        (dir, store, layer)
+    }
+
+    fn spec(layer: &Path, name: &str) -> Spec {
+        Spec {
+            lowers: vec![layer.to_path_buf()],
+            name: Some(name.into()),
+            storage: Storage::Vfs,
+            ..Spec::default()
+        }
+    }
+
+    #[test]
+    fn store_errors_carry_their_kind() {
+        let (_dir, store, layer) = store_and_layer();
+        let err = store.find("web").unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::NotFound, "no such container: web")
+        );
+        let web = store.create(&spec(&layer, "web")).unwrap();
+        let err = store.create(&spec(&layer, "web")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+        let err = store.create(&spec(&layer, "-web")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+        let err = store.create(&spec(&layer.join("nope"), "db")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+        // Another live process (pid 1) uses it: busy, until it stops.
+        std::fs::write(web.pid_file(), Owner::of_pid(1).unwrap().render()).unwrap();
+        let err = store.remove(&web).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Busy, "{err}");
+        std::fs::remove_file(web.pid_file()).unwrap();
+        store.remove(&web).unwrap();
+    }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
 
-use crate::error::{Error, Result, engine};
+use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::pull::{PullOptions, pull};
 use crate::reference::Reference;
@@ -40,7 +40,7 @@ impl std::str::FromStr for PullPolicy {
             "missing" => Ok(PullPolicy::Missing),
             "always" => Ok(PullPolicy::Always),
             "never" => Ok(PullPolicy::Never),
-            _ => Err(engine(format!(
+            _ => Err(Error::invalid(format!(
                 "invalid pull policy {text:?}: use missing, always or never"
             ))),
         }
@@ -113,7 +113,7 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
     let present = store.lookup(&name).is_ok();
     match options.pull {
         PullPolicy::Never if !present => {
-            return Err(engine(format!(
+            return Err(Error::not_found(format!(
                 "No such image: {name} (--pull never: pull it first)"
             )));
         }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use ch04_overlay::private::private_dir;
 
 use crate::digest::Digest;
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 use crate::manifest::{ImageConfig, Index, Manifest, parse_json};
 
 /// One image known by name.
@@ -295,7 +295,7 @@ impl Store {
     pub fn lookup(&self, name: &str) -> Result<ImageRecord> {
         self.refs()?
             .remove(name)
-            .ok_or_else(|| engine(format!("No such image: {name}")))
+            .ok_or_else(|| Error::not_found(format!("No such image: {name}")))
     }
 
     /// The manifest, config and unpacked layer directories (bottom first)
@@ -402,7 +402,7 @@ impl Store {
         let mut refs = self.refs()?;
         let record = refs
             .remove(name)
-            .ok_or_else(|| engine(format!("No such image: {name}")))?;
+            .ok_or_else(|| Error::not_found(format!("No such image: {name}")))?;
         let (mut blobs, mut layers) = self.closure(&record);
         for other in refs.values() {
             let (used_blobs, used_layers) = self.closure(other);
@@ -412,7 +412,7 @@ impl Store {
         for layer in &layers {
             let containers = used_by(&self.layer_path(layer))?;
             if let Some(container) = containers.first() {
-                return Err(engine(format!(
+                return Err(Error::conflict(format!(
                     "conflict: unable to remove {name}: container {container} \
                      stands on its layer {}; remove the container first (rm {container})",
                     layer.short()
@@ -556,6 +556,21 @@ pub fn render_images(rows: &[ImageRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_image_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store.lookup("busybox:latest").unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::NotFound);
+        assert_eq!(err.message, "No such image: busybox:latest");
+        let err = store
+            .remove_unless_used("busybox:latest", |_| Ok(Vec::new()))
+            .unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::NotFound);
+        let err = crate::reference::Reference::parse("Busybox").unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::InvalidInput);
+    }
 
     #[test]
     fn blobs_appear_only_verified() {
