@@ -39,6 +39,33 @@ pub struct Container {
     pub config: Config,
 }
 
+/// A container directory whose record (`config.json`) is there but cannot
+/// be read or parsed. It is never hidden and never swept: `ls` lists it,
+/// and only `rm` naming its id removes it.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub dir: PathBuf,
+    /// The directory's name: the container's id.
+    pub id: String,
+    /// Why the record cannot be read.
+    pub error: Error,
+}
+
+/// Everything under a state root's `containers/`: the containers, and
+/// those whose record is unreadable.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub containers: Vec<Container>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// What a name, id or id prefix designates.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Container(Container),
+    Unreadable(Unreadable),
+}
+
 /// A mounted container root; unmounted when dropped (or by `unmount`).
 #[derive(Debug)]
 pub struct Mounted {
@@ -131,53 +158,116 @@ impl Store {
             .ok_or_else(|| Error::engine("no free container name"))
     }
 
-    /// Every container with complete metadata, newest first.
+    /// Every container with complete metadata, newest first. Containers
+    /// whose record is unreadable are not here: see [`Store::scan`].
     pub fn list(&self) -> Result<Vec<Container>, Error> {
-        let dir = self.containers_dir();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
-            let entry = entry.map_err(io_error("reading", &dir))?;
-            if let Ok(config) = Config::load(&entry.path()) {
-                found.push(Container {
-                    dir: entry.path(),
-                    config,
-                });
-            }
-        }
-        found.sort_by(|a, b| {
-            (b.config.created, &a.config.name).cmp(&(a.config.created, &b.config.name))
-        });
-        Ok(found)
+        Ok(self.scan()?.containers)
     }
 
+    // ANCHOR: scan
+    /// Every container directory: those with a record (newest first), and
+    /// those whose record is there but unreadable. A directory without a
+    /// record is a creation in progress, or one the sweep will remove.
+    pub fn scan(&self) -> Result<Listing, Error> {
+        let dir = self.containers_dir();
+        let mut listing = Listing::default();
+        for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
+            let entry = entry.map_err(io_error("reading", &dir))?;
+            match Config::read_record(&entry.path()) {
+                Ok(Some(config)) => listing.containers.push(Container {
+                    dir: entry.path(),
+                    config,
+                }),
+                Ok(None) => {}
+                Err(error) => listing.unreadable.push(Unreadable {
+                    dir: entry.path(),
+                    id: entry.file_name().to_string_lossy().into_owned(),
+                    error,
+                }),
+            }
+        }
+        listing.containers.sort_by(|a, b| {
+            (b.config.created, &a.config.name).cmp(&(a.config.created, &b.config.name))
+        });
+        listing.unreadable.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(listing)
+    }
+    // ANCHOR_END: scan
+
     /// Finds a container by name, id, or unique id prefix (as Docker does).
+    /// One whose record is unreadable is an error saying so (only `rm` can
+    /// act on it: see [`Store::lookup`]).
     pub fn find(&self, key: &str) -> Result<Container, Error> {
-        let all = self.list()?;
-        if let Some(c) = all
+        match self.lookup(key)? {
+            Found::Container(c) => Ok(c),
+            Found::Unreadable(u) => Err(u.unusable()),
+        }
+    }
+
+    /// What `key` (a name, an id, or a unique id prefix) designates,
+    /// unreadable containers included (by id only: their name is unknown).
+    pub fn lookup(&self, key: &str) -> Result<Found, Error> {
+        let Listing {
+            containers,
+            unreadable,
+        } = self.scan()?;
+        if let Some(c) = containers
             .iter()
             .find(|c| c.config.name == key || c.config.id == key)
         {
-            return Ok(c.clone());
+            return Ok(Found::Container(c.clone()));
         }
-        let matches: Vec<&Container> = all
-            .iter()
-            .filter(|c| !key.is_empty() && c.config.id.starts_with(key))
+        if let Some(u) = unreadable.iter().find(|u| u.id == key) {
+            return Ok(Found::Unreadable(u.clone()));
+        }
+        let prefix = |id: &str| !key.is_empty() && id.starts_with(key);
+        let mut matches: Vec<Found> = containers
+            .into_iter()
+            .filter(|c| prefix(&c.config.id))
+            .map(Found::Container)
             .collect();
-        match matches.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(Error::not_found(format!("no such container: {key}"))),
-            _ => Err(Error::invalid(format!(
-                "{key} matches {} containers: give more of the id",
-                matches.len()
+        matches.extend(
+            unreadable
+                .into_iter()
+                .filter(|u| prefix(&u.id))
+                .map(Found::Unreadable),
+        );
+        match matches.len() {
+            1 => Ok(matches.pop().expect("one")),
+            0 => Err(Error::not_found(format!("no such container: {key}"))),
+            n => Err(Error::invalid(format!(
+                "{key} matches {n} containers: give more of the id"
             ))),
         }
+    }
+
+    /// Removes what `key` designates, a container with an unreadable
+    /// record included: `rm` names it, so the user asked for it.
+    pub fn remove_key(&self, key: &str) -> Result<(), Error> {
+        match self.lookup(key)? {
+            Found::Container(c) => self.remove(&c),
+            Found::Unreadable(u) => self.remove_unreadable(&u),
+        }
+    }
+
+    /// Removes a container whose record is unreadable, unless a live
+    /// process uses it.
+    pub fn remove_unreadable(&self, container: &Unreadable) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        if let Some(pid) = in_use_by(&container.dir.join(PID)) {
+            return Err(Error::busy(format!(
+                "container {} is in use by process {pid}: stop it first",
+                container.short_id()
+            )));
+        }
+        remove_dir(&container.dir)
     }
 
     // ANCHOR: remove
     /// Removes a container: unmounts its root, then deletes its directory.
     pub fn remove(&self, container: &Container) -> Result<(), Error> {
         let _lock = self.lock()?;
-        if let Some(pid) = container.user_pid().filter(|p| *p != std::process::id()) {
+        if let Some(pid) = in_use_by(&container.pid_file()) {
             return Err(Error::busy(format!(
                 "container {} is in use by process {pid}: stop it first",
                 container.config.short_id()
@@ -186,6 +276,47 @@ impl Store {
         remove_dir(&container.dir)
     }
     // ANCHOR_END: remove
+}
+
+/// The live process, other than this one, recorded in `pid_file`.
+fn in_use_by(pid_file: &Path) -> Option<u32> {
+    Owner::read(pid_file)
+        .filter(Owner::is_alive)
+        .map(|o| o.pid)
+        .filter(|p| *p != std::process::id())
+}
+
+impl Unreadable {
+    pub fn short_id(&self) -> &str {
+        id::short_id(&self.id)
+    }
+
+    /// The warning a caller shows (`ls`): what is wrong, and the way out.
+    pub fn warning(&self) -> String {
+        format!(
+            "container {} is kept but unreadable ({}): `rm {}` removes it",
+            self.short_id(),
+            self.error.message,
+            self.short_id()
+        )
+    }
+
+    /// The error of a command that needs the record (`diff`, `commit`).
+    fn unusable(&self) -> Error {
+        self.error.clone().with_message(format!(
+            "container {}: {}; `rm {}` removes it",
+            self.short_id(),
+            self.error.message,
+            self.short_id()
+        ))
+    }
+}
+
+impl Listing {
+    /// One warning per unreadable container, for the caller to show.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unreadable.iter().map(Unreadable::warning).collect()
+    }
 }
 
 /// Unmounts everything under `dir`, then deletes it; refuses to delete
@@ -363,6 +494,23 @@ impl Drop for Mounted {
     }
 }
 
+/// The `ls` table of a whole listing: unreadable containers last, marked
+/// so (the caller shows [`Listing::warnings`] too).
+pub fn listing_table(listing: &Listing, now: u64) -> String {
+    let mut out = table(&listing.containers, now);
+    for u in &listing.unreadable {
+        out.push_str(&format!(
+            "{:<14} {:<20} {:<9} {:<7} {}\n",
+            u.short_id(),
+            "(unreadable)",
+            "-",
+            "-",
+            "-"
+        ));
+    }
+    out
+}
+
 /// The `ls` table.
 pub fn table(containers: &[Container], now: u64) -> String {
     let mut out = format!(
@@ -405,6 +553,45 @@ mod tests {
             storage: Storage::Vfs,
             ..Spec::default()
         }
+    }
+
+    #[test]
+    fn an_unreadable_record_is_listed_kept_and_removed_on_request() {
+        let (_dir, store, layer) = store_and_layer();
+        let kept = store.create(&spec(&layer, "kept")).unwrap();
+        std::fs::write(kept.dir.join(state::CONFIG), "{\"id\": trunc").unwrap();
+        std::fs::remove_file(kept.pid_file()).unwrap();
+        // A creation that never wrote its record: the sweep's to remove.
+        let unfinished = store.containers_dir().join("f".repeat(64));
+        std::fs::create_dir(&unfinished).unwrap();
+
+        crate::sweep::sweep(&store).unwrap();
+        assert!(
+            kept.dir.exists(),
+            "the sweep deleted an unreadable container"
+        );
+        assert!(!unfinished.exists(), "an unfinished creation stays");
+        assert!(store.list().unwrap().is_empty());
+        let listing = store.scan().unwrap();
+        assert_eq!(listing.unreadable.len(), 1);
+        assert_eq!(listing.unreadable[0].id, kept.config.id);
+        let warnings = listing.warnings();
+        assert!(warnings[0].contains("is damaged"), "{warnings:?}");
+        let table = listing_table(&listing, 0);
+        assert!(
+            table.contains(&format!("{}   (unreadable)", kept.config.short_id())),
+            "{table}"
+        );
+
+        let short = kept.config.short_id();
+        let err = store.find(short).unwrap_err();
+        assert!(err.message.contains(&format!("`rm {short}`")), "{err}");
+        assert!(matches!(
+            store.lookup(&kept.config.id),
+            Ok(Found::Unreadable(_))
+        ));
+        store.remove_key(short).unwrap();
+        assert!(!kept.dir.exists());
     }
 
     #[test]

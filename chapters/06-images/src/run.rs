@@ -147,14 +147,17 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
 // ANCHOR_END: ensure_image
 
 /// The containers (under the same state root) whose lower layers include
-/// `layer`: `rmi` refuses to delete a layer a container stands on.
+/// `layer`: `rmi` refuses to delete a layer a container stands on. A
+/// container whose record is unreadable may stand on any layer: it counts
+/// (by its short id), so its layers stay until it is removed.
 pub fn containers_using(root: &Path, layer: &Path) -> Result<Vec<String>> {
-    let containers = ch04_overlay::Store::open(root)?;
+    let listing = ch04_overlay::Store::open(root)?.scan()?;
     let layer = std::fs::canonicalize(layer).unwrap_or_else(|_| layer.to_path_buf());
-    Ok(containers
-        .list()?
+    Ok(listing
+        .containers
         .into_iter()
         .filter(|c| c.config.lowers.contains(&layer))
         .map(|c| c.config.name)
+        .chain(listing.unreadable.iter().map(|u| u.short_id().to_string()))
         .collect())
 }
