@@ -82,14 +82,11 @@ impl Config {
             .map_err(|e| Error::engine(format!("{} is damaged: {e}", path.display())))
     }
 
-    /// Writes `dir/config.json` atomically (a reader never sees half of it).
+    /// Writes `dir/config.json` atomically and durably: a reader never sees
+    /// half of it, and a crash leaves the old record or the new one.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
-        let path = dir.join(CONFIG);
-        let tmp = dir.join(format!("{CONFIG}.tmp"));
         let text = serde_json::to_string_pretty(self).expect("a config serialises");
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Error::engine(format!("writing {}: {e}", path.display())))
+        crate::atomic::write_atomic(&dir.join(CONFIG), (text + "\n").as_bytes())
     }
 }
 

@@ -4,8 +4,10 @@ use std::fs::File;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown};
 use std::path::{Path, PathBuf};
 
+use ch03_cgroups::ownership::lock_file;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::atomic::write_atomic_volatile;
 use crate::diff::Change;
 use crate::lowers::Lowers;
 use crate::mount::{bind_read_only, is_mounted, mount_points, unmount};
@@ -100,10 +102,7 @@ impl Store {
 
     /// Serialises creations and removals (names must stay unique).
     pub(crate) fn lock(&self) -> Result<Flock<File>, Error> {
-        let path = self.root.join("lock");
-        let file = File::create(&path).map_err(io_error("opening", &path))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::engine(format!("locking {}: {}", path.display(), e.desc())))
+        lock_file(&self.root.join("lock"), FlockArg::LockExclusive)
     }
 
     // ANCHOR: create
@@ -369,14 +368,10 @@ impl Container {
             .map(|o| o.pid)
     }
 
-    /// Records this process as the user, atomically (a temporary file
-    /// renamed over it): a concurrent sweep never reads a half-written file.
+    /// Records this process as the user, atomically: a concurrent sweep
+    /// never reads a half-written file.
     fn write_pid(&self) -> Result<(), Error> {
-        let path = self.pid_file();
-        let tmp = self.dir.join(format!("{PID}.tmp"));
-        std::fs::write(&tmp, Owner::current().render())
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io_error("writing", &path))
+        write_atomic_volatile(&self.pid_file(), Owner::current().render().as_bytes())
     }
 
     /// Builds the private root, then writes the metadata (last). The `pid`
