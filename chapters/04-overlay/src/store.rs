@@ -172,6 +172,9 @@ impl Store {
         let mut listing = Listing::default();
         for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
             let entry = entry.map_err(io_error("reading", &dir))?;
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue; // not a container: a stray file
+            }
             match Config::read_record(&entry.path()) {
                 Ok(Some(config)) => listing.containers.push(Container {
                     dir: entry.path(),
@@ -559,6 +562,7 @@ mod tests {
         // A creation that never wrote its record: the sweep's to remove.
         let unfinished = store.containers_dir().join("f".repeat(64));
         std::fs::create_dir(&unfinished).unwrap();
+        std::fs::write(store.containers_dir().join("stray"), "").unwrap();
 
         crate::sweep::sweep(&store).unwrap();
         assert!(
