@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::unistd;
 
 use crate::Error;
-use crate::error::{CANNOT_INVOKE, ENGINE_ERROR, NOT_FOUND};
+use crate::error::{CANNOT_INVOKE, NOT_FOUND};
 
 /// The command run when none is given.
 pub const DEFAULT_COMMAND: &str = "/bin/sh";
@@ -63,10 +63,7 @@ fn to_cstrings(argv: &[String]) -> Result<Vec<CString>, Error> {
 }
 
 fn nul_error(arg: &str) -> Error {
-    Error::new(
-        ENGINE_ERROR,
-        format!("argument {arg:?} contains a NUL byte"),
-    )
+    Error::invalid(format!("argument {arg:?} contains a NUL byte"))
 }
 
 #[cfg(test)]
@@ -83,11 +80,20 @@ mod tests {
         assert_eq!(exec_error("/bin/nope", Errno::ENOENT).code, 127);
         assert_eq!(exec_error("/etc/passwd", Errno::EACCES).code, 126);
         assert_eq!(exec_error("/x", Errno::ENOEXEC).code, 126);
+        assert_eq!(
+            exec_error("nope", Errno::ENOENT).kind,
+            crate::error::ErrorKind::CommandNotFound
+        );
+        assert_eq!(
+            exec_error("/x", Errno::EACCES).kind,
+            crate::error::ErrorKind::CannotInvoke
+        );
     }
 
     #[test]
     fn nul_bytes_are_rejected() {
         let err = to_cstrings(&["a\0b".to_string()]).unwrap_err();
         assert_eq!(err.code, 125);
+        assert_eq!(err.kind, crate::error::ErrorKind::InvalidInput);
     }
 }

@@ -15,4 +15,4 @@ pub mod report;
 pub mod rootfs;
 pub mod run;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};

@@ -5,7 +5,8 @@
 //! parent opens a pipe with `O_CLOEXEC` before forking. If the child's
 //! `exec` succeeds, the kernel closes the write end and the parent reads
 //! end-of-file: success. If any step fails, the child writes the error
-//! (code and message) into the pipe and exits, and the parent reports it.
+//! (code, kind and message) into the pipe and exits, and the parent
+//! reports it.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -15,6 +16,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
 use crate::Error;
+use crate::error::ErrorKind;
 
 /// The parent's end: reads the child's failure, if there was one.
 pub struct ReportReader(File);
@@ -33,6 +35,7 @@ impl ReportWriter {
     /// Sends `error` to the parent. Best effort: the child exits next.
     pub fn send(mut self, error: &Error) {
         let mut buf = error.code.to_le_bytes().to_vec();
+        buf.push(error.kind.to_byte());
         buf.extend_from_slice(error.message.as_bytes());
         let _ = self.0.write_all(&buf);
     }
@@ -43,12 +46,19 @@ impl ReportReader {
     pub fn receive(mut self) -> Option<Error> {
         let mut buf = Vec::new();
         let _ = self.0.read_to_end(&mut buf);
-        if buf.len() < 4 {
+        if buf.len() < 5 {
             return None;
         }
         let code = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        let message = String::from_utf8_lossy(&buf[4..]).into_owned();
-        Some(Error::new(code, message))
+        let message = String::from_utf8_lossy(&buf[5..]).into_owned();
+        Some(match ErrorKind::from_byte(buf[4]) {
+            Some(kind) => Error {
+                kind,
+                code,
+                message,
+            },
+            None => Error::new(code, message),
+        })
     }
 }
 // ANCHOR_END: report
@@ -85,6 +95,15 @@ mod tests {
             reader.receive(),
             Some(Error::new(127, "sh: command not found"))
         );
+    }
+
+    #[test]
+    fn the_kind_crosses_too() {
+        let (reader, writer) = report_pipe().unwrap();
+        writer.send(&Error::busy("container abc is in use"));
+        let error = reader.receive().unwrap();
+        assert_eq!((error.kind, error.code), (ErrorKind::Busy, 125));
+        assert_eq!(error.message, "container abc is in use");
     }
 
     #[test]

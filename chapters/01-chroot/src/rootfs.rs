@@ -8,14 +8,14 @@ use crate::Error;
 /// saying what is wrong with it.
 pub fn check_rootfs(rootfs: &Path) -> Result<PathBuf, Error> {
     let meta = std::fs::metadata(rootfs).map_err(|e| {
-        Error::engine(format!(
-            "root filesystem {}: {}",
-            rootfs.display(),
-            describe_io(&e)
-        ))
+        let message = format!("root filesystem {}: {}", rootfs.display(), describe_io(&e));
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found(message),
+            _ => Error::engine(message),
+        }
     })?;
     if !meta.is_dir() {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "root filesystem {} is not a directory",
             rootfs.display()
         )));
@@ -40,6 +40,7 @@ mod tests {
     fn missing_rootfs_is_an_engine_error() {
         let err = check_rootfs(Path::new("/nonexistent/berth-rootfs")).unwrap_err();
         assert_eq!(err.code, 125);
+        assert_eq!(err.kind, crate::error::ErrorKind::NotFound);
         assert_eq!(
             err.message,
             "root filesystem /nonexistent/berth-rootfs: no such directory"
@@ -51,6 +52,7 @@ mod tests {
         let file = std::env::current_exe().unwrap();
         let err = check_rootfs(&file).unwrap_err();
         assert_eq!(err.code, 125);
+        assert_eq!(err.kind, crate::error::ErrorKind::InvalidInput);
         assert!(
             err.message.ends_with("is not a directory"),
             "{}",

@@ -82,14 +82,14 @@ pub fn spec_from_options(
     for name in &args.share {
         let ns = Namespace::parse(name)?;
         if ns == Namespace::User {
-            return Err(Error::engine(
+            return Err(Error::invalid(
                 "the user namespace is shared unless --userns is given",
             ));
         }
         spec.namespaces.remove(ns);
     }
     if args.hostname.is_some() && !spec.has(Namespace::Uts) {
-        return Err(Error::engine(
+        return Err(Error::invalid(
             "--hostname needs a uts namespace (remove --share uts)",
         ));
     }

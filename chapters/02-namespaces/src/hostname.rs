@@ -23,7 +23,7 @@ pub fn check_hostname(name: &str) -> Result<(), Error> {
             && !label.ends_with('-')
     };
     if name.len() > MAX_HOSTNAME || !name.split('.').all(label_ok) {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "invalid hostname {name:?}: use 1 to {MAX_HOSTNAME} letters, digits, '-' and '.' (RFC 1123)"
         )));
     }

@@ -44,7 +44,7 @@ impl FromStr for IdMap {
     /// order of `/proc/PID/uid_map`) or `outside,inside,count` (2.38's).
     fn from_str(text: &str) -> Result<IdMap, Error> {
         let bad = || {
-            Error::engine(format!(
+            Error::invalid(format!(
                 "invalid id map {text:?}: expected INSIDE:OUTSIDE:COUNT (e.g. 0:100000:65536)"
             ))
         };

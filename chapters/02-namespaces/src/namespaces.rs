@@ -92,7 +92,7 @@ impl Namespace {
         };
         found.ok_or_else(|| {
             let names: Vec<&str> = Namespace::ALL.iter().map(|n| n.name()).collect();
-            Error::engine(format!(
+            Error::invalid(format!(
                 "unknown namespace {name:?} (known: {})",
                 names.join(", ")
             ))

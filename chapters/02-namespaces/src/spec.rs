@@ -88,23 +88,23 @@ impl Spec {
     /// Refuses combinations that cannot work, before anything is created.
     pub fn validate(&self) -> Result<(), Error> {
         if !self.has(Namespace::Mount) {
-            return Err(Error::engine(
+            return Err(Error::invalid(
                 "cannot share the mount namespace: pivot_root would change the host's root",
             ));
         }
         check_hostname(&self.hostname)?;
         if self.has(Namespace::User) && (self.uid_map.is_empty() || self.gid_map.is_empty()) {
-            return Err(Error::engine(
+            return Err(Error::invalid(
                 "a user namespace needs a uid map and a gid map",
             ));
         }
         if !self.has(Namespace::Time) && !self.time_offsets.is_zero() {
-            return Err(Error::engine(
+            return Err(Error::invalid(
                 "time offsets need a time namespace (remove --share time)",
             ));
         }
         if !self.cwd.is_absolute() {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "working directory {} is not absolute",
                 self.cwd.display()
             )));

@@ -54,7 +54,7 @@ pub fn run(spec: &Spec, sequence: StartSequence) -> Result<i32, Error> {
 
 /// Prefixes an error with the step it happened in.
 fn in_step(step: &str, error: Error) -> Error {
-    Error::new(error.code, format!("{step}: {}", error.message))
+    error.context(step)
 }
 
 // ANCHOR: start

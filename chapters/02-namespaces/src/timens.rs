@@ -35,7 +35,7 @@ impl FromStr for TimeOffsets {
     /// `monotonic=S,boottime=S` (either may be left out; S may be negative).
     fn from_str(text: &str) -> Result<TimeOffsets, Error> {
         let bad = || {
-            Error::engine(format!(
+            Error::invalid(format!(
                 "invalid time offset {text:?}: expected monotonic=SECONDS,boottime=SECONDS"
             ))
         };

@@ -117,7 +117,7 @@ fn make_levels(
             // A parent another run made: prepared below if it is not yet.
             Err(e) if e.kind() == ErrorKind::AlreadyExists && !leaf => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                return Err(Error::engine(format!(
+                return Err(Error::conflict(format!(
                     "cgroup {name} already exists ({})",
                     dir.display()
                 )));
@@ -388,7 +388,7 @@ fn check_name(name: &str) -> Result<(), Error> {
     if plain {
         Ok(())
     } else {
-        Err(Error::engine(format!("invalid cgroup name {name:?}")))
+        Err(Error::invalid(format!("invalid cgroup name {name:?}")))
     }
 }
 

@@ -57,7 +57,7 @@ impl Limits {
         if let Some(memory) = self.memory
             && memory < MIN_MEMORY
         {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "memory limit {} is too small: the minimum is {}",
                 format_size(memory),
                 format_size(MIN_MEMORY)
@@ -65,12 +65,12 @@ impl Limits {
         }
         if let Some(Swap::Total(total)) = self.memory_swap {
             let Some(memory) = self.memory else {
-                return Err(Error::engine(
+                return Err(Error::invalid(
                     "--memory-swap needs --memory: it is the total of memory and swap",
                 ));
             };
             if total < memory {
-                return Err(Error::engine(format!(
+                return Err(Error::invalid(format!(
                     "--memory-swap ({}) must be at least --memory ({}): it is the total of memory and swap",
                     format_size(total),
                     format_size(memory)
@@ -80,7 +80,7 @@ impl Limits {
         if let Some(cpus) = self.cpus {
             let max = online_cpus * NANOS_PER_CPU;
             if cpus < NANOS_PER_CPU / 100 || cpus > max {
-                return Err(Error::engine(format!(
+                return Err(Error::invalid(format!(
                     "--cpus must be between 0.01 and {online_cpus} (this host has {online_cpus} CPUs)"
                 )));
             }
@@ -88,7 +88,7 @@ impl Limits {
         if let Some(weight) = self.blkio_weight
             && !(10..=1000).contains(&weight)
         {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "--blkio-weight {weight} is out of range: use 10 to 1000"
             )));
         }
@@ -198,7 +198,7 @@ impl Cgroup {
         let refused = error.message.ends_with("Invalid argument")
             || error.message.ends_with("Math result not representable");
         match std::fs::read_to_string(online) {
-            Ok(have) if refused => Error::engine(format!(
+            Ok(have) if refused => Error::invalid(format!(
                 "{what} {asked} are not available: this host has {what} {}",
                 have.trim()
             )),

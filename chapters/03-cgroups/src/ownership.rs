@@ -74,10 +74,60 @@ impl Owner {
 }
 
 fn lock(dir: &Path, how: FlockArg) -> Result<Flock<File>, Error> {
-    let fail = |e: String| Error::engine(format!("cannot lock {}: {e}", dir.display()));
     // A directory opens read-only; close-on-exec, so no program the engine
     // runs keeps the lock.
-    let file = File::open(dir).map_err(|e| fail(describe(&e)))?;
-    Flock::lock(file, how).map_err(|(_, e)| fail(e.desc().to_string()))
+    let file = File::open(dir).map_err(|e| lock_error(dir, &describe(&e)))?;
+    flock(file, dir, how)
 }
 // ANCHOR_END: locks
+
+/// Takes `how` on the lock file `path`, created (mode 0600) if missing:
+/// the one way the stores of chapters 4 to 6 serialise their changes. The
+/// kernel drops the lock when its holder dies, so a killed command never
+/// leaves it taken.
+pub fn lock_file(path: &Path, how: FlockArg) -> Result<Flock<File>, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| lock_error(path, &describe(&e)))?;
+    flock(file, path, how)
+}
+
+/// `flock(2)` on an open `file` (of `path`, for messages). A lock another
+/// process holds, asked for without waiting, is [`Error::busy`].
+fn flock(file: File, path: &Path, how: FlockArg) -> Result<Flock<File>, Error> {
+    Flock::lock(file, how).map_err(|(_, e)| match e {
+        nix::errno::Errno::EWOULDBLOCK => {
+            Error::busy(format!("{} is locked by another process", path.display()))
+        }
+        e => lock_error(path, e.desc()),
+    })
+}
+
+fn lock_error(path: &Path, why: &str) -> Error {
+    Error::engine(format!("cannot lock {}: {why}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_file_is_made_once_and_held_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = lock_file(&path, FlockArg::LockExclusive).unwrap();
+        // Another open file description: flock treats it as another holder.
+        let err = lock_file(&path, FlockArg::LockExclusiveNonblock).unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::Busy, "{err}");
+        drop(held);
+        lock_file(&path, FlockArg::LockExclusiveNonblock).unwrap();
+        let err = lock_file(&dir.path().join("no/lock"), FlockArg::LockShared).unwrap_err();
+        assert!(err.message.starts_with("cannot lock "), "{err}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ch01_chroot::cli::report_each;
+use ch01_chroot::cli::{program, report_each};
 use ch03_cgroups::options::LimitArgs;
 use clap::Args;
 
@@ -10,7 +10,7 @@ use crate::Error;
 use crate::run::RunOptions;
 use crate::state::now;
 use crate::storage::Storage;
-use crate::store::{Spec, Store, table};
+use crate::store::{Spec, Store, listing_table};
 use crate::sweep::sweep;
 
 // ANCHOR: storage_args
@@ -71,22 +71,26 @@ pub fn open_swept(root: &Path) -> Result<Store, Error> {
     Ok(store)
 }
 
-/// `ls`: the containers under `root`, after sweeping what dead runs left.
+/// `ls`: the containers under `root`, after sweeping what dead runs left;
+/// a container whose record is unreadable is listed, and warned about.
 pub fn list_containers(root: &Path) -> Result<i32, Error> {
     let store = open_swept(root)?;
-    print!("{}", table(&store.list()?, now()));
+    let listing = store.scan()?;
+    print!("{}", listing_table(&listing, now()));
+    for warning in listing.warnings() {
+        eprintln!("{}: warning: {warning}", program());
+    }
     Ok(0)
 }
 
-/// `rm`: removes each container named; reports each, fails if any failed.
+/// `rm`: removes each container named (an unreadable one too: the user
+/// named it); reports each, fails if any failed.
 pub fn remove_containers(root: &Path, keys: Vec<String>) -> Result<i32, Error> {
     let store = open_swept(root)?;
-    Ok(report_each(keys.into_iter().map(|key| {
-        store
-            .find(&key)
-            .and_then(|c| store.remove(&c))
-            .map(|()| key)
-    })))
+    Ok(report_each(
+        keys.into_iter()
+            .map(|key| store.remove_key(&key).map(|()| key)),
+    ))
 }
 
 fn parse_storage(text: &str) -> Result<Storage, String> {

@@ -21,7 +21,7 @@ pub fn commit(container: &Container, dest: &Path) -> Result<(), Error> {
     match dest.symlink_metadata() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Ok(_) => {
-            return Err(Error::engine(format!(
+            return Err(Error::conflict(format!(
                 "commit: {} already exists; a layer goes into a new directory",
                 dest.display()
             )));

@@ -18,15 +18,15 @@ pub fn check_lowers(lowers: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     lowers
         .iter()
         .map(|lower| {
-            let meta = std::fs::metadata(lower).map_err(|e| {
-                let why = match e.kind() {
-                    std::io::ErrorKind::NotFound => "no such directory".to_string(),
-                    _ => e.to_string(),
-                };
-                Error::engine(format!("lower directory {}: {why}", lower.display()))
+            let meta = std::fs::metadata(lower).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::not_found(format!(
+                    "lower directory {}: no such directory",
+                    lower.display()
+                )),
+                _ => Error::engine(format!("lower directory {}: {e}", lower.display())),
             })?;
             if !meta.is_dir() {
-                return Err(Error::engine(format!(
+                return Err(Error::invalid(format!(
                     "lower directory {} is not a directory",
                     lower.display()
                 )));
@@ -44,7 +44,7 @@ pub fn check_upper_fs(dir: &Path) -> Result<(), Error> {
     let fs = statfs(dir)
         .map_err(|e| Error::engine(format!("statfs {}: {}", dir.display(), e.desc())))?;
     if fs.filesystem_type() == OVERLAYFS_SUPER_MAGIC {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "{} is on an overlay filesystem, which cannot hold another overlay's \
              upper layer (it refuses the trusted.overlay.* attributes): choose a \
              --root on ext4, xfs, btrfs or tmpfs",
@@ -52,7 +52,7 @@ pub fn check_upper_fs(dir: &Path) -> Result<(), Error> {
         )));
     }
     if !has_d_type(dir)? {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "the filesystem of {} does not report file types in directory entries \
              (d_type), which overlay needs (xfs formatted with ftype=0?): choose \
              another --root",
@@ -65,7 +65,7 @@ pub fn check_upper_fs(dir: &Path) -> Result<(), Error> {
             let _ = xattr::remove(dir, probe);
             Ok(())
         }
-        Err(e) => Err(Error::engine(format!(
+        Err(e) => Err(Error::invalid(format!(
             "the filesystem of {} refuses trusted.* extended attributes ({e}), \
              where overlay records whiteouts and opaque directories: choose \
              another --root",

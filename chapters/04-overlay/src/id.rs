@@ -38,12 +38,12 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !first_ok || !rest_ok || name.len() > 128 {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "invalid container name {name:?}: use a letter or digit, then letters, digits, _ . or - (at most 128)"
         )));
     }
     if is_id(name) {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "invalid container name {name:?}: it looks like a container id"
         )));
     }

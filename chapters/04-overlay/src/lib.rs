@@ -8,6 +8,7 @@
 //! changed (`diff`), freezes those changes into a new layer (`commit`), and
 //! offers `vfs`, the storage driver that copies instead, for comparison.
 
+pub mod atomic;
 pub mod cli;
 pub mod commit;
 pub mod copy;

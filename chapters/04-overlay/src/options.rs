@@ -61,10 +61,10 @@ pub fn escape(path: &str) -> String {
 /// Refuses a stack overlay cannot mount, before anything is created.
 pub fn check_layer_count(lowers: usize) -> Result<(), Error> {
     match lowers {
-        0 => Err(Error::engine(
+        0 => Err(Error::invalid(
             "no lower directory: a container needs a root filesystem",
         )),
-        n if n > MAX_LOWERS => Err(Error::engine(format!(
+        n if n > MAX_LOWERS => Err(Error::invalid(format!(
             "too many layers: {n} lower directories, overlay stacks at most {MAX_LOWERS}; \
              commit or flatten some of them"
         ))),
@@ -108,7 +108,7 @@ pub fn plan(lowers: &[PathBuf], upper: &Path, work: &Path, dir: &Path) -> Result
     };
     let options = mount_options(&short, &relative(upper), &relative(work));
     if options.len() > MAX_OPTIONS_LEN {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "too many layers: the mount options for {} lower directories take {} bytes, \
              more than the {MAX_OPTIONS_LEN} a mount accepts",
             lowers.len(),

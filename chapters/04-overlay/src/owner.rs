@@ -8,11 +8,15 @@
 
 use std::path::Path;
 
-/// The process recorded in a container's `pid` file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// The process recorded in a container's `pid` file (or, as JSON
+/// `{"pid": .., "start_time": ..}`, in any record that names its owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub pid: u32,
     /// `None` in files that hold only a pid: then the pid alone decides.
+    #[serde(rename = "start_time")]
     pub start: Option<u64>,
 }
 
@@ -24,6 +28,14 @@ impl Owner {
             pid,
             start: start_time(pid),
         }
+    }
+
+    /// Process `pid`, if it exists (its start time read now).
+    pub fn of_pid(pid: u32) -> Option<Owner> {
+        start_time(pid).map(|start| Owner {
+            pid,
+            start: Some(start),
+        })
     }
 
     /// Reads a `pid` file; `None` if it is missing or unreadable.
@@ -91,6 +103,17 @@ mod tests {
             ..me
         };
         assert!(!impostor.is_alive(), "same pid, another start time");
+    }
+
+    #[test]
+    fn as_json_it_names_pid_and_start_time() {
+        let owner = Owner {
+            pid: 42,
+            start: Some(7),
+        };
+        let json = serde_json::to_string(&owner).unwrap();
+        assert_eq!(json, r#"{"pid":42,"start_time":7}"#);
+        assert_eq!(serde_json::from_str::<Owner>(&json).unwrap(), owner);
     }
 
     #[test]

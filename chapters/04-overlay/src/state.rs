@@ -12,6 +12,10 @@
 //!
 //! `config.json` is written last: a directory without it is a creation
 //! that did not finish, and a sweep removes it once its process is gone.
+//! A `config.json` that is there but cannot be read (a damaged disk, a
+//! hand edit) is another matter: the upper directory beside it may hold
+//! someone's work. Such a container is listed as unreadable and kept,
+//! until `rm` names it.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -58,18 +62,31 @@ impl Config {
         let path = dir.join(CONFIG);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::engine(format!("reading {}: {e}", path.display())))?;
-        serde_json::from_str(&text)
+        Config::parse(&path, &text)
+    }
+
+    /// Reads `dir/config.json` if there is one: `Ok(None)` when it is
+    /// missing (a creation that did not finish), an error when it is there
+    /// but cannot be read or parsed (the container is then unreadable).
+    pub fn read_record(dir: &Path) -> Result<Option<Config>, Error> {
+        let path = dir.join(CONFIG);
+        match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::engine(format!("reading {}: {e}", path.display()))),
+            Ok(text) => Config::parse(&path, &text).map(Some),
+        }
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        serde_json::from_str(text)
             .map_err(|e| Error::engine(format!("{} is damaged: {e}", path.display())))
     }
 
-    /// Writes `dir/config.json` atomically (a reader never sees half of it).
+    /// Writes `dir/config.json` atomically and durably: a reader never sees
+    /// half of it, and a crash leaves the old record or the new one.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
-        let path = dir.join(CONFIG);
-        let tmp = dir.join(format!("{CONFIG}.tmp"));
         let text = serde_json::to_string_pretty(self).expect("a config serialises");
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Error::engine(format!("writing {}: {e}", path.display())))
+        crate::atomic::write_atomic(&dir.join(CONFIG), (text + "\n").as_bytes())
     }
 }
 

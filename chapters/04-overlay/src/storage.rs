@@ -34,7 +34,7 @@ impl FromStr for Storage {
         match s {
             "overlay" | "overlay2" => Ok(Storage::Overlay),
             "vfs" => Ok(Storage::Vfs),
-            other => Err(Error::engine(format!(
+            other => Err(Error::invalid(format!(
                 "unknown storage driver {other:?}: use overlay or vfs"
             ))),
         }

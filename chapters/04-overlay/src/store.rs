@@ -4,8 +4,10 @@ use std::fs::File;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown};
 use std::path::{Path, PathBuf};
 
+use ch03_cgroups::ownership::lock_file;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::atomic::write_atomic_volatile;
 use crate::diff::Change;
 use crate::lowers::Lowers;
 use crate::mount::{bind_read_only, is_mounted, mount_points, unmount};
@@ -37,6 +39,33 @@ pub struct Store {
 pub struct Container {
     pub dir: PathBuf,
     pub config: Config,
+}
+
+/// A container directory whose record (`config.json`) is there but cannot
+/// be read or parsed. It is never hidden and never swept: `ls` lists it,
+/// and only `rm` naming its id removes it.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub dir: PathBuf,
+    /// The directory's name: the container's id.
+    pub id: String,
+    /// Why the record cannot be read.
+    pub error: Error,
+}
+
+/// Everything under a state root's `containers/`: the containers, and
+/// those whose record is unreadable.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub containers: Vec<Container>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// What a name, id or id prefix designates.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Container(Container),
+    Unreadable(Unreadable),
 }
 
 /// A mounted container root; unmounted when dropped (or by `unmount`).
@@ -73,10 +102,7 @@ impl Store {
 
     /// Serialises creations and removals (names must stay unique).
     pub(crate) fn lock(&self) -> Result<Flock<File>, Error> {
-        let path = self.root.join("lock");
-        let file = File::create(&path).map_err(io_error("opening", &path))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::engine(format!("locking {}: {}", path.display(), e.desc())))
+        lock_file(&self.root.join("lock"), FlockArg::LockExclusive)
     }
 
     // ANCHOR: create
@@ -117,7 +143,7 @@ impl Store {
             id::check_name(name)?;
             if taken.iter().any(|t| t == name) {
                 let other = self.find(name)?;
-                return Err(Error::engine(format!(
+                return Err(Error::conflict(format!(
                     "the container name {name:?} is already in use by container {}: \
                      remove it (`rm {name}`) or choose another --name",
                     other.config.short_id()
@@ -131,54 +157,120 @@ impl Store {
             .ok_or_else(|| Error::engine("no free container name"))
     }
 
-    /// Every container with complete metadata, newest first.
+    /// Every container with complete metadata, newest first. Containers
+    /// whose record is unreadable are not here: see [`Store::scan`].
     pub fn list(&self) -> Result<Vec<Container>, Error> {
-        let dir = self.containers_dir();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
-            let entry = entry.map_err(io_error("reading", &dir))?;
-            if let Ok(config) = Config::load(&entry.path()) {
-                found.push(Container {
-                    dir: entry.path(),
-                    config,
-                });
-            }
-        }
-        found.sort_by(|a, b| {
-            (b.config.created, &a.config.name).cmp(&(a.config.created, &b.config.name))
-        });
-        Ok(found)
+        Ok(self.scan()?.containers)
     }
 
+    // ANCHOR: scan
+    /// Every container directory: those with a record (newest first), and
+    /// those whose record is there but unreadable. A directory without a
+    /// record is a creation in progress, or one the sweep will remove.
+    pub fn scan(&self) -> Result<Listing, Error> {
+        let dir = self.containers_dir();
+        let mut listing = Listing::default();
+        for entry in std::fs::read_dir(&dir).map_err(io_error("reading", &dir))? {
+            let entry = entry.map_err(io_error("reading", &dir))?;
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue; // not a container: a stray file
+            }
+            match Config::read_record(&entry.path()) {
+                Ok(Some(config)) => listing.containers.push(Container {
+                    dir: entry.path(),
+                    config,
+                }),
+                Ok(None) => {}
+                Err(error) => listing.unreadable.push(Unreadable {
+                    dir: entry.path(),
+                    id: entry.file_name().to_string_lossy().into_owned(),
+                    error,
+                }),
+            }
+        }
+        listing.containers.sort_by(|a, b| {
+            (b.config.created, &a.config.name).cmp(&(a.config.created, &b.config.name))
+        });
+        listing.unreadable.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(listing)
+    }
+    // ANCHOR_END: scan
+
     /// Finds a container by name, id, or unique id prefix (as Docker does).
+    /// One whose record is unreadable is an error saying so (only `rm` can
+    /// act on it: see [`Store::lookup`]).
     pub fn find(&self, key: &str) -> Result<Container, Error> {
-        let all = self.list()?;
-        if let Some(c) = all
+        match self.lookup(key)? {
+            Found::Container(c) => Ok(c),
+            Found::Unreadable(u) => Err(u.unusable()),
+        }
+    }
+
+    /// What `key` (a name, an id, or a unique id prefix) designates,
+    /// unreadable containers included (by id only: their name is unknown).
+    pub fn lookup(&self, key: &str) -> Result<Found, Error> {
+        let Listing {
+            containers,
+            unreadable,
+        } = self.scan()?;
+        if let Some(c) = containers
             .iter()
             .find(|c| c.config.name == key || c.config.id == key)
         {
-            return Ok(c.clone());
+            return Ok(Found::Container(c.clone()));
         }
-        let matches: Vec<&Container> = all
-            .iter()
-            .filter(|c| !key.is_empty() && c.config.id.starts_with(key))
+        if let Some(u) = unreadable.iter().find(|u| u.id == key) {
+            return Ok(Found::Unreadable(u.clone()));
+        }
+        let prefix = |id: &str| !key.is_empty() && id.starts_with(key);
+        let mut matches: Vec<Found> = containers
+            .into_iter()
+            .filter(|c| prefix(&c.config.id))
+            .map(Found::Container)
             .collect();
-        match matches.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(Error::engine(format!("no such container: {key}"))),
-            _ => Err(Error::engine(format!(
-                "{key} matches {} containers: give more of the id",
-                matches.len()
+        matches.extend(
+            unreadable
+                .into_iter()
+                .filter(|u| prefix(&u.id))
+                .map(Found::Unreadable),
+        );
+        match matches.len() {
+            1 => Ok(matches.pop().expect("one")),
+            0 => Err(Error::not_found(format!("no such container: {key}"))),
+            n => Err(Error::invalid(format!(
+                "{key} matches {n} containers: give more of the id"
             ))),
         }
+    }
+
+    /// Removes what `key` designates, a container with an unreadable
+    /// record included: `rm` names it, so the user asked for it.
+    pub fn remove_key(&self, key: &str) -> Result<(), Error> {
+        match self.lookup(key)? {
+            Found::Container(c) => self.remove(&c),
+            Found::Unreadable(u) => self.remove_unreadable(&u),
+        }
+    }
+
+    /// Removes a container whose record is unreadable, unless a live
+    /// process uses it.
+    pub fn remove_unreadable(&self, container: &Unreadable) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        if let Some(pid) = in_use_by(&container.dir.join(PID)) {
+            return Err(Error::busy(format!(
+                "container {} is in use by process {pid}: stop it first",
+                container.short_id()
+            )));
+        }
+        remove_dir(&container.dir)
     }
 
     // ANCHOR: remove
     /// Removes a container: unmounts its root, then deletes its directory.
     pub fn remove(&self, container: &Container) -> Result<(), Error> {
         let _lock = self.lock()?;
-        if let Some(pid) = container.user_pid().filter(|p| *p != std::process::id()) {
-            return Err(Error::engine(format!(
+        if let Some(pid) = in_use_by(&container.pid_file()) {
+            return Err(Error::busy(format!(
                 "container {} is in use by process {pid}: stop it first",
                 container.config.short_id()
             )));
@@ -186,6 +278,47 @@ impl Store {
         remove_dir(&container.dir)
     }
     // ANCHOR_END: remove
+}
+
+/// The live process, other than this one, recorded in `pid_file`.
+fn in_use_by(pid_file: &Path) -> Option<u32> {
+    Owner::read(pid_file)
+        .filter(Owner::is_alive)
+        .map(|o| o.pid)
+        .filter(|p| *p != std::process::id())
+}
+
+impl Unreadable {
+    pub fn short_id(&self) -> &str {
+        id::short_id(&self.id)
+    }
+
+    /// The warning a caller shows (`ls`): what is wrong, and the way out.
+    pub fn warning(&self) -> String {
+        format!(
+            "container {} is kept but unreadable ({}): `rm {}` removes it",
+            self.short_id(),
+            self.error.message,
+            self.short_id()
+        )
+    }
+
+    /// The error of a command that needs the record (`diff`, `commit`).
+    fn unusable(&self) -> Error {
+        self.error.clone().with_message(format!(
+            "container {}: {}; `rm {}` removes it",
+            self.short_id(),
+            self.error.message,
+            self.short_id()
+        ))
+    }
+}
+
+impl Listing {
+    /// One warning per unreadable container, for the caller to show.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unreadable.iter().map(Unreadable::warning).collect()
+    }
 }
 
 /// Unmounts everything under `dir`, then deletes it; refuses to delete
@@ -200,7 +333,7 @@ pub(crate) fn remove_dir(dir: &Path) -> Result<(), Error> {
         unmount(&mount)?;
     }
     if mount_points().iter().any(|m| m.starts_with(dir)) {
-        return Err(Error::engine(format!(
+        return Err(Error::busy(format!(
             "{} still has mounts inside: not removing it",
             dir.display()
         )));
@@ -238,14 +371,10 @@ impl Container {
             .map(|o| o.pid)
     }
 
-    /// Records this process as the user, atomically (a temporary file
-    /// renamed over it): a concurrent sweep never reads a half-written file.
+    /// Records this process as the user, atomically: a concurrent sweep
+    /// never reads a half-written file.
     fn write_pid(&self) -> Result<(), Error> {
-        let path = self.pid_file();
-        let tmp = self.dir.join(format!("{PID}.tmp"));
-        std::fs::write(&tmp, Owner::current().render())
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io_error("writing", &path))
+        write_atomic_volatile(&self.pid_file(), Owner::current().render().as_bytes())
     }
 
     /// Builds the private root, then writes the metadata (last). The `pid`
@@ -287,13 +416,13 @@ impl Container {
     /// as its user until the returned guard is dropped.
     pub fn mount(&self) -> Result<Mounted, Error> {
         if let Some(pid) = self.user_pid().filter(|p| *p != std::process::id()) {
-            return Err(Error::engine(format!(
+            return Err(Error::busy(format!(
                 "container {} is already in use by process {pid}",
                 self.config.short_id()
             )));
         }
         if is_mounted(&self.rootfs()) {
-            return Err(Error::engine(format!(
+            return Err(Error::busy(format!(
                 "container {} is already mounted at {}",
                 self.config.short_id(),
                 self.rootfs().display()
@@ -363,6 +492,23 @@ impl Drop for Mounted {
     }
 }
 
+/// The `ls` table of a whole listing: unreadable containers last, marked
+/// so (the caller shows [`Listing::warnings`] too).
+pub fn listing_table(listing: &Listing, now: u64) -> String {
+    let mut out = table(&listing.containers, now);
+    for u in &listing.unreadable {
+        out.push_str(&format!(
+            "{:<14} {:<20} {:<9} {:<7} {}\n",
+            u.short_id(),
+            "(unreadable)",
+            "-",
+            "-",
+            "-"
+        ));
+    }
+    out
+}
+
 /// The `ls` table.
 pub fn table(containers: &[Container], now: u64) -> String {
     let mut out = format!(
@@ -380,4 +526,93 @@ pub fn table(containers: &[Container], now: u64) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch01_chroot::ErrorKind;
+
+    /// A store in a temporary directory, and a one-file layer (vfs copies
+    /// it: no mount, so this runs as any user).
+    fn store_and_layer() -> (tempfile::TempDir, Store, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = dir.path().join("layer");
+        std::fs::create_dir(&layer).unwrap();
+        std::fs::write(layer.join("hello"), "hi\n").unwrap();
+        let store = Store::open(&dir.path().join("root")).unwrap();
+        (dir, store, layer)
+    }
+
+    fn spec(layer: &Path, name: &str) -> Spec {
+        Spec {
+            lowers: vec![layer.to_path_buf()],
+            name: Some(name.into()),
+            storage: Storage::Vfs,
+            ..Spec::default()
+        }
+    }
+
+    #[test]
+    fn an_unreadable_record_is_listed_kept_and_removed_on_request() {
+        let (_dir, store, layer) = store_and_layer();
+        let kept = store.create(&spec(&layer, "kept")).unwrap();
+        std::fs::write(kept.dir.join(state::CONFIG), "{\"id\": trunc").unwrap();
+        std::fs::remove_file(kept.pid_file()).unwrap();
+        // A creation that never wrote its record: the sweep's to remove.
+        let unfinished = store.containers_dir().join("f".repeat(64));
+        std::fs::create_dir(&unfinished).unwrap();
+        std::fs::write(store.containers_dir().join("stray"), "").unwrap();
+
+        crate::sweep::sweep(&store).unwrap();
+        assert!(
+            kept.dir.exists(),
+            "the sweep deleted an unreadable container"
+        );
+        assert!(!unfinished.exists(), "an unfinished creation stays");
+        assert!(store.list().unwrap().is_empty());
+        let listing = store.scan().unwrap();
+        assert_eq!(listing.unreadable.len(), 1);
+        assert_eq!(listing.unreadable[0].id, kept.config.id);
+        let warnings = listing.warnings();
+        assert!(warnings[0].contains("is damaged"), "{warnings:?}");
+        let table = listing_table(&listing, 0);
+        assert!(
+            table.contains(&format!("{}   (unreadable)", kept.config.short_id())),
+            "{table}"
+        );
+
+        let short = kept.config.short_id();
+        let err = store.find(short).unwrap_err();
+        assert!(err.message.contains(&format!("`rm {short}`")), "{err}");
+        assert!(matches!(
+            store.lookup(&kept.config.id),
+            Ok(Found::Unreadable(_))
+        ));
+        store.remove_key(short).unwrap();
+        assert!(!kept.dir.exists());
+    }
+
+    #[test]
+    fn store_errors_carry_their_kind() {
+        let (_dir, store, layer) = store_and_layer();
+        let err = store.find("web").unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::NotFound, "no such container: web")
+        );
+        let web = store.create(&spec(&layer, "web")).unwrap();
+        let err = store.create(&spec(&layer, "web")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+        let err = store.create(&spec(&layer, "-web")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
+        let err = store.create(&spec(&layer.join("nope"), "db")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+        // Another live process (pid 1) uses it: busy, until it stops.
+        std::fs::write(web.pid_file(), Owner::of_pid(1).unwrap().render()).unwrap();
+        let err = store.remove(&web).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Busy, "{err}");
+        std::fs::remove_file(web.pid_file()).unwrap();
+        store.remove(&web).unwrap();
+    }
 }

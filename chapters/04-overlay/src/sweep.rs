@@ -6,6 +6,9 @@
 //! process that started later); that is how the sweep knows the state is
 //! stale: it unmounts the root, removes the `pid` file, and
 //! deletes containers that were half-created or meant to be removed.
+//! A container whose record is there but unreadable is neither: its upper
+//! directory may be someone's work, so the sweep unmounts it and keeps it
+//! (`ls` reports it, `rm` removes it).
 
 use crate::Error;
 use crate::id::short_id;
@@ -28,20 +31,22 @@ pub fn sweep(store: &Store) -> Result<Vec<String>, Error> {
         if Owner::read(&dir.join(PID)).is_some_and(|o| o.is_alive()) {
             continue; // in use
         }
-        let config = Config::load(&dir).ok();
+        let record = Config::read_record(&dir);
         let merged = dir.join(MERGED);
         if is_mounted(&merged) {
             unmount(&merged)?;
             done.push(format!("unmounted {}", merged.display()));
         }
         let _ = std::fs::remove_file(dir.join(PID));
-        match config {
-            Some(c) if !c.auto_remove => {}
-            Some(c) => {
+        match record {
+            Ok(Some(c)) if !c.auto_remove => {}
+            Ok(Some(c)) => {
                 remove_dir(&dir)?;
                 done.push(format!("removed container {} (--rm)", c.short_id()));
             }
-            None => {
+            // Unreadable: kept, whatever it was meant to be.
+            Err(_) => {}
+            Ok(None) => {
                 remove_dir(&dir)?;
                 done.push(format!("removed unfinished container {}", short_id(&name)));
             }

@@ -154,6 +154,84 @@ fn ls_shows_kept_containers_and_rm_removes_them() {
     assert_eq!(container_dirs(&root), 0);
 }
 
+/// A kept container whose record is damaged is never hidden nor swept:
+/// `ls` lists it as unreadable and warns, a later run's sweep keeps it,
+/// commands that need the record say how to remove it, and `rm` does.
+#[test]
+fn an_unreadable_record_is_reported_and_kept() {
+    if !require_root() {
+        return;
+    }
+    let root = TestRoot::new();
+    let fx = fixture_arg();
+    ch04(
+        &root,
+        &[
+            "run",
+            "--name",
+            "kept",
+            &fx,
+            "sh",
+            "-c",
+            "echo work > /work",
+        ],
+    )
+    .expect_code(0);
+    let dir = std::fs::read_dir(root.path().join("state/containers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let id = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let short = id[..12].to_string();
+    // Half a record, as a crash or a full disk might leave it.
+    std::fs::write(dir.join("config.json"), "{\"id\": \"").unwrap();
+
+    let state = root.path().join("state");
+    let step = |args: &[&str]| {
+        Scenario::new(BIN)
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .replace(state.display().to_string(), "<root>")
+            .replace(fixture::rootfs().display().to_string(), "<fixture>")
+            .replace(id.clone(), "<id>")
+            .replace(short.clone(), "<id>")
+            .run()
+    };
+    let ls = step(&["ls"]);
+    ls.expect_code(0);
+    assert!(ls.stdout.contains("<id>   (unreadable)"), "{}", ls.render());
+    assert!(
+        ls.stderr
+            .contains("warning: container <id> is kept but unreadable"),
+        "{}",
+        ls.render()
+    );
+    // Another run sweeps the state root first: the container stays.
+    step(&["run", "--rm", &fx, "true"]).expect_code(0);
+    assert!(dir.join("upper/work").exists(), "the sweep removed it");
+    let ls_again = step(&["ls"]);
+    assert_eq!(ls_again.stdout, ls.stdout);
+    let diff = step(&["diff", &short]);
+    diff.expect_code(125);
+    assert!(
+        diff.stderr.contains("`rm <id>` removes it"),
+        "{}",
+        diff.render()
+    );
+
+    let rm = step(&["rm", &short]);
+    rm.expect_code(0);
+    assert_eq!(rm.stdout, "<id>\n");
+    assert!(!dir.exists(), "rm left it");
+    assert_eq!(container_dirs(&root), 0);
+    assert!(root.mounts().is_empty());
+    let transcript = [ls, diff, rm].map(|o| o.render()).concat();
+    insta::assert_snapshot!("unreadable_record", transcript);
+}
+
 /// Chapter 4 keeps chapter 3: limits still apply to the container.
 #[test]
 fn limits_still_apply() {

@@ -10,7 +10,7 @@ use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 
 /// A sha256 content digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,17 +22,17 @@ impl Digest {
     /// Parses `sha256:<64 lowercase hex>`; other algorithms are refused.
     pub fn parse(text: &str) -> Result<Digest> {
         let Some((algorithm, hex)) = text.split_once(':') else {
-            return Err(engine(format!(
+            return Err(Error::invalid(format!(
                 "invalid digest {text:?}: expected sha256:<hex>"
             )));
         };
         if algorithm != "sha256" {
-            return Err(engine(format!(
+            return Err(Error::invalid(format!(
                 "unsupported digest algorithm {algorithm:?} in {text:?}"
             )));
         }
         if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(engine(format!(
+            return Err(Error::invalid(format!(
                 "invalid digest {text:?}: expected 64 lowercase hex digits"
             )));
         }

@@ -1,7 +1,10 @@
-//! Errors: chapter 1's one-line message with an exit code.
+//! Errors: chapter 1's one-line message with an exit code and a kind.
 //!
 //! Everything that goes wrong while pulling or storing an image is an
-//! engine error (exit 125), as in Docker.
+//! engine error (exit 125), as in Docker; its kind says which: no such
+//! image or manifest (not found), a bad reference or digest (invalid
+//! input), an image a container stands on (conflict), anything else
+//! (system, what [`engine`] makes).
 
 pub use ch01_chroot::Error;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 use crate::platform::Platform;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -159,7 +159,7 @@ pub fn select_platform<'a>(index: &'a Index, platform: &Platform) -> Result<&'a 
                 .iter()
                 .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
                 .collect();
-            engine(format!(
+            Error::not_found(format!(
                 "no matching manifest for {platform} in the manifest list (offered: {})",
                 offered.join(", ")
             ))

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, engine};
+use crate::error::{Error, Result};
 
 /// `os/architecture[/variant]`, as in an index entry or `--platform`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ impl Platform {
     pub fn parse(text: &str) -> Result<Platform> {
         let parts: Vec<&str> = text.split('/').collect();
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-            return Err(engine(format!(
+            return Err(Error::invalid(format!(
                 "invalid platform {text:?}: expected os/arch[/variant]"
             )));
         }

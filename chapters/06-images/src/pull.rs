@@ -252,7 +252,7 @@ fn fetch_layer(
         }
         Err(e) => {
             bar.finish("Failed");
-            Err(engine(format!("layer {digest}: {}", e.message)))
+            Err(e.context(format_args!("layer {digest}")))
         }
     }
 }

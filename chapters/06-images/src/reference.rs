@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::digest::Digest;
-use crate::error::{Result, engine};
+use crate::error::{Error, Result};
 
 /// Docker Hub's name in references.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -32,7 +32,8 @@ pub struct Reference {
 impl Reference {
     /// Parses `[registry/]repository[:tag][@sha256:digest]`.
     pub fn parse(text: &str) -> Result<Reference> {
-        let invalid = |why: &str| engine(format!("invalid reference format {text:?}: {why}"));
+        let invalid =
+            |why: &str| Error::invalid(format!("invalid reference format {text:?}: {why}"));
         if text.is_empty() {
             return Err(invalid("empty"));
         }

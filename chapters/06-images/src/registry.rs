@@ -13,7 +13,7 @@ use ureq::http::Response;
 
 use crate::auth::{self, Challenge, Credentials};
 use crate::digest::Digest;
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 use crate::manifest::ACCEPT;
 use crate::reference::Reference;
 
@@ -77,7 +77,10 @@ fn status_error(what: &str, response: &mut Response<ureq::Body>) -> crate::Error
             ))
         })
         .unwrap_or_else(|| format!("HTTP {status}"));
-    engine(format!("{what}: {detail}"))
+    match status.as_u16() {
+        404 => Error::not_found(format!("{what}: {detail}")),
+        _ => engine(format!("{what}: {detail}")),
+    }
 }
 
 // ANCHOR: connect
@@ -272,7 +275,7 @@ impl Session {
         let what = format!("{}/{}:{reference}", self.display, self.repository);
         let mut response = self.get(&format!("manifests/{reference}"), ACCEPT)?;
         if response.status().as_u16() == 404 {
-            return Err(engine(format!(
+            return Err(Error::not_found(format!(
                 "manifest for {what} not found: manifest unknown"
             )));
         }
@@ -326,7 +329,7 @@ impl Session {
         let what = format!("{}/{}@{digest}", self.display, self.repository);
         let mut response = self.get(&format!("blobs/{digest}"), &[])?;
         if response.status().as_u16() == 404 {
-            return Err(engine(format!("blob {what} not found")));
+            return Err(Error::not_found(format!("blob {what} not found")));
         }
         if !response.status().is_success() {
             return Err(status_error(&what, &mut response));

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
 
-use crate::error::{Error, Result, engine};
+use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::pull::{PullOptions, pull};
 use crate::reference::Reference;
@@ -40,7 +40,7 @@ impl std::str::FromStr for PullPolicy {
             "missing" => Ok(PullPolicy::Missing),
             "always" => Ok(PullPolicy::Always),
             "never" => Ok(PullPolicy::Never),
-            _ => Err(engine(format!(
+            _ => Err(Error::invalid(format!(
                 "invalid pull policy {text:?}: use missing, always or never"
             ))),
         }
@@ -113,7 +113,7 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
     let present = store.lookup(&name).is_ok();
     match options.pull {
         PullPolicy::Never if !present => {
-            return Err(engine(format!(
+            return Err(Error::not_found(format!(
                 "No such image: {name} (--pull never: pull it first)"
             )));
         }
@@ -147,14 +147,17 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
 // ANCHOR_END: ensure_image
 
 /// The containers (under the same state root) whose lower layers include
-/// `layer`: `rmi` refuses to delete a layer a container stands on.
+/// `layer`: `rmi` refuses to delete a layer a container stands on. A
+/// container whose record is unreadable may stand on any layer: it counts
+/// (by its short id), so its layers stay until it is removed.
 pub fn containers_using(root: &Path, layer: &Path) -> Result<Vec<String>> {
-    let containers = ch04_overlay::Store::open(root)?;
+    let listing = ch04_overlay::Store::open(root)?.scan()?;
     let layer = std::fs::canonicalize(layer).unwrap_or_else(|_| layer.to_path_buf());
-    Ok(containers
-        .list()?
+    Ok(listing
+        .containers
         .into_iter()
         .filter(|c| c.config.lowers.contains(&layer))
         .map(|c| c.config.name)
+        .chain(listing.unreadable.iter().map(|u| u.short_id().to_string()))
         .collect())
 }

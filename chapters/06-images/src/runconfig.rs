@@ -4,7 +4,7 @@
 //! Pure functions, so chapter 6's `run` and the engine share them and the
 //! rules are tested without starting anything.
 
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 use crate::manifest::ContainerConfig;
 
 /// The PATH Docker gives a container whose image sets none.
@@ -58,7 +58,7 @@ pub fn resolve(
     };
     let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if argv.is_empty() {
-        return Err(engine("no command specified"));
+        return Err(Error::invalid("no command specified"));
     }
 
     let mut env: Vec<String> = image.env.clone().unwrap_or_default();
@@ -68,7 +68,9 @@ pub fn resolve(
             None => (item.clone(), host_env(item)),
         };
         if key.is_empty() {
-            return Err(engine(format!("invalid environment variable: {item}")));
+            return Err(Error::invalid(format!(
+                "invalid environment variable: {item}"
+            )));
         }
         env.retain(|e| e.split('=').next() != Some(key.as_str()));
         if let Some(value) = value {
@@ -85,7 +87,7 @@ pub fn resolve(
         .or_else(|| image.working_dir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".to_string());
     if !workdir.starts_with('/') {
-        return Err(engine(format!(
+        return Err(Error::invalid(format!(
             "the working directory '{workdir}' is invalid, it needs to be an absolute path"
         )));
     }
@@ -141,7 +143,7 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User> {
         ),
         (None, Ok(uid)) => (uid, 0, "/".to_string(), None),
         (None, Err(_)) => {
-            return Err(engine(format!(
+            return Err(Error::not_found(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             )));
         }
@@ -157,7 +159,7 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<User> {
                 .parse()
                 .map_err(|_| engine(format!("invalid gid for group {g}")))?,
             None => g.parse().map_err(|_| {
-                engine(format!(
+                Error::not_found(format!(
                     "unable to find group {g}: no matching entries in group file"
                 ))
             })?,

@@ -18,15 +18,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use ch03_cgroups::ownership::lock_file;
+use ch04_overlay::atomic::{TEMP_PREFIX, publish, temp_name, write_atomic};
 use ch04_overlay::private::private_dir;
 
 use crate::digest::Digest;
-use crate::error::{Result, engine};
+use crate::error::{Error, Result, engine};
 use crate::manifest::{ImageConfig, Index, Manifest, parse_json};
 
 /// One image known by name.
@@ -64,16 +65,6 @@ pub struct Store {
     root: PathBuf,
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_name() -> String {
-    format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 fn io_err(path: &Path, e: io::Error) -> crate::Error {
     engine(format!("{}: {e}", path.display()))
 }
@@ -91,14 +82,10 @@ impl BlobWriter {
     /// bytes; we make them durable before the rename publishes them.
     pub fn commit(mut self, digest: &Digest) -> Result<()> {
         let file = self.file.take().expect("committed once");
-        file.sync_all().map_err(|e| io_err(&self.temp, e))?;
-        drop(file);
         let target = self.dir.join(digest.hex());
-        fs::rename(&self.temp, &target).map_err(|e| io_err(&target, e))?;
-        // The rename itself must survive a crash too.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_err(&self.dir, e))
+        // Durable, then renamed, then the rename itself durable: chapter
+        // 4's atomic write, for a file written as it streams in.
+        publish(file, &self.temp, &target).map_err(|e| io_err(&target, e))
     }
 }
 // ANCHOR_END: commit_blob
@@ -251,10 +238,7 @@ impl Store {
 
     /// Takes the lock that serialises changes to the references.
     pub fn lock(&self) -> Result<Flock<File>> {
-        let path = self.root.join("refs.lock");
-        let file = File::create(&path).map_err(|e| io_err(&path, e))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| engine(format!("locking {}: {e}", path.display())))
+        lock_file(&self.root.join("refs.lock"), FlockArg::LockExclusive)
     }
 
     fn refs_path(&self) -> PathBuf {
@@ -273,14 +257,8 @@ impl Store {
     }
 
     fn write_refs(&self, refs: &BTreeMap<String, ImageRecord>) -> Result<()> {
-        let path = self.refs_path();
-        let temp = self.root.join(temp_name());
         let json = serde_json::to_vec_pretty(refs).expect("refs serialise");
-        let mut file = File::create(&temp).map_err(|e| io_err(&temp, e))?;
-        file.write_all(&json)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| io_err(&temp, e))?;
-        fs::rename(&temp, &path).map_err(|e| io_err(&path, e))
+        write_atomic(&self.refs_path(), &json)
     }
 
     /// Points `name` at an image (under the lock).
@@ -295,7 +273,7 @@ impl Store {
     pub fn lookup(&self, name: &str) -> Result<ImageRecord> {
         self.refs()?
             .remove(name)
-            .ok_or_else(|| engine(format!("No such image: {name}")))
+            .ok_or_else(|| Error::not_found(format!("No such image: {name}")))
     }
 
     /// The manifest, config and unpacked layer directories (bottom first)
@@ -402,7 +380,7 @@ impl Store {
         let mut refs = self.refs()?;
         let record = refs
             .remove(name)
-            .ok_or_else(|| engine(format!("No such image: {name}")))?;
+            .ok_or_else(|| Error::not_found(format!("No such image: {name}")))?;
         let (mut blobs, mut layers) = self.closure(&record);
         for other in refs.values() {
             let (used_blobs, used_layers) = self.closure(other);
@@ -412,7 +390,7 @@ impl Store {
         for layer in &layers {
             let containers = used_by(&self.layer_path(layer))?;
             if let Some(container) = containers.first() {
-                return Err(engine(format!(
+                return Err(Error::conflict(format!(
                     "conflict: unable to remove {name}: container {container} \
                      stands on its layer {}; remove the container first (rm {container})",
                     layer.short()
@@ -452,7 +430,7 @@ fn remove_stale_temporaries(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(".tmp-")
+            .strip_prefix(TEMP_PREFIX)
             .and_then(|rest| rest.split('-').next())
             .and_then(|pid| pid.parse::<u32>().ok())
         else {
@@ -556,6 +534,21 @@ pub fn render_images(rows: &[ImageRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_image_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store.lookup("busybox:latest").unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::NotFound);
+        assert_eq!(err.message, "No such image: busybox:latest");
+        let err = store
+            .remove_unless_used("busybox:latest", |_| Ok(Vec::new()))
+            .unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::NotFound);
+        let err = crate::reference::Reference::parse("Busybox").unwrap_err();
+        assert_eq!(err.kind, ch01_chroot::ErrorKind::InvalidInput);
+    }
 
     #[test]
     fn blobs_appear_only_verified() {
