@@ -55,6 +55,12 @@ pub fn check_book(workspace: &Path) -> Vec<String> {
         check_exercise_functions(&name, &text, workspace, &mut problems);
         texts.push((page.parent().unwrap_or(&src).to_path_buf(), text));
     }
+    match std::fs::read_to_string(workspace.join(crate::exercise::catalog::FILE)) {
+        Ok(catalog) => problems.extend(exercises_agree(&src, &catalog)),
+        // A scratch workspace (the unit tests') may have no catalogue.
+        Err(_) if !workspace.join("lab").is_dir() => {}
+        Err(e) => problems.push(format!("{}: {e}", crate::exercise::catalog::FILE)),
+    }
     let unused =
         std::fs::read_to_string(workspace.join("book/unused-anchors.txt")).unwrap_or_default();
     problems.extend(unused_anchors(workspace, &texts, &unused));
@@ -138,13 +144,12 @@ fn parse_check_paragraph(paragraph: &str) -> Vec<NamedCheck> {
                     filter = Some(w.to_string());
                 }
             }
-            if let Some(filter) = filter {
-                found.push(NamedCheck {
-                    package,
-                    target,
-                    filter,
-                });
-            }
+            // No filter: the whole test target.
+            found.push(NamedCheck {
+                package,
+                target,
+                filter: filter.unwrap_or_default(),
+            });
         } else if let Some(last) = found.last().cloned()
             && joined
             && !quoted.is_empty()
@@ -321,6 +326,107 @@ fn check_exercise_functions(page: &str, text: &str, workspace: &Path, problems: 
             }
         }
     }
+}
+
+/// The chapters' "Exercises" sections (pages `chNN-*.md` under `src`) and
+/// the catalogue text `catalog` (book/exercises.toml) list the same
+/// exercises: same ids, functions, files and checks.
+pub fn exercises_agree(src: &Path, catalog: &str) -> Vec<String> {
+    let exercises = match crate::exercise::catalog::parse(catalog) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("{}: {e:#}", crate::exercise::catalog::FILE)],
+    };
+    let mut problems = Vec::new();
+    let mut on_pages = BTreeSet::new();
+    let mut pages = Vec::new();
+    collect_markdown(src, &mut pages);
+    pages.sort();
+    for page in pages {
+        let name = page
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let Some(chapter) = name
+            .strip_prefix("ch")
+            .and_then(|r| r.get(..2))
+            .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        let Some(section) = text.split("## Exercises").nth(1) else {
+            continue;
+        };
+        let section = section.split("\n## ").next().unwrap_or("");
+        for (number, item) in numbered_items(section) {
+            let id = format!("ch{chapter}.{number}");
+            on_pages.insert(id.clone());
+            let Some(entry) = exercises.iter().find(|e| e.id == id) else {
+                problems.push(format!(
+                    "{name}: exercise {id} is not in book/exercises.toml"
+                ));
+                continue;
+            };
+            let (names, file) = exercise_functions(&item)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            if names != entry.functions || file != entry.file.to_string_lossy() {
+                problems.push(format!(
+                    "{name}: exercise {id} names {names:?} in {file}, book/exercises.toml {:?} in {}",
+                    entry.functions,
+                    entry.file.display()
+                ));
+            }
+            let page_checks: BTreeSet<(String, String, String)> = named_checks(&item)
+                .into_iter()
+                .map(|c| {
+                    let target = c.target.unwrap_or_else(|| "lib".into());
+                    (c.package, target, c.filter)
+                })
+                .collect();
+            let file_checks: BTreeSet<(String, String, String)> = entry
+                .checks
+                .iter()
+                .map(|c| (c.package.clone(), c.target.clone(), c.filter.clone()))
+                .collect();
+            if page_checks != file_checks {
+                problems.push(format!(
+                    "{name}: exercise {id}: the page's checks {page_checks:?} are not \
+                     book/exercises.toml's {file_checks:?}"
+                ));
+            }
+        }
+    }
+    for e in &exercises {
+        if !on_pages.contains(&e.id) {
+            problems.push(format!(
+                "book/exercises.toml: exercise {} is on no chapter page",
+                e.id
+            ));
+        }
+    }
+    problems
+}
+
+/// The numbered items (`N. **...`) of a section, each with its text.
+fn numbered_items(section: &str) -> Vec<(u32, String)> {
+    let mut items: Vec<(u32, String)> = Vec::new();
+    for line in section.lines() {
+        let number = line
+            .trim_start()
+            .split_once(". **`")
+            .and_then(|(n, _)| n.parse::<u32>().ok());
+        if let Some(n) = number {
+            items.push((n, String::new()));
+        }
+        if let Some((_, text)) = items.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    items
 }
 
 /// Every `ANCHOR: name` in the workspace's sources that no page includes and
@@ -690,6 +796,23 @@ mod tests {
             &mut problems,
         );
         assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    #[test]
+    fn pages_and_the_exercise_catalogue_must_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = "# Chapter 9\n\n## Exercises\n\n1. **`double`** in `chapters/09-demo/src/lib.rs`: twice.\n   Check: `cargo test -p ch09-demo --test scenarios doubles`.\n";
+        std::fs::write(dir.path().join("ch09-demo.md"), page).unwrap();
+        let entry = |filter: &str| {
+            format!(
+                "[[exercise]]\nid = \"ch09.1\"\nfunctions = [\"double\"]\nfile = \"chapters/09-demo/src/lib.rs\"\ntier = \"vm\"\nchecks = [{{ package = \"ch09-demo\", target = \"scenarios\", filter = \"{filter}\" }}]\nhints = [\"h\"]\n"
+            )
+        };
+        assert!(exercises_agree(dir.path(), &entry("doubles")).is_empty());
+        let other = exercises_agree(dir.path(), &entry("triples"));
+        assert_eq!(other.len(), 1, "{other:?}");
+        let missing = exercises_agree(dir.path(), &entry("doubles").replace("ch09.1", "ch09.2"));
+        assert_eq!(missing.len(), 2, "{missing:?}");
     }
 
     #[test]

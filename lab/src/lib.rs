@@ -9,6 +9,7 @@ pub mod book_check;
 pub mod chapters;
 pub mod clean;
 pub mod demo;
+pub mod exercise;
 pub mod fixture;
 pub mod host;
 pub mod normalise;

@@ -31,6 +31,8 @@ enum Command {
     Clean,
     /// The throwaway VM with a pure cgroup v2 kernel: build, test, shell, run.
     Vm(lab::vm::VmArgs),
+    /// The workshop: list, start, check, hint, reset, solution, watch, verify, report.
+    Exercise(lab::exercise::ExerciseArgs),
 }
 
 fn main() {
@@ -42,6 +44,7 @@ fn main() {
         Command::Test { cargo_args } => lab::suite::run(&cargo_args),
         Command::Clean => lab::clean::run(),
         Command::Vm(args) => lab::vm::run(&args),
+        Command::Exercise(args) => lab::exercise::run(&args),
     };
     if let Err(e) = result {
         eprintln!("cargo lab: {e:#}");

@@ -432,4 +432,31 @@ mod tests {
             assert_eq!(check_name(bad).unwrap_err().code, 125, "{bad}");
         }
     }
+
+    /// A v1 cpuset starts empty and must inherit its parent's CPUs and
+    /// memory nodes; one it was given is kept. Plain files stand in for the
+    /// cgroup files, so this runs on every host, whatever its layout.
+    #[test]
+    fn inherit_cpuset_fills_only_what_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parent, child) = (dir.path().join("berth"), dir.path().join("berth/c1"));
+        std::fs::create_dir_all(&child).unwrap();
+        std::fs::write(parent.join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(parent.join("cpuset.mems"), "0\n").unwrap();
+        std::fs::write(child.join("cpuset.cpus"), "\n").unwrap();
+        std::fs::write(child.join("cpuset.mems"), "\n").unwrap();
+        inherit_cpuset(&parent, &child).unwrap();
+        let read = |f: &str| std::fs::read_to_string(child.join(f)).unwrap();
+        assert_eq!(
+            (read("cpuset.cpus").trim(), read("cpuset.mems").trim()),
+            ("0-1", "0")
+        );
+        std::fs::write(child.join("cpuset.cpus"), "1\n").unwrap();
+        inherit_cpuset(&parent, &child).unwrap();
+        assert_eq!(
+            read("cpuset.cpus").trim(),
+            "1",
+            "a cpuset it was given is kept"
+        );
+    }
 }

@@ -60,7 +60,8 @@ impl Default for MachineArgs {
 }
 
 impl MachineArgs {
-    fn machine(&self) -> qemu::Machine {
+    /// The QEMU machine these options describe.
+    pub fn to_machine(&self) -> qemu::Machine {
         qemu::Machine {
             memory: self.memory,
             cpus: self.cpus,
@@ -94,7 +95,7 @@ pub enum VmCommand {
 
 /// Runs `cargo lab vm ...`.
 pub fn run(args: &VmArgs) -> Result<()> {
-    let machine = args.machine.machine();
+    let machine = args.machine.to_machine();
     match &args.command {
         VmCommand::Build => {
             packages::qemu()?;

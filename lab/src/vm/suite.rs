@@ -114,7 +114,7 @@ pub fn after_host_suite() -> Result<Option<Totals>> {
         return Ok(None);
     }
     println!("\n=== the same suite in the lab VM (pure cgroup v2)");
-    run(&MachineArgs::default().machine(), &[], &[]).map(Some)
+    run(&MachineArgs::default().to_machine(), &[], &[]).map(Some)
 }
 // ANCHOR_END: after_host
 
