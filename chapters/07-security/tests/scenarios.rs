@@ -1,0 +1,288 @@
+//! Chapter 7 scenarios: what a container's root keeps and loses, seen by
+//! the probe inside, as root, on images from a real registry.
+
+mod common;
+
+use common::{Setup, transcript};
+use lab::privileged::require_root;
+
+/// The issue's acceptance: Docker's 14 capabilities, seccomp mode 2 with
+/// the filter stack, Docker's masked and read-only paths.
+#[test]
+fn defaults_of_a_container() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let probe = s.run(&[], &["/probe", "security"]);
+    probe.expect_code(0);
+    let value = |k: &str| probe.value(k).unwrap_or("").to_string();
+    assert!(
+        value("security.cap.effective").starts_with("14 "),
+        "{}",
+        probe.render()
+    );
+    assert!(value("security.cap.bounding").starts_with("14 "));
+    assert_eq!(value("security.cap.inheritable"), "0");
+    assert_eq!(value("security.cap.ambient"), "0");
+    assert_eq!(value("security.seccomp.mode"), "2");
+    assert_eq!(value("security.no_new_privs"), "0");
+    assert_paths_covered(&probe.stdout);
+    assert!(probe.stdout.contains("security.path: /proc/sys read-only"));
+    assert!(s.mounts().is_empty(), "a mount outlived the run");
+    insta::assert_snapshot!("defaults", without_paths(&probe.render()));
+}
+
+/// Every masked path is masked and every read-only path read-only, where
+/// this kernel has it at all (`/proc/kcore` needs CONFIG_PROC_KCORE).
+fn assert_paths_covered(stdout: &str) {
+    let paths: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("security.path: "))
+        .collect();
+    assert_eq!(paths.len(), 17, "{stdout}");
+    for (i, line) in paths.iter().enumerate() {
+        let want = if i < 12 { "masked" } else { "read-only" };
+        assert!(
+            line.ends_with(want) || line.ends_with(" absent"),
+            "{line}: want {want}"
+        );
+    }
+}
+
+/// The probe's output without the path lines, whose `absent` entries
+/// depend on the kernel's configuration.
+fn without_paths(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("security.path: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `--privileged`: every capability, no filter, nothing masked.
+#[test]
+fn privileged_has_everything() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let probe = s.run(&["--privileged"], &["/probe", "security"]);
+    probe.expect_code(0);
+    let all = ch07_security::capabilities::all_available().len();
+    let effective = probe.value("security.cap.effective").unwrap_or("");
+    assert!(
+        effective.starts_with(&format!("{all} ")),
+        "{}",
+        probe.render()
+    );
+    assert_eq!(probe.value("security.seccomp.mode"), Some("0"));
+    assert_eq!(probe.value("security.clone3"), Some("EINVAL"));
+    assert!(
+        probe
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("security.path: "))
+            .all(|l| l.ends_with(" visible") || l.ends_with(" absent")),
+        "{}",
+        probe.render()
+    );
+    // The capability lines name what this host's kernel and sandbox have.
+    let shown: String = without_paths(&probe.render())
+        .lines()
+        .filter(|l| !l.starts_with("security.cap."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("privileged", shown);
+}
+
+/// Docker's capability arithmetic, and what a non-root user keeps: no
+/// effective or permitted capabilities, the bounding set as root's.
+#[test]
+fn capabilities_added_dropped_and_non_root() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let only = s.run(
+        &["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"],
+        &["/probe", "security"],
+    );
+    only.expect_code(0);
+    assert_eq!(
+        only.value("security.cap.effective"),
+        Some("1 net_admin"),
+        "{}",
+        only.render()
+    );
+    let fewer = s.run(&["--cap-drop", "net_raw,mknod"], &["/probe", "security"]);
+    assert!(
+        fewer
+            .value("security.cap.effective")
+            .is_some_and(|v| v.starts_with("12 ") && !v.contains("net_raw"))
+    );
+    let nobody = s.run(&["--user", "65534"], &["/probe", "security"]);
+    nobody.expect_code(0);
+    assert_eq!(nobody.value("security.cap.effective"), Some("0"));
+    assert_eq!(nobody.value("security.cap.permitted"), Some("0"));
+    assert!(
+        nobody
+            .value("security.cap.bounding")
+            .is_some_and(|v| v.starts_with("14 "))
+    );
+    assert_eq!(nobody.value("security.seccomp.mode"), Some("2"));
+    insta::assert_snapshot!(
+        "capabilities",
+        transcript(&[&only, &nobody])
+            .lines()
+            .filter(|l| l.starts_with("$ ") || l.starts_with("security.cap."))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+}
+
+/// no_new_privs: a set-uid root copy of the probe, run by nobody, becomes
+/// root (euid 0, the bounding set effective) unless no_new_privs is set.
+#[test]
+fn no_new_privileges_stops_setuid() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let plain = s.run(&["--user", "65534"], &["/suid-probe", "security"]);
+    plain.expect_code(0);
+    assert_eq!(
+        plain.value("security.euid"),
+        Some("0"),
+        "{}",
+        plain.render()
+    );
+    assert!(
+        plain
+            .value("security.cap.effective")
+            .is_some_and(|v| v.starts_with("14 "))
+    );
+    let nnp = s.run(
+        &["--user", "65534", "--security-opt", "no-new-privileges"],
+        &["/suid-probe", "security"],
+    );
+    nnp.expect_code(0);
+    assert_eq!(
+        nnp.value("security.euid"),
+        Some("65534"),
+        "{}",
+        nnp.render()
+    );
+    assert_eq!(nnp.value("security.cap.effective"), Some("0"));
+    assert_eq!(nnp.value("security.no_new_privs"), Some("1"));
+    insta::assert_snapshot!(
+        "no_new_privileges",
+        transcript(&[&plain, &nnp])
+            .lines()
+            .filter(|l| {
+                l.starts_with("$ ")
+                    || l.starts_with("security.euid")
+                    || l.starts_with("security.cap.effective")
+                    || l.starts_with("security.no_new_privs")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+}
+
+/// The default profile's clone3 answer, a profile of one's own in
+/// Docker's format, and unconfined.
+#[test]
+fn seccomp_profiles() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let default = s.run(&[], &["/probe", "security"]);
+    assert_eq!(default.value("security.clone3"), Some("ENOSYS"));
+    // With CAP_SYS_ADMIN the default profile lets clone3 through.
+    let admin = s.run(&["--cap-add", "SYS_ADMIN"], &["/probe", "security"]);
+    assert_eq!(admin.value("security.clone3"), Some("EINVAL"));
+
+    let profile = s.tmp.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let denied = s.run(&["--security-opt", &opt], &["mkdir", "/made"]);
+    assert_eq!(denied.code, 1, "{}", denied.render());
+    assert!(
+        denied.stderr.contains("Permission denied"),
+        "{}",
+        denied.render()
+    );
+    let unconfined = s.run(
+        &["--security-opt", "seccomp=unconfined"],
+        &["/probe", "security"],
+    );
+    assert_eq!(unconfined.value("security.seccomp.mode"), Some("0"));
+    assert!(
+        unconfined
+            .value("security.cap.effective")
+            .is_some_and(|v| v.starts_with("14 "))
+    );
+    insta::assert_snapshot!(
+        "seccomp_profile",
+        denied
+            .render()
+            .replace(&s.tmp.path().display().to_string(), "<tmp>")
+    );
+}
+
+/// Bad input: one line naming the problem, exit 125, nothing created.
+#[test]
+fn bad_input_creates_nothing() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let broken = s.tmp.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [",
+    )
+    .unwrap();
+    let bad_action = s.tmp.path().join("action.json");
+    std::fs::write(
+        &bad_action,
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "ALLOW"}]}"#,
+    )
+    .unwrap();
+    let outcomes = [
+        s.run(&["--cap-add", "NET_ADMIM"], &["true"]),
+        s.run(&["--cap-drop", "CAP_FOO"], &["true"]),
+        s.run(
+            &["--security-opt", &format!("seccomp={}", broken.display())],
+            &["true"],
+        ),
+        s.run(
+            &[
+                "--security-opt",
+                &format!("seccomp={}", bad_action.display()),
+            ],
+            &["true"],
+        ),
+        s.run(&["--security-opt", "no-new-privs"], &["true"]),
+        s.run(&["--device", "/dev/berth-no-such-device"], &["true"]),
+    ];
+    for outcome in &outcomes {
+        outcome.expect_code(125);
+        assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.render());
+        assert!(outcome.stdout.is_empty());
+    }
+    assert_eq!(s.containers(), 0, "a container was created");
+    assert!(s.mounts().is_empty());
+    let outcomes: Vec<&lab::scenario::Outcome> = outcomes.iter().collect();
+    insta::assert_snapshot!(
+        "bad_input",
+        transcript(&outcomes).replace(&s.tmp.path().display().to_string(), "<tmp>")
+    );
+}
