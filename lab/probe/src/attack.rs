@@ -286,15 +286,12 @@ fn mknod_disk() -> Outcome {
         )
     };
     if rc != 0 {
-        return Blocked(format!("mknod {name}: {}", describe(errno())));
+        return Blocked(format!("mknod: {}", describe(errno())));
     }
     let mut buf = [0u8; 512];
     let outcome = match fs::File::open(node).and_then(|mut f| f.read(&mut buf)) {
         Ok(n) => Worked(format!("read {n} bytes of the host's {name}")),
-        Err(e) => Blocked(format!(
-            "open {name}: {}",
-            describe(e.raw_os_error().unwrap_or(0))
-        )),
+        Err(e) => Blocked(format!("open: {}", describe(e.raw_os_error().unwrap_or(0)))),
     };
     let _ = fs::remove_file(node);
     outcome
@@ -322,14 +319,15 @@ fn kexec() -> Outcome {
     at_the_door(rc, "kexec_load")
 }
 
-/// Attach to the process that started us (outside, when it is visible).
+/// Attach to the process that started us, if it is outside the container
+/// (visible only when the pid namespace is the host's).
 fn ptrace_outside() -> Outcome {
     // SAFETY: getppid cannot fail.
     let parent = unsafe { libc::getppid() };
     if parent == 0 {
         return Blocked("no process outside is visible (pid namespace)".into());
     }
-    if own_pid_namespace(parent) {
+    if !outside(parent) {
         return Blocked("only the container's own processes are visible".into());
     }
     // SEIZE does not stop it; detaching happens when we exit.
@@ -342,13 +340,11 @@ fn ptrace_outside() -> Outcome {
     }
 }
 
-fn own_pid_namespace(pid: i32) -> bool {
-    let ns = |p: &str| {
-        fs::metadata(format!("/proc/{p}/ns/pid"))
-            .map(|m| m.ino())
-            .ok()
-    };
-    ns("self").is_some() && ns("self") == ns(&pid.to_string())
+/// Whether `pid` runs in another root than ours (the host's).
+fn outside(pid: i32) -> bool {
+    let root = |p: &str| fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let theirs = root(&format!("/proc/{pid}/root"));
+    theirs.is_some() && theirs != root("/")
 }
 
 fn unshare_user() -> Outcome {
@@ -399,17 +395,20 @@ fn runtime_exe() -> Outcome {
     let target = match fs::read_link("/proc/1/exe") {
         Ok(t) => t.to_string_lossy().into_owned(),
         Err(e) => {
-            return Blocked(format!(
-                "/proc/1/exe: {}",
-                describe(e.raw_os_error().unwrap_or(0))
-            ));
+            let why = describe(e.raw_os_error().unwrap_or(0));
+            return Blocked(format!("/proc/1/exe: {why}"));
         }
     };
     if target.starts_with("/memfd:") {
         return Blocked(format!("pid 1 runs a sealed copy, {target}"));
     }
+    // The container's own program (no --init): nothing of the host's.
+    let id = |p: &str| fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    if id("/proc/1/exe").is_some() && id("/proc/1/exe") == id(&target) {
+        return Blocked(format!("pid 1 is the container's own {target}"));
+    }
     match fs::OpenOptions::new().write(true).open("/proc/1/exe") {
-        Ok(_) => Worked(format!("{target} open for writing")),
+        Ok(_) => Worked(format!("the host's {target} open for writing")),
         Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => Worked(format!(
             "pid 1 is the host's {target}: busy now, writable once it exits"
         )),
