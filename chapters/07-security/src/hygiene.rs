@@ -24,17 +24,12 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 
 use crate::{Error, Result};
 
-/// Set in the environment of the re-executed copy (and removed from the
-/// container's by chapter 2, which replaces the whole environment).
-pub const SEALED_VAR: &str = "_BERTH_SEALED";
-
 // ANCHOR: sealed_copy
 /// Re-executes the running binary from a sealed memfd copy, once. Returns
 /// only when already running from it (or, with an error, when it cannot).
 pub fn run_from_sealed_copy() -> Result<()> {
-    if std::env::var_os(SEALED_VAR).is_some() {
-        // SAFETY: single-threaded, at the start of main.
-        unsafe { std::env::remove_var(SEALED_VAR) };
+    // Asked of the kernel, not of the environment, which anyone can set.
+    if running_sealed() {
         return Ok(());
     }
     let fail = |what: &str, e: String| Error::engine(format!("sealed copy: {what}: {e}"));
@@ -57,7 +52,7 @@ pub fn run_from_sealed_copy() -> Result<()> {
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
         .collect();
-    let mut env: Vec<CString> = std::env::vars_os()
+    let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut entry = k.into_encoded_bytes();
             entry.push(b'=');
@@ -65,7 +60,6 @@ pub fn run_from_sealed_copy() -> Result<()> {
             CString::new(entry).ok()
         })
         .collect();
-    env.push(CString::new(format!("{SEALED_VAR}=1")).expect("no NUL"));
     let errno = match nix::unistd::fexecve(&copy, &args, &env) {
         Ok(never) => match never {},
         Err(errno) => errno,
