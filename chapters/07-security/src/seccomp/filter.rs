@@ -121,9 +121,47 @@ pub fn install(programs: &[BpfProgram]) -> Result<()> {
 }
 // ANCHOR_END: install
 
+// ANCHOR: tiny_filter
+/// A whole filter, written out: `mkdir` fails with `EACCES`, everything
+/// else runs. The kernel hands the program a `struct seccomp_data`
+/// (`nr` at offset 0, `arch` at 4, then the arguments); the program
+/// answers with a return value. This is what seccompiler generates for
+/// that one rule (a test checks it).
+pub fn tiny_filter() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LD_W_ABS: u16 = 0x20; // A = *(u32 *)(data + k)
+    const JEQ_K: u16 = 0x15; // if A == k, skip jt, else skip jf
+    const JA: u16 = 0x05; // skip k
+    const RET_K: u16 = 0x06; // return k
+    let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    vec![
+        // Another architecture numbers syscalls differently: kill.
+        op(LD_W_ABS, 0, 0, 4),
+        op(JEQ_K, 1, 0, 0xc000_003e), // AUDIT_ARCH_X86_64
+        op(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+        // Which syscall?
+        op(LD_W_ABS, 0, 0, 0),
+        op(JEQ_K, 0, 1, libc::SYS_mkdir as u32),
+        op(JA, 0, 0, 1),
+        op(JA, 0, 0, 2),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+// ANCHOR_END: tiny_filter
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_tiny_filter_is_what_seccompiler_writes() {
+        let rules = [(libc::SYS_mkdir, BTreeSet::from([Vec::new()]))].into();
+        let compiled = program(&rules, Action::Errno(libc::EACCES as u32), Action::Allow).unwrap();
+        assert_eq!(compiled, tiny_filter());
+    }
     use crate::seccomp::default_profile::default_profile;
     use crate::seccomp::profile::Target;
 
