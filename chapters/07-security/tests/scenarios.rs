@@ -29,6 +29,20 @@ fn defaults_of_a_container() {
     assert_eq!(value("security.no_new_privs"), "0");
     assert_paths_covered(&probe.stdout);
     assert!(probe.stdout.contains("security.path: /proc/sys read-only"));
+    // The argument filters of Docker's profile.
+    for check in [
+        "clone-newuser",
+        "personality-no-aslr",
+        "socket-alg",
+        "socket-vsock",
+    ] {
+        assert_eq!(
+            probe.value(&format!("security.args.{check}")),
+            Some("EPERM"),
+            "{}",
+            probe.render()
+        );
+    }
     assert!(s.mounts().is_empty(), "a mount outlived the run");
     insta::assert_snapshot!("defaults", without_paths(&probe.render()));
 }
@@ -77,6 +91,14 @@ fn privileged_has_everything() {
     );
     assert_eq!(probe.value("security.seccomp.mode"), Some("0"));
     assert_eq!(probe.value("security.clone3"), Some("EINVAL"));
+    // No filter: the kernel answers (the socket families depend on its
+    // modules, so they are not shown).
+    assert_eq!(probe.value("security.args.clone-newuser"), Some("ok"));
+    assert_eq!(probe.value("security.args.personality-no-aslr"), Some("ok"));
+    for family in ["socket-alg", "socket-vsock"] {
+        let answer = probe.value(&format!("security.args.{family}"));
+        assert_ne!(answer, Some("EPERM"), "{}", probe.render());
+    }
     assert!(
         probe
             .stdout
@@ -89,7 +111,7 @@ fn privileged_has_everything() {
     // The capability lines name what this host's kernel and sandbox have.
     let shown: String = without_paths(&probe.render())
         .lines()
-        .filter(|l| !l.starts_with("security.cap."))
+        .filter(|l| !l.starts_with("security.cap.") && !l.starts_with("security.args.socket"))
         .map(|l| format!("{l}\n"))
         .collect();
     insta::assert_snapshot!("privileged", shown);

@@ -141,6 +141,9 @@ pub fn security() {
         "ok".to_string()
     };
     println!("security.clone3: {clone3}");
+    for (name, result) in argument_checks() {
+        println!("security.args.{name}: {result}");
+    }
     let mounts = read("/proc/self/mountinfo").unwrap_or_default();
     for path in MASKED.iter().chain(READ_ONLY) {
         println!("security.path: {path} {}", cover(path, &mounts));
@@ -174,4 +177,67 @@ fn cover(path: &str, mountinfo: &str) -> &'static str {
     } else {
         "visible"
     }
+}
+
+/// `ok` or the errno's name.
+fn answer(rc: i64) -> String {
+    if rc >= 0 {
+        return "ok".to_string();
+    }
+    let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    match e {
+        libc::EPERM => "EPERM".to_string(),
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT".to_string(),
+        libc::EINVAL => "EINVAL".to_string(),
+        libc::ENOSYS => "ENOSYS".to_string(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// Syscalls a filter can allow or refuse by their arguments: `clone` with
+/// a namespace flag (a user namespace needs no capability from the
+/// kernel), `personality` turning off address randomisation, `socket` of
+/// the families Docker refuses.
+fn argument_checks() -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    // SAFETY: a raw clone whose child exits at once; we reap it.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWUSER | libc::SIGCHLD) as usize,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        unsafe { libc::_exit(0) };
+    }
+    let clone = answer(pid);
+    if pid > 0 {
+        unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), 0) };
+    }
+    out.push(("clone-newuser", clone));
+    // SAFETY: personality is read, changed, and set back.
+    let old = unsafe { libc::personality(0xffff_ffff) };
+    let rc = unsafe { libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) };
+    let no_aslr = answer(rc as i64);
+    if rc >= 0 && old >= 0 {
+        unsafe { libc::personality(old as libc::c_ulong) };
+    }
+    out.push(("personality-no-aslr", no_aslr));
+    for (name, family) in [
+        ("socket-alg", libc::AF_ALG),
+        ("socket-vsock", libc::AF_VSOCK),
+    ] {
+        // SAFETY: a socket closed at once.
+        let fd = unsafe { libc::socket(family, libc::SOCK_SEQPACKET, 0) };
+        let result = answer(fd as i64);
+        if fd >= 0 {
+            unsafe { libc::close(fd) };
+        }
+        out.push((name, result));
+    }
+    out
 }
