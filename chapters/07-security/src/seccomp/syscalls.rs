@@ -674,9 +674,58 @@ pub const SYSCALLS: &[(&str, i64)] = &[
     ("writev", libc::SYS_writev),
 ];
 
+/// Syscalls newer than the libc crate's tables (numbers from the kernel's
+/// `syscall_64.tbl`; 451 and up are the same on every architecture).
+/// Docker's profile allows them: a filter that does not know them would
+/// answer EPERM where programs expect ENOSYS on an older kernel.
+#[cfg(target_arch = "x86_64")]
+pub const NEWER: &[(&str, i64)] = &[
+    ("io_pgetevents", 333),
+    ("uretprobe", 335),
+    ("cachestat", 451),
+    ("map_shadow_stack", 453),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+];
+
+/// Syscalls newer than the libc crate's tables (see the x86-64 list).
+#[cfg(target_arch = "aarch64")]
+pub const NEWER: &[(&str, i64)] = &[
+    ("io_pgetevents", 292),
+    ("cachestat", 451),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+];
+
 /// The number of syscall `name` on this architecture, if it has one.
+/// Other architectures' syscalls have none here: one profile serves every
+/// architecture, and each skips the names it lacks (as runc does).
 pub fn number(name: &str) -> Option<i64> {
-    SYSCALLS.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
+    SYSCALLS
+        .iter()
+        .chain(NEWER)
+        .find(|(n, _)| *n == name)
+        .map(|(_, nr)| *nr)
 }
 
 #[cfg(test)]
@@ -686,5 +735,12 @@ mod tests {
         assert_eq!(super::number("read"), Some(libc::SYS_read));
         assert_eq!(super::number("clone3"), Some(libc::SYS_clone3));
         assert_eq!(super::number("no_such_syscall"), None);
+        // The newer table continues where libc's ends.
+        assert_eq!(libc::SYS_fchmodat2, 452);
+        assert_eq!(super::number("futex_wait"), Some(455));
+        let libc_names: Vec<&str> = super::SYSCALLS.iter().map(|(n, _)| *n).collect();
+        for (name, _) in super::NEWER {
+            assert!(!libc_names.contains(name), "{name} is in libc's table now");
+        }
     }
 }
