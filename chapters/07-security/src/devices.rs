@@ -130,6 +130,42 @@ pub fn parse_device(text: &str) -> Result<HostDevice> {
     })
 }
 
+/// Every device node of the host's `/dev` (and one level below it, where
+/// `/dev/net/tun` and `/dev/dri/*` live), as `--privileged` gives them, as
+/// Docker does. The container's own `pts`, `shm` and `mqueue`, and the
+/// nodes chapter 2 makes, are left out.
+pub fn host_devices() -> Vec<HostDevice> {
+    let mut found = Vec::new();
+    let mut dirs = vec![(PathBuf::from("/dev"), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if meta.is_dir() && depth == 0 && !["pts", "shm", "mqueue"].contains(&name.as_str()) {
+                dirs.push((path, depth + 1));
+            } else if (meta.file_type().is_block_device() || meta.file_type().is_char_device())
+                && !(depth == 0
+                    && ch02_namespaces::dev::DEFAULT_DEVICES
+                        .iter()
+                        .any(|d| d.name == name))
+                && !(depth == 0 && ["console", "ptmx"].contains(&name.as_str()))
+                && let Some(text) = path.to_str()
+                && let Ok(device) = parse_device(text)
+            {
+                found.push(device);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.container.cmp(&b.container));
+    found
+}
+
 /// This process's cgroup path in the hierarchy whose `/proc/PID/cgroup`
 /// line `matches` (by its controller field).
 fn cgroup_path(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Option<String> {
@@ -233,6 +269,10 @@ impl ChildStep for AddDevices {
                 )
                 .map_err(|e| Error::engine(format!("bind-mounting {shown}: {}", e.desc())))?;
                 continue;
+            }
+            // A node already there (one of chapter 2's) is replaced.
+            if at.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+                let _ = std::fs::remove_file(&at);
             }
             let kind = if device.rule.block {
                 SFlag::S_IFBLK

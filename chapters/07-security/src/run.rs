@@ -7,7 +7,7 @@
 
 use ch02_namespaces::{Spec, StartSequence};
 
-use crate::devices::{AddDevices, DEFAULT_RULES, DeviceCgroup};
+use crate::devices::{AddDevices, DEFAULT_RULES, DeviceCgroup, host_devices};
 use crate::hygiene::CheckWorkdir;
 use crate::masks::{MaskPaths, WritableSys};
 use crate::options::SecurityOptions;
@@ -44,9 +44,15 @@ pub fn run(
             sequence.parent_step(Box::new(DeviceCgroup { rules }));
             sequence.child_step_after("pivot_root", Box::new(MaskPaths));
         }
-        if !security.devices.is_empty() {
-            let devices = AddDevices(security.devices.clone());
-            sequence.child_step_after("mount-dev", Box::new(devices));
+        let mut devices = security.devices.clone();
+        if security.privileged {
+            // The host's, except where --device named the same path.
+            let host = host_devices().into_iter();
+            let named: Vec<_> = devices.iter().map(|d| d.container.clone()).collect();
+            devices.extend(host.filter(|d| !named.contains(&d.container)));
+        }
+        if !devices.is_empty() {
+            sequence.child_step_after("mount-dev", Box::new(AddDevices(devices)));
         }
         sequence.child_step_before("user", Box::new(BoundCapabilities(caps.clone())));
         sequence.child_step(Box::new(CheckWorkdir));
