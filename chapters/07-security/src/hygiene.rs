@@ -16,7 +16,6 @@
 //! [`CheckWorkdir`].
 
 use std::ffi::CString;
-use std::io::Read;
 
 use ch02_namespaces::{ChildContext, ChildStep};
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
@@ -40,10 +39,7 @@ pub fn run_from_sealed_copy() -> Result<()> {
     let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
         .map_err(|e| fail("memfd_create", e.desc().into()))?;
     let mut copy = std::fs::File::from(memfd);
-    let mut bytes = Vec::new();
-    exe.read_to_end(&mut bytes)
-        .map_err(|e| fail("reading", e.to_string()))?;
-    std::io::Write::write_all(&mut copy, &bytes).map_err(|e| fail("writing", e.to_string()))?;
+    std::io::copy(&mut exe, &mut copy).map_err(|e| fail("copying", e.to_string()))?;
     let seals = SealFlag::F_SEAL_SEAL
         | SealFlag::F_SEAL_SHRINK
         | SealFlag::F_SEAL_GROW
