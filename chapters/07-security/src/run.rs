@@ -24,6 +24,12 @@ pub fn run(
     options: &ch06_images::run::RunOptions,
     security: &SecurityOptions,
 ) -> Result<i32> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(crate::Error::engine(
+            "run needs root: rootless containers (a user namespace of your own, \
+             storage under your home) are not in this chapter yet; use sudo",
+        ));
+    }
     let caps = security.capabilities.resolve()?;
     let profile = match &security.seccomp {
         SeccompChoice::Default => Some(default_profile()),

@@ -320,3 +320,30 @@ fn bad_input_creates_nothing() {
         transcript(&outcomes).replace(&s.tmp.path().display().to_string(), "<tmp>")
     );
 }
+
+/// Not root: one line saying so, before anything is created.
+#[test]
+fn not_root_is_told_so() {
+    if !require_root() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let out = std::process::Command::new(common::BIN)
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--network", "none", "127.0.0.1:1/busybox", "id"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("ch07-security: run needs root: rootless containers"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(!root.exists(), "the state root was created");
+}
