@@ -11,6 +11,8 @@
 //!   created or opened (cgroup v1 files, cgroup v2 BPF).
 //! - [`hygiene`]: the engine's binary out of reach (CVE-2019-5736), the
 //!   working directory inside the root (CVE-2024-21626).
+//! - [`rootless`]: an unprivileged user runs containers in a user
+//!   namespace of their own.
 
 pub mod capabilities;
 pub mod devices;
@@ -18,6 +20,7 @@ pub mod devices_bpf;
 pub mod hygiene;
 pub mod masks;
 pub mod options;
+pub mod rootless;
 pub mod run;
 pub mod seccomp;
 pub mod steps;

@@ -14,6 +14,7 @@ use ch06_images::run::PullPolicy;
 use ch06_images::runconfig::Overrides;
 use ch07_security::hygiene::run_from_sealed_copy;
 use ch07_security::options::SecurityArgs;
+use ch07_security::rootless;
 use ch07_security::{Error, Result};
 use clap::{Parser, Subcommand};
 
@@ -24,9 +25,10 @@ use clap::{Parser, Subcommand};
     about = "Chapter 7 of berth: images run with least privilege (capabilities, seccomp, masked paths)"
 )]
 struct Cli {
-    /// The state directory holding the image store and the containers.
-    #[arg(long, default_value = "/var/lib/berth/ch07", global = true)]
-    root: PathBuf,
+    /// The state directory holding the image store and the containers
+    /// [default: /var/lib/berth/ch07; rootless: ~/.local/share/berth/ch07].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -126,13 +128,26 @@ fn main() {
 }
 
 fn execute(cli: Cli) -> Result<i32> {
+    let root = cli.root.unwrap_or_else(rootless::default_root);
+    let rootless = rootless::rootless();
+    if let Command::Run(run) = &cli.command
+        && rootless
+    {
+        // Refused before anything exists.
+        run.security.options()?;
+        let limits = run.limits.limits() != ch03_cgroups::limits::Limits::default();
+        rootless::check(&run.network.options().mode.to_string(), limits)?;
+    }
+    if rootless {
+        rootless::enter_user_namespace()?;
+    }
     match cli.command {
-        Command::Run(run) => run_image(cli.root, *run),
+        Command::Run(run) => run_image(root, *run, rootless),
         Command::Pull {
             reference,
             registry,
         } => {
-            let store = ch06_images::run::image_store(&cli.root)?;
+            let store = ch06_images::run::image_store(&root)?;
             let reference = Reference::parse(&reference)?;
             let progress = ch06_images::progress::Progress::Hidden;
             let pulled =
@@ -140,16 +155,21 @@ fn execute(cli: Cli) -> Result<i32> {
             println!("{}", pulled.name);
             Ok(0)
         }
-        Command::Ps => list_containers(&cli.root),
-        Command::Rm { containers } => remove_containers(&cli.root, containers),
-        Command::Network(command) => command.execute(&cli.root),
+        Command::Ps => list_containers(&root),
+        Command::Rm { containers } => remove_containers(&root, containers),
+        Command::Network(command) => command.execute(&root),
     }
 }
 
 // ANCHOR: run_image
-fn run_image(root: PathBuf, run: Run) -> Result<i32> {
+fn run_image(root: PathBuf, mut run: Run, rootless: bool) -> Result<i32> {
     // This chapter's options first: a bad one creates nothing.
-    let security = run.security.options()?;
+    let mut security = run.security.options()?;
+    security.rootless = rootless;
+    if rootless {
+        // overlay's trusted.* attributes are out of a user namespace's reach.
+        run.storage.storage = ch04_overlay::storage::Storage::Vfs;
+    }
     let mut words = run.image_and_command.into_iter();
     let image = words.next().unwrap_or_default();
     let overrides = Overrides {
@@ -174,7 +194,10 @@ fn run_image(root: PathBuf, run: Run) -> Result<i32> {
             network: run.network.options(),
         },
     };
-    let spec = spec_from_options(run.container, PathBuf::new(), Vec::new())?;
+    let mut spec = spec_from_options(run.container, PathBuf::new(), Vec::new())?;
+    if rootless {
+        rootless::adapt(&mut spec);
+    }
     ch07_security::run::run(spec, &options, &security)
 }
 // ANCHOR_END: run_image

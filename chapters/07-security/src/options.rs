@@ -19,6 +19,9 @@ pub struct SecurityOptions {
     pub seccomp: SeccompChoice,
     /// `--device`.
     pub devices: Vec<HostDevice>,
+    /// The engine is root of a user namespace of its own (see
+    /// [`crate::rootless`]): no cgroup of its own to set device rules in.
+    pub rootless: bool,
 }
 
 /// The command line of this chapter, flattened into `run`.

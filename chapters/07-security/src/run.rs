@@ -26,8 +26,7 @@ pub fn run(
 ) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         return Err(crate::Error::engine(
-            "run needs root: rootless containers (a user namespace of your own, \
-             storage under your home) are not in this chapter yet; use sudo",
+            "run needs root, of the host or of a user namespace (rootless::enter_user_namespace)",
         ));
     }
     let caps = security.capabilities.resolve()?;
@@ -44,10 +43,12 @@ pub fn run(
     ch06_images::run::run_with(spec, options, sequence, |_, sequence| {
         if security.privileged {
             sequence.child_step_after("mount-sys", Box::new(WritableSys));
-        } else {
+        } else if !security.rootless {
             let mut rules = DEFAULT_RULES.to_vec();
             rules.extend(security.devices.iter().map(|d| d.rule.clone()));
             sequence.parent_step(Box::new(DeviceCgroup { rules }));
+        }
+        if !security.privileged {
             sequence.child_step_after("pivot_root", Box::new(MaskPaths));
         }
         let mut devices = security.devices.clone();
