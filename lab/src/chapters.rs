@@ -64,6 +64,14 @@ pub const CHAPTERS: &[Chapter] = &[
         every_run: &["--rm", "--quiet"],
         images: true,
     },
+    Chapter {
+        number: 7,
+        package: "ch07-security",
+        mechanism: "least privilege: capabilities, seccomp, no_new_privs, masked paths, device rules, a sealed runtime",
+        demo_options: &["--memory", "256m", "--pids-limit", "1000"],
+        every_run: &["--rm", "--quiet"],
+        images: true,
+    },
 ];
 
 /// The newest chapter.

@@ -202,6 +202,7 @@ pub fn network_roots() -> Vec<PathBuf> {
         ch05_network::DEFAULT_STATE_ROOT,
         ch05_network::CHAPTER_ROOT,
         "/var/lib/berth/ch06",
+        "/var/lib/berth/ch07",
     ]
     .into_iter()
     .map(PathBuf::from)
@@ -211,7 +212,7 @@ pub fn network_roots() -> Vec<PathBuf> {
 /// Chapters 4 and 5's state: the binaries' default roots
 /// (`/var/lib/berth-ch04`, `/var/lib/berth-ch05`) and the temporary roots
 /// their tests make (`$TMPDIR/berth-ch04-test-*`, `$TMPDIR/berth-ch05-test-*`,
-/// and chapter 6's `$TMPDIR/berth-ch06-*`), which a killed test run can
+/// and chapters 6 and 7's `$TMPDIR/berth-ch06-*`, `$TMPDIR/berth-ch07-*`), which a killed test run can
 /// leave behind with overlays still mounted.
 pub fn overlay_state_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![
@@ -225,10 +226,15 @@ pub fn overlay_state_dirs() -> Vec<PathBuf> {
                 .flatten()
                 .filter(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    // Chapter 6's tests run containers in their roots too.
-                    ["berth-ch04-test-", "berth-ch05-test-", "berth-ch06-"]
-                        .iter()
-                        .any(|p| name.starts_with(p))
+                    // Chapters 6 and 7's tests run containers in their roots too.
+                    [
+                        "berth-ch04-test-",
+                        "berth-ch05-test-",
+                        "berth-ch06-",
+                        "berth-ch07-",
+                    ]
+                    .iter()
+                    .any(|p| name.starts_with(p))
                 })
                 .map(|e| e.path()),
         );

@@ -297,6 +297,17 @@ pub fn run() -> Result<()> {
             &["/bin/sh", "-c", "ip -o -4 addr show eth0; ip route"],
         )?;
     }
+    // Chapter 7 on: what root in the container can no longer do.
+    if chapter.number >= 7 {
+        println!();
+        println!(
+            "root in the container, with Docker's 14 capabilities and its seccomp profile, tries to get out:"
+        );
+        show(&bin, &target, &["/probe", "attack", "all"])?;
+        println!(
+            "every way out is blocked but the raw socket, which Docker's defaults allow too (--cap-drop NET_RAW stops it)"
+        );
+    }
     println!();
     println!("and chapter 1's chroot escape:");
     show(&bin, &target, &["/chroot-escape"])?;

@@ -970,8 +970,8 @@ pub fn serve_blobs(layout: &Layout) -> Result<HttpServer> {
 }
 
 /// Prefixes of the temporary directories the registry helpers and chapter
-/// 6's tests create (under the system temporary directory).
-pub const TEMP_PREFIXES: &[&str] = &["berth-registry-", "berth-ch06-"];
+/// 6 and 7's tests create (under the system temporary directory).
+pub const TEMP_PREFIXES: &[&str] = &["berth-registry-", "berth-ch06-", "berth-ch07-"];
 
 /// `cargo lab clean`: stops test registries a killed test left running
 /// (found by their config path, ended by pid) and removes their

@@ -26,7 +26,7 @@ use crate::units::format_size;
 pub const KILLED: i32 = 128 + 9;
 
 /// What chapter 3 adds to a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunOptions {
     pub limits: Limits,
     /// Print the cgroup's accounting when the container exits.
@@ -53,10 +53,16 @@ pub fn run_with(
     let layout = Layout::detect()?;
     // Best effort: a failed sweep must not stop this run.
     let _ = sweep_stale(&layout);
-    let cgroup = Arc::new(Cgroup::create_in(
-        &layout,
-        &format!("{PARENT}/{}", generate_id()),
-    )?);
+    let cgroup = match Cgroup::create_in(&layout, &format!("{PARENT}/{}", generate_id())) {
+        Ok(cgroup) => Arc::new(cgroup),
+        // A rootless engine (root of a user namespace of its own) may not
+        // write the host's cgroup tree: without limits to apply, the
+        // container stays in the engine's cgroup, as podman's does.
+        Err(_) if in_user_namespace() && *options == RunOptions::default() => {
+            return start(spec, sequence)?.wait();
+        }
+        Err(e) => return Err(e),
+    };
     for warning in cgroup.apply(&options.limits)? {
         eprintln!("{}: warning: {warning}", program());
     }
@@ -111,6 +117,13 @@ pub fn oom_report(stats: &Stats, memory: Option<u64>, code: i32) -> Option<Strin
     })
 }
 // ANCHOR_END: oom_report
+
+/// Whether this process runs in a user namespace other than the host's
+/// (whose map is the identity of every id).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
 
 /// CPUs online, the ceiling for `--cpus`.
 pub fn online_cpus() -> u64 {

@@ -71,7 +71,22 @@ pub fn image_store(root: &Path) -> Result<Store> {
 // ANCHOR: run
 /// Runs the image `options.image` with `spec`'s namespaces, hostname and
 /// maps; returns the container's exit code.
-pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
+pub fn run(spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
+    run_with(spec, options, StartSequence::standard(), |_, _| Ok(()))
+}
+
+/// [`run`] for later chapters: `extend` sees the container's spec and
+/// sequence once this chapter has added its steps (the image's working
+/// directory and user, last before exec), and may add more.
+pub fn run_with<F>(
+    mut spec: ContainerSpec,
+    options: &RunOptions,
+    sequence: StartSequence,
+    extend: F,
+) -> Result<i32>
+where
+    F: FnOnce(&mut ContainerSpec, &mut StartSequence) -> Result<()>,
+{
     let store = image_store(&options.container.storage.root)?;
     let name = ensure_image(&store, options)?;
     // Held until the container exists, so `rmi` cannot remove the layers
@@ -92,7 +107,6 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
         .into_iter()
         .chain(options.container.storage.container.lowers.iter().cloned())
         .collect();
-    let sequence = StartSequence::standard();
     ch05_network::run::run_with(spec, &container, sequence, |created, spec, sequence| {
         drop(lock);
         let user = lookup(&created.rootfs(), &process.user)?;
@@ -101,7 +115,7 @@ pub fn run(mut spec: ContainerSpec, options: &RunOptions) -> Result<i32> {
         }
         sequence.child_step(Box::new(MakeWorkdir));
         sequence.child_step(Box::new(SwitchUser(user)));
-        Ok(())
+        extend(spec, sequence)
     })
 }
 // ANCHOR_END: run

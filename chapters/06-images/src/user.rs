@@ -66,7 +66,13 @@ impl ChildStep for SwitchUser {
     fn run(&mut self, _ctx: &mut ChildContext) -> std::result::Result<(), Error> {
         let user = &self.0;
         let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-        setgroups(&groups).map_err(|e| engine(format!("setgroups: {}", e.desc())))?;
+        match setgroups(&groups) {
+            Ok(()) => {}
+            // A rootless engine's user namespace denies setgroups: the
+            // container keeps the (unmapped) groups it has.
+            Err(nix::Error::EPERM) if setgroups_denied() => {}
+            Err(e) => return Err(engine(format!("setgroups: {}", e.desc()))),
+        }
         let gid = Gid::from_raw(user.gid);
         setresgid(gid, gid, gid)
             .map_err(|e| engine(format!("setgid {}: {}", user.gid, e.desc())))?;
@@ -76,6 +82,11 @@ impl ChildStep for SwitchUser {
         // Changing credentials cleared the parent-death signal: set it again.
         set_pdeathsig(Signal::SIGKILL).map_err(|e| engine(format!("prctl: {}", e.desc())))
     }
+}
+
+/// Whether this user namespace refuses `setgroups` for good.
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// Child step `workdir`, after `pivot_root`: creates the working directory

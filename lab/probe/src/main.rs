@@ -7,7 +7,14 @@
 //! Two more run only when named, because their values move or they act:
 //! `time` (clock readings) and `zombies` (makes orphans, counts zombies);
 //! `forkbomb` forks until the kernel refuses (then ends its children);
-//! `limits` prints the cgroup limits in the same words on cgroup v1 and v2.
+//! `limits` prints the cgroup limits in the same words on cgroup v1 and v2;
+//! `security` prints the five capability sets by name, no_new_privs, the
+//! seccomp mode and filter count, and what covers each of Docker's masked
+//! and read-only paths. `probe attack NAME...` (or `attack all`) tries the
+//! escapes of `attack.rs` and says, for each, `blocked (why)` or `worked`.
+
+mod attack;
+mod security;
 
 use std::ffi::CStr;
 use std::fs;
@@ -31,10 +38,14 @@ const ON_REQUEST: &[(&str, fn())] = &[
     ("zombies", zombies),
     ("forkbomb", forkbomb),
     ("limits", limits),
+    ("security", security::security),
 ];
 
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if wanted.first().is_some_and(|w| w == "attack") {
+        std::process::exit(attack::run(&wanted[1..]));
+    }
     for name in &wanted {
         if !SECTIONS.iter().chain(ON_REQUEST).any(|(n, _)| n == name) {
             let names: Vec<&str> = SECTIONS.iter().chain(ON_REQUEST).map(|(n, _)| *n).collect();
