@@ -22,7 +22,11 @@ use crate::{Error, Result, sweep};
 /// What a container asks of the network.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The container's id or name (unique among running containers).
+    /// The container's id: host-wide names (its veth pair) derive from it,
+    /// never from its name, which another state root may use too.
+    pub id: String,
+    /// The container's name (unique within its state root), for messages
+    /// and its allocation.
     pub container: String,
     pub mode: NetworkMode,
     /// `-p` mappings (bridge networks only).
@@ -32,8 +36,16 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request whose id is its name (for callers with no store, whose
+    /// names are unique host-wide); see [`Request::with_id`].
     pub fn new(container: &str, mode: NetworkMode) -> Request {
+        Request::with_id(container, container, mode)
+    }
+
+    /// A request for the container with id `id` and name `container`.
+    pub fn with_id(id: &str, container: &str, mode: NetworkMode) -> Request {
         Request {
+            id: id.to_string(),
             container: container.to_string(),
             mode,
             ports: vec![],
@@ -52,6 +64,9 @@ pub struct Attachment {
     pub address: Cidr,
     pub veth: VethPair,
     pub ports: Vec<PortMapping>,
+    /// True once this attachment created its veth pair: only then is it
+    /// its own to delete (a link of the same name may be someone else's).
+    created: bool,
     released: bool,
 }
 
@@ -109,7 +124,7 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
     sweep::reclaim_stale(host, &lock, &network)?;
     host.up(&lock, &network)?;
 
-    let veth = VethPair::for_container(&request.container);
+    let veth = VethPair::for_container(&request.id);
     let ip = allocate(host, &lock, &network, request, owner, &veth)?;
     let mut attachment = Attachment {
         host: host.clone(),
@@ -121,6 +136,7 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         },
         veth,
         ports: request.ports.clone(),
+        created: false,
         released: false,
     };
     attachment.address = attachment.network.subnet.with_addr(ip);
@@ -180,9 +196,10 @@ fn allocate(
 
 impl Attachment {
     // ANCHOR: wire
-    fn wire(&self, netns: &Netns) -> Result<()> {
+    fn wire(&mut self, netns: &Netns) -> Result<()> {
         let bridge = self.network.bridge();
         self.veth.create()?;
+        self.created = true;
         self.veth.attach(&bridge)?;
         self.veth.move_into(netns)?;
         self.veth
@@ -218,8 +235,10 @@ impl Attachment {
                 first_error.get_or_insert(e);
             }
         }
-        if let Err(e) = self.veth.delete() {
-            first_error.get_or_insert(e);
+        if self.created {
+            if let Err(e) = self.veth.delete() {
+                first_error.get_or_insert(e);
+            }
         }
         let mut allocs = ipam::load(&lock, &self.host.state, &self.network.name)?;
         allocs.release(self.address.addr, &self.container);

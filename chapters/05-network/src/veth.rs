@@ -35,10 +35,22 @@ pub fn short_id(id: &str) -> String {
     format!("{h:08x}")
 }
 
+/// How many hex digits of a container id name its veth pair (`bv-` + 12 = 15 bytes, IFNAMSIZ - 1).
+pub const ID_DIGITS: usize = 12;
+
 impl VethPair {
-    /// The pair's names for container `id`: `bv-XXXXXXXX` and `bc-XXXXXXXX`.
+    /// The pair's names for container `id`: `bv-` and `bc-` followed by
+    /// the id's first 12 hex digits (Docker's short id), so containers of
+    /// the same name in two state roots never share a pair. An id that is
+    /// not hex (a library caller's own label) is hashed to 8 hex digits.
     pub fn for_container(id: &str) -> VethPair {
-        let short = short_id(id);
+        let hex =
+            id.len() >= ID_DIGITS && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let short = if hex {
+            id[..ID_DIGITS].to_string()
+        } else {
+            short_id(id)
+        };
         VethPair {
             host: format!("{HOST_PREFIX}{short}"),
             peer: format!("{PEER_PREFIX}{short}"),
@@ -50,8 +62,8 @@ impl VethPair {
     pub fn create(&self) -> Result<()> {
         check_ifname(&self.host)?;
         check_ifname(&self.peer)?;
-        // A pair left by a killed run with the same id goes first.
-        delete_link(&self.host)?;
+        // An existing link of that name is someone else's: never deleted
+        // here (a killed run's pair is its allocation's, reclaimed by the sweep).
         ip(&[
             "link", "add", &self.host, "type", "veth", "peer", "name", &self.peer,
         ])?;
