@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use crate::Result;
 use crate::bridge::{Bridge, check_ifname, delete_link};
 use crate::cidr::Cidr;
-use crate::cmd::{ip, run};
+use crate::netlink::Rtnl;
 use crate::netns::Netns;
 
 /// The prefix of every host-side veth berth creates (`bv-1a2b3c4d`).
@@ -59,68 +59,41 @@ impl VethPair {
 
     // ANCHOR: create
     /// `ip link add bv-X type veth peer name bc-X`: both ends start on the host.
-    pub fn create(&self) -> Result<()> {
+    pub fn create(&self, rtnl: &mut Rtnl) -> Result<()> {
         check_ifname(&self.host)?;
         check_ifname(&self.peer)?;
-        // An existing link of that name is someone else's: never deleted
-        // here (a killed run's pair is its allocation's, reclaimed by the sweep).
-        ip(&[
-            "link", "add", &self.host, "type", "veth", "peer", "name", &self.peer,
-        ])?;
-        Ok(())
+        // An existing link of that name is someone else's: the request
+        // fails (EEXIST), and nothing is deleted here.
+        rtnl.add_veth(&self.host, &self.peer)
     }
 
     /// `ip link set bv-X master berth0 up`: plug the host end into the
     /// bridge, in hairpin mode, so that a packet the host sends back out of
     /// the port it came in by gets through: the container reaching its own
     /// published port on the host's address.
-    pub fn attach(&self, bridge: &Bridge) -> Result<()> {
-        ip(&["link", "set", &self.host, "master", &bridge.name, "up"])?;
-        ip(&[
-            "link",
-            "set",
-            &self.host,
-            "type",
-            "bridge_slave",
-            "hairpin",
-            "on",
-        ])?;
-        Ok(())
+    pub fn attach(&self, rtnl: &mut Rtnl, bridge: &Bridge) -> Result<()> {
+        rtnl.set_master_up(&self.host, &bridge.name)?;
+        rtnl.set_hairpin(&self.host)
     }
 
     /// `ip link set bc-X netns /proc/PID/ns/net`: hand the other end to the container.
-    pub fn move_into(&self, netns: &Netns) -> Result<()> {
+    pub fn move_into(&self, rtnl: &mut Rtnl, netns: &Netns) -> Result<()> {
         let path = netns.path().to_string_lossy().into_owned();
-        ip(&["link", "set", &self.peer, "netns", &path])?;
-        Ok(())
+        rtnl.move_to(&self.peer, netns.raw_fd(), &path)
     }
     // ANCHOR_END: create
 
     // ANCHOR: inside
-    /// Inside the container: `lo` up, the peer renamed `eth0`, its address,
-    /// up, and a default route through the bridge.
+    /// Inside the container, through a netlink socket opened there: `lo`
+    /// up, the peer renamed `eth0`, its address, up, and a default route
+    /// through the bridge.
     pub fn configure_inside(&self, netns: &Netns, address: Cidr, gateway: Ipv4Addr) -> Result<()> {
-        loopback_up(netns)?;
-        let addr = address.to_string();
-        let gw = gateway.to_string();
-        let steps: [&[&str]; 4] = [
-            &["link", "set", &self.peer, "name", CONTAINER_IFNAME],
-            &["addr", "add", &addr, "dev", CONTAINER_IFNAME],
-            &["link", "set", CONTAINER_IFNAME, "up"],
-            &[
-                "route",
-                "add",
-                "default",
-                "via",
-                &gw,
-                "dev",
-                CONTAINER_IFNAME,
-            ],
-        ];
-        for args in steps {
-            run(netns.command("ip").args(args))?;
-        }
-        Ok(())
+        let mut inside = Rtnl::open_in(netns)?;
+        inside.set_up("lo")?;
+        inside.rename(&self.peer, CONTAINER_IFNAME)?;
+        inside.add_address(CONTAINER_IFNAME, address)?;
+        inside.set_up(CONTAINER_IFNAME)?;
+        inside.add_default_route(gateway, CONTAINER_IFNAME)
     }
     // ANCHOR_END: inside
 
@@ -133,6 +106,5 @@ impl VethPair {
 
 /// `ip link set lo up` inside `netns`: all a `--network none` container gets.
 pub fn loopback_up(netns: &Netns) -> Result<()> {
-    run(netns.command("ip").args(["link", "set", "lo", "up"]))?;
-    Ok(())
+    Rtnl::open_in(netns)?.set_up("lo")
 }
