@@ -97,17 +97,15 @@ iptables -t filter -A BERTH-ISOLATION-2 -o berth0 -j DROP
 
 echo "== the container's end"
 # ANCHOR: attach
-# A veth pair: one end on the bridge, the other moved into the container
-# (for a real container: `netns /proc/PID/ns/net` and `nsenter --net=...`).
-ip link add bv-by-hand type veth peer name bc-by-hand
+# A veth pair: one end on the bridge, the other born in the container as
+# eth0 (for a real container: `netns /proc/PID/ns/net` and `nsenter --net=...`).
+ip link add bv-by-hand type veth peer name eth0 netns "$CTR"
 ip link set bv-by-hand master berth0 up
 # Hairpin: the bridge may send a frame back out of the port it came in by,
 # so the container can reach itself through the host's published port.
 ip link set bv-by-hand type bridge_slave hairpin on
-ip link set bc-by-hand netns "$CTR"
 ip netns exec "$CTR" sh -c '
     ip link set lo up
-    ip link set bc-by-hand name eth0
     ip addr add 172.17.0.2/16 dev eth0
     ip link set eth0 up
     ip route add default via 172.17.0.1 dev eth0'

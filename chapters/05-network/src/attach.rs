@@ -203,10 +203,9 @@ impl Attachment {
         let bridge = self.network.bridge();
         self.host.links_up(&self.network)?;
         let mut rtnl = Rtnl::open()?;
-        self.veth.create(&mut rtnl)?;
+        self.veth.create(&mut rtnl, netns)?;
         self.created = true;
         self.veth.attach(&mut rtnl, &bridge)?;
-        self.veth.move_into(&mut rtnl, netns)?;
         self.veth
             .configure_inside(netns, self.address, self.network.gateway)?;
         self.add_rules()?;

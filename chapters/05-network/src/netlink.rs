@@ -209,10 +209,15 @@ impl Rtnl {
         )
     }
 
-    /// `ip link add HOST type veth peer name PEER`: fails if either exists.
-    pub fn add_veth(&mut self, host: &str, peer: &str) -> Result<()> {
+    /// `ip link add HOST type veth peer name PEER netns PATH`: the peer is
+    /// born in the namespace open as `fd` (no move afterwards, which would
+    /// cost the kernel a synchronisation); fails if either name exists.
+    pub fn add_veth(&mut self, host: &str, peer: &str, fd: RawFd, path: &str) -> Result<()> {
         let mut other = LinkMessage::default();
-        other.attributes = vec![LinkAttribute::IfName(peer.into())];
+        other.attributes = vec![
+            LinkAttribute::IfName(peer.into()),
+            LinkAttribute::NetNsFd(fd),
+        ];
         let mut message = LinkMessage::default();
         message.attributes = vec![
             LinkAttribute::IfName(host.into()),
@@ -224,7 +229,7 @@ impl Rtnl {
         self.change(
             RouteNetlinkMessage::NewLink(message),
             NLM_F_CREATE | NLM_F_EXCL,
-            &format!("ip link add {host} type veth peer name {peer}"),
+            &format!("ip link add {host} type veth peer name {peer} netns {path}"),
         )
     }
 
@@ -263,32 +268,7 @@ impl Rtnl {
         )
     }
 
-    /// `ip link set NAME netns PATH`: hand the link to the namespace open as `fd`.
-    pub fn move_to(&mut self, name: &str, fd: RawFd, path: &str) -> Result<()> {
-        let mut message = LinkMessage::default();
-        message.attributes = vec![
-            LinkAttribute::IfName(name.into()),
-            LinkAttribute::NetNsFd(fd),
-        ];
-        self.change(
-            RouteNetlinkMessage::SetLink(message),
-            0,
-            &format!("ip link set {name} netns {path}"),
-        )
-    }
     // ANCHOR_END: create
-
-    /// `ip link set NAME name NEW`.
-    pub fn rename(&mut self, name: &str, new: &str) -> Result<()> {
-        let mut message = LinkMessage::default();
-        message.header.index = self.index(name)?;
-        message.attributes = vec![LinkAttribute::IfName(new.into())];
-        self.change(
-            RouteNetlinkMessage::SetLink(message),
-            0,
-            &format!("ip link set {name} name {new}"),
-        )
-    }
 
     /// `ip link set NAME up`.
     pub fn set_up(&mut self, name: &str) -> Result<()> {

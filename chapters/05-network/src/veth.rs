@@ -1,5 +1,5 @@
 //! The veth pair: a virtual cable with one end on the host bridge and the
-//! other end, renamed `eth0`, inside the container's network namespace.
+//! other end, `eth0`, inside the container's network namespace.
 
 use std::net::Ipv4Addr;
 
@@ -11,8 +11,6 @@ use crate::netns::Netns;
 
 /// The prefix of every host-side veth berth creates (`bv-1a2b3c4d`).
 pub const HOST_PREFIX: &str = "bv-";
-/// The prefix of the container side until it is renamed `eth0`.
-pub const PEER_PREFIX: &str = "bc-";
 /// The name the container sees.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
@@ -21,7 +19,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 pub struct VethPair {
     /// The end that stays on the host and joins the bridge.
     pub host: String,
-    /// The end that moves into the container (named `eth0` there).
+    /// The end in the container: `eth0`.
     pub peer: String,
 }
 
@@ -39,8 +37,8 @@ pub fn short_id(id: &str) -> String {
 pub const ID_DIGITS: usize = 12;
 
 impl VethPair {
-    /// The pair's names for container `id`: `bv-` and `bc-` followed by
-    /// the id's first 12 hex digits (Docker's short id), so containers of
+    /// The pair's names for container `id`: `bv-` followed by the id's
+    /// first 12 hex digits, and `eth0` (Docker's short id), so containers of
     /// the same name in two state roots never share a pair. An id that is
     /// not hex (a library caller's own label) is hashed to 8 hex digits.
     pub fn for_container(id: &str) -> VethPair {
@@ -53,18 +51,19 @@ impl VethPair {
         };
         VethPair {
             host: format!("{HOST_PREFIX}{short}"),
-            peer: format!("{PEER_PREFIX}{short}"),
+            peer: CONTAINER_IFNAME.to_string(),
         }
     }
 
     // ANCHOR: create
-    /// `ip link add bv-X type veth peer name bc-X`: both ends start on the host.
-    pub fn create(&self, rtnl: &mut Rtnl) -> Result<()> {
+    /// `ip link add bv-X type veth peer name eth0 netns /proc/PID/ns/net`:
+    /// the host end here, the other end born in the container as `eth0`.
+    pub fn create(&self, rtnl: &mut Rtnl, netns: &Netns) -> Result<()> {
         check_ifname(&self.host)?;
-        check_ifname(&self.peer)?;
         // An existing link of that name is someone else's: the request
         // fails (EEXIST), and nothing is deleted here.
-        rtnl.add_veth(&self.host, &self.peer)
+        let path = netns.path().to_string_lossy().into_owned();
+        rtnl.add_veth(&self.host, &self.peer, netns.raw_fd(), &path)
     }
 
     /// `ip link set bv-X master berth0 up`: plug the host end into the
@@ -75,25 +74,17 @@ impl VethPair {
         rtnl.set_master_up(&self.host, &bridge.name)?;
         rtnl.set_hairpin(&self.host)
     }
-
-    /// `ip link set bc-X netns /proc/PID/ns/net`: hand the other end to the container.
-    pub fn move_into(&self, rtnl: &mut Rtnl, netns: &Netns) -> Result<()> {
-        let path = netns.path().to_string_lossy().into_owned();
-        rtnl.move_to(&self.peer, netns.raw_fd(), &path)
-    }
     // ANCHOR_END: create
 
     // ANCHOR: inside
     /// Inside the container, through a netlink socket opened there: `lo`
-    /// up, the peer renamed `eth0`, its address, up, and a default route
-    /// through the bridge.
+    /// up, `eth0`'s address, `eth0` up, and a default route through the bridge.
     pub fn configure_inside(&self, netns: &Netns, address: Cidr, gateway: Ipv4Addr) -> Result<()> {
         let mut inside = Rtnl::open_in(netns)?;
         inside.set_up("lo")?;
-        inside.rename(&self.peer, CONTAINER_IFNAME)?;
-        inside.add_address(CONTAINER_IFNAME, address)?;
-        inside.set_up(CONTAINER_IFNAME)?;
-        inside.add_default_route(gateway, CONTAINER_IFNAME)
+        inside.add_address(&self.peer, address)?;
+        inside.set_up(&self.peer)?;
+        inside.add_default_route(gateway, &self.peer)
     }
     // ANCHOR_END: inside
 

@@ -137,8 +137,6 @@ fn as_recipe(printed: &str, tag: &str, port: u16) -> Vec<String> {
             for word in line.split(' ') {
                 let word = if word.starts_with("bv-") {
                     "bv-by-hand".to_string()
-                } else if word.starts_with("bc-") {
-                    "bc-by-hand".to_string()
                 } else if word.starts_with("/proc/") {
                     "\"$CTR\"".to_string()
                 } else {
