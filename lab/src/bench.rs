@@ -38,9 +38,10 @@ pub struct BenchArgs {
     /// Rounds of the parallel measurement.
     #[arg(long, default_value_t = 3)]
     pub parallel_rounds: usize,
-    /// Where ch05-network and ch06-images are (default: a release build of this workspace).
+    /// Where ch05-network and ch06-images are (default: a release build of
+    /// this workspace). Repeat it to compare builds in the same interleaved run.
     #[arg(long, value_name = "DIR")]
-    pub bin_dir: Option<PathBuf>,
+    pub bin_dir: Vec<PathBuf>,
 }
 
 struct Variant {
@@ -54,28 +55,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("cargo lab bench starts containers: run it as root");
     }
-    let bin_dir = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => build_release()?,
+    let bin_dirs = if args.bin_dir.is_empty() {
+        vec![build_release()?]
+    } else {
+        args.bin_dir.clone()
     };
-    let ch05 = bin_dir.join("ch05-network");
-    let ch06 = bin_dir.join("ch06-images");
     let rootfs = fixture::ensure()?;
     let work = tempfile::Builder::new().prefix("berth-bench-").tempdir()?;
-    // A bridge and chains per state root, as two installations would have.
-    let id = std::process::id() % 1_000_000;
-    let (tag5, tag6) = (format!("b{id}x"), format!("b{id}y"));
-    let (root5, root6) = (work.path().join("ch05"), work.path().join("ch06"));
-
     let registry = registry::Registry::start()?;
     let image = registry::seed_layers(&work.path().join("layout"), &registry)?;
-    check(
-        Command::new(&ch06)
-            .arg("--root")
-            .arg(&root6)
-            .args(["pull", "-q", &image])
-            .env(ch05_network::network::TAG_VAR, &tag6),
-    )?;
     let port = registry::free_port()?.to_string();
     let publish = format!("{port}:80");
     let modes: [(&str, Vec<&str>); 3] = [
@@ -83,35 +71,67 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         ("bridge", vec![]),
         ("-p", vec!["-p", &publish]),
     ];
+    // A state root, bridge and chains per engine and build, as separate
+    // installations would have.
+    let id = std::process::id() % 100_000;
+    let mut setups = vec![];
     let mut variants = vec![];
-    for (engine, bin, root, what, tag) in [
-        (
-            "ch05-network",
-            &ch05,
-            &root5,
-            rootfs.display().to_string(),
-            &tag5,
-        ),
-        ("ch06-images", &ch06, &root6, image.clone(), &tag6),
-    ] {
-        for (mode, flags) in &modes {
-            let mut command = Command::new(bin);
-            command
+    for (k, dir) in bin_dirs.iter().enumerate() {
+        let label = if bin_dirs.len() > 1 {
+            format!(" [{}]", dir.display())
+        } else {
+            String::new()
+        };
+        let (ch05, ch06) = (dir.join("ch05-network"), dir.join("ch06-images"));
+        let (tag5, tag6) = (format!("b{id}{k}x"), format!("b{id}{k}y"));
+        let (root5, root6) = (
+            work.path().join(format!("{k}/ch05")),
+            work.path().join(format!("{k}/ch06")),
+        );
+        check(
+            Command::new(&ch06)
                 .arg("--root")
-                .arg(root)
-                .args(["run", "--rm"])
-                .args(flags)
-                .args([what.as_str(), "/bin/true"])
-                .env(ch05_network::network::TAG_VAR, tag)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            variants.push(Variant {
-                name: format!("{engine} run --rm {mode}"),
-                command,
-                times: vec![],
-            });
+                .arg(&root6)
+                .args(["pull", "-q", &image])
+                .env(ch05_network::network::TAG_VAR, &tag6),
+        )?;
+        for (engine, bin, root, what, tag) in [
+            (
+                "ch05-network",
+                &ch05,
+                &root5,
+                rootfs.display().to_string(),
+                &tag5,
+            ),
+            ("ch06-images", &ch06, &root6, image.clone(), &tag6),
+        ] {
+            for (mode, flags) in &modes {
+                let mut command = Command::new(bin);
+                command
+                    .arg("--root")
+                    .arg(root)
+                    .args(["run", "--rm"])
+                    .args(flags)
+                    .args([what.as_str(), "/bin/true"])
+                    .env(ch05_network::network::TAG_VAR, tag)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped());
+                variants.push(Variant {
+                    name: format!("{engine} run --rm {mode}{label}"),
+                    command,
+                    times: vec![],
+                });
+            }
         }
+        setups.push(Setup {
+            label,
+            ch05,
+            root5,
+            tag5,
+            root6,
+            tag6,
+        });
     }
     for engine in ["docker", "podman"] {
         match foreign_variants(engine, &image, &modes) {
@@ -119,10 +139,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             None => eprintln!("{engine}: not measured (not installed, or not answering)"),
         }
     }
-    let result = measure(args, &mut variants, &ch05, &root5, &rootfs, &tag5);
-    cleanup(&[(&root5, &tag5), (&root6, &tag6)]);
+    let result = measure(args, &mut variants, &setups, &rootfs);
+    for s in &setups {
+        cleanup(&[(&s.root5, &s.tag5), (&s.root6, &s.tag6)]);
+    }
     drop(registry);
     result
+}
+
+/// One build's binaries, state roots and tags.
+struct Setup {
+    label: String,
+    ch05: PathBuf,
+    root5: PathBuf,
+    tag5: String,
+    root6: PathBuf,
+    tag6: String,
 }
 
 /// `ENGINE run --rm` variants of `image`, if `ENGINE info` answers and
@@ -175,10 +207,8 @@ fn foreign_variants(
 fn measure(
     args: &BenchArgs,
     variants: &mut [Variant],
-    ch05: &Path,
-    root5: &Path,
+    setups: &[Setup],
     rootfs: &Path,
-    tag: &str,
 ) -> Result<()> {
     // One of each first: the networks are created, the caches warm.
     for v in variants.iter_mut() {
@@ -195,13 +225,13 @@ fn measure(
         eprintln!("round {}/{} done", round + 1, args.rounds);
     }
     println!(
-        "{:<34} {:>10} {:>10} {:>10}   ({} rounds x {} runs, interleaved)",
+        "{:<50} {:>10} {:>10} {:>10}   ({} rounds x {} runs, interleaved)",
         "variant", "median", "min", "max", args.rounds, args.runs
     );
     for v in variants.iter() {
         let (med, min, max) = stats(&v.times);
         println!(
-            "{:<34} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
+            "{:<50} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
             v.name,
             ms(med),
             ms(min),
@@ -209,19 +239,23 @@ fn measure(
         );
     }
     if args.parallel > 0 {
-        let mut walls = vec![];
+        let mut walls = vec![vec![]; setups.len()];
         for _ in 0..args.parallel_rounds {
-            walls.push(parallel(args.parallel, ch05, root5, rootfs, tag)?);
+            for (s, walls) in setups.iter().zip(&mut walls) {
+                walls.push(parallel(args.parallel, &s.ch05, &s.root5, rootfs, &s.tag5)?);
+            }
         }
-        let (med, min, max) = stats(&walls);
-        println!(
-            "{:<34} {:>8.1}ms {:>8.1}ms {:>8.1}ms   (wall time of all, {} rounds)",
-            format!("{} parallel ch05 bridge starts", args.parallel),
-            ms(med),
-            ms(min),
-            ms(max),
-            args.parallel_rounds
-        );
+        for (s, walls) in setups.iter().zip(&walls) {
+            let (med, min, max) = stats(walls);
+            println!(
+                "{:<50} {:>8.1}ms {:>8.1}ms {:>8.1}ms   (wall time of all, {} rounds)",
+                format!("{} parallel ch05 bridge starts{}", args.parallel, s.label),
+                ms(med),
+                ms(min),
+                ms(max),
+                args.parallel_rounds
+            );
+        }
     }
     Ok(())
 }
