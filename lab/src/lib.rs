@@ -5,6 +5,7 @@
 //! demo, the whole-suite runner and the book checker.
 
 pub mod apt;
+pub mod bench;
 pub mod book_check;
 pub mod chapters;
 pub mod clean;

@@ -29,6 +29,8 @@ enum Command {
     },
     /// Remove fixtures and anything berth left on the host.
     Clean,
+    /// Time container starts by network mode, interleaved (measurement only).
+    Bench(lab::bench::BenchArgs),
     /// The throwaway VM with a pure cgroup v2 kernel: build, test, shell, run.
     Vm(lab::vm::VmArgs),
     /// The workshop: list, start, check, hint, reset, solution, watch, verify, report.
@@ -43,6 +45,7 @@ fn main() {
         Command::Demo => lab::demo::run(),
         Command::Test { cargo_args } => lab::suite::run(&cargo_args),
         Command::Clean => lab::clean::run(),
+        Command::Bench(args) => lab::bench::run(&args),
         Command::Vm(args) => lab::vm::run(&args),
         Command::Exercise(args) => lab::exercise::run(&args),
     };

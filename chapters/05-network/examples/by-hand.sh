@@ -36,7 +36,7 @@ teardown() {
     for chain in BERTH-PREROUTING BERTH-OUTPUT BERTH-POSTROUTING; do
         iptables -t nat -F $chain && iptables -t nat -X $chain
     done
-    for chain in BERTH-FORWARD BERTH-INPUT; do
+    for chain in BERTH-FORWARD BERTH-ISOLATION-1 BERTH-ISOLATION-2 BERTH-INPUT; do
         iptables -t filter -F $chain && iptables -t filter -X $chain
     done
     ip link del bv-by-hand        # deletes its peer, eth0, too
@@ -70,6 +70,8 @@ iptables -t nat -N BERTH-PREROUTING
 iptables -t nat -N BERTH-OUTPUT
 iptables -t nat -N BERTH-POSTROUTING
 iptables -t filter -N BERTH-FORWARD
+iptables -t filter -N BERTH-ISOLATION-1
+iptables -t filter -N BERTH-ISOLATION-2
 iptables -t filter -N BERTH-INPUT
 iptables -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j BERTH-PREROUTING
 iptables -t nat -I OUTPUT 1 -m addrtype --dst-type LOCAL -j BERTH-OUTPUT
@@ -77,30 +79,33 @@ iptables -t nat -I POSTROUTING 1 -j BERTH-POSTROUTING
 iptables -t filter -I FORWARD 1 -j BERTH-FORWARD
 iptables -t filter -I INPUT 1 -j BERTH-INPUT
 
-# The network's rules: masquerade what leaves the subnet, and what the host
-# sends from 127.0.0.1 into the bridge; let the containers' traffic through
-# FORWARD; and drop what a container sends to the host's 127.0.0.0/8.
+# The network's rules: isolation from other berth bridges checked first;
+# masquerade what leaves the subnet, and what the host sends from 127.0.0.1
+# into the bridge; let the containers' traffic through FORWARD; and drop
+# what a container sends to the host's 127.0.0.0/8.
+iptables -t filter -A BERTH-FORWARD -j BERTH-ISOLATION-1
 iptables -t nat -A BERTH-POSTROUTING -s 172.17.0.0/16 ! -o berth0 -j MASQUERADE
 iptables -t nat -A BERTH-POSTROUTING -s 127.0.0.0/8 -o berth0 -j MASQUERADE
 iptables -t filter -A BERTH-FORWARD -o berth0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 iptables -t filter -A BERTH-FORWARD -i berth0 ! -o berth0 -j ACCEPT
 iptables -t filter -A BERTH-FORWARD -i berth0 -o berth0 -j ACCEPT
-iptables -t filter -A BERTH-INPUT -i berth0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+iptables -t filter -A BERTH-INPUT -d 127.0.0.0/8 -i berth0 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+# Packets from this bridge to another berth bridge are dropped (stage 1, stage 2).
+iptables -t filter -A BERTH-ISOLATION-1 -i berth0 ! -o berth0 -j BERTH-ISOLATION-2
+iptables -t filter -A BERTH-ISOLATION-2 -o berth0 -j DROP
 # ANCHOR_END: network
 
 echo "== the container's end"
 # ANCHOR: attach
-# A veth pair: one end on the bridge, the other moved into the container
-# (for a real container: `netns /proc/PID/ns/net` and `nsenter --net=...`).
-ip link add bv-by-hand type veth peer name bc-by-hand
+# A veth pair: one end on the bridge, the other born in the container as
+# eth0 (for a real container: `netns /proc/PID/ns/net` and `nsenter --net=...`).
+ip link add bv-by-hand type veth peer name eth0 netns "$CTR"
 ip link set bv-by-hand master berth0 up
 # Hairpin: the bridge may send a frame back out of the port it came in by,
 # so the container can reach itself through the host's published port.
 ip link set bv-by-hand type bridge_slave hairpin on
-ip link set bc-by-hand netns "$CTR"
 ip netns exec "$CTR" sh -c '
     ip link set lo up
-    ip link set bc-by-hand name eth0
     ip addr add 172.17.0.2/16 dev eth0
     ip link set eth0 up
     ip route add default via 172.17.0.1 dev eth0'

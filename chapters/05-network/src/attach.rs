@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 use crate::cidr::Cidr;
 use crate::ipam::{self, Allocation, Owner};
 use crate::mode::{NetworkMode, PortMapping};
+use crate::netlink::Rtnl;
 use crate::netns::Netns;
 use crate::network::{Host, Network};
 use crate::veth::{VethPair, loopback_up};
@@ -22,7 +23,11 @@ use crate::{Error, Result, sweep};
 /// What a container asks of the network.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The container's id or name (unique among running containers).
+    /// The container's id: host-wide names (its veth pair) derive from it,
+    /// never from its name, which another state root may use too.
+    pub id: String,
+    /// The container's name (unique within its state root), for messages
+    /// and its allocation.
     pub container: String,
     pub mode: NetworkMode,
     /// `-p` mappings (bridge networks only).
@@ -32,8 +37,16 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request whose id is its name (for callers with no store, whose
+    /// names are unique host-wide); see [`Request::with_id`].
     pub fn new(container: &str, mode: NetworkMode) -> Request {
+        Request::with_id(container, container, mode)
+    }
+
+    /// A request for the container with id `id` and name `container`.
+    pub fn with_id(id: &str, container: &str, mode: NetworkMode) -> Request {
         Request {
+            id: id.to_string(),
             container: container.to_string(),
             mode,
             ports: vec![],
@@ -52,6 +65,11 @@ pub struct Attachment {
     pub address: Cidr,
     pub veth: VethPair,
     pub ports: Vec<PortMapping>,
+    /// True once this attachment created its veth pair: only then is it
+    /// its own to delete (a link of the same name may be someone else's).
+    created: bool,
+    /// True once its rules were added (so removing them is its own business).
+    rules: bool,
     released: bool,
 }
 
@@ -104,29 +122,30 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
     };
     let netns = Netns::from_pid(pid)?;
     let owner = Owner::of_pid(pid)?;
-    let lock = host.state.lock()?;
-    // Leftovers of killed runs go first: their addresses and ports come back.
-    sweep::reclaim_stale(host, &lock, &network)?;
-    host.up(&lock, &network)?;
-
-    let veth = VethPair::for_container(&request.container);
-    let ip = allocate(host, &lock, &network, request, owner, &veth)?;
+    let veth = VethPair::for_container(&request.id);
+    // The lock is held only to choose and record the address: the links
+    // are named after this container's id and its rules are one
+    // transaction, so the wiring needs no lock.
+    let ip = {
+        let lock = host.state.lock()?;
+        // Leftovers of killed runs go first: their addresses and ports come back.
+        sweep::reclaim_stale(host, &lock, &network)?;
+        allocate(host, &lock, &network, request, owner, &veth)?
+    };
+    let address = network.subnet.with_addr(ip);
     let mut attachment = Attachment {
         host: host.clone(),
         container: request.container.clone(),
         network,
-        address: Cidr {
-            addr: ip,
-            prefix: 0,
-        },
+        address,
         veth,
         ports: request.ports.clone(),
+        created: false,
+        rules: false,
         released: false,
     };
-    attachment.address = attachment.network.subnet.with_addr(ip);
     // From here on, a failure releases what was done so far.
     if let Err(e) = attachment.wire(&netns) {
-        drop(lock);
         let _ = attachment.release();
         return Err(e);
     }
@@ -180,19 +199,35 @@ fn allocate(
 
 impl Attachment {
     // ANCHOR: wire
-    fn wire(&self, netns: &Netns) -> Result<()> {
+    fn wire(&mut self, netns: &Netns) -> Result<()> {
         let bridge = self.network.bridge();
-        self.veth.create()?;
-        self.veth.attach(&bridge)?;
-        self.veth.move_into(netns)?;
+        self.host.links_up(&self.network)?;
+        let mut rtnl = Rtnl::open()?;
+        self.veth.create(&mut rtnl, netns)?;
+        self.created = true;
+        self.veth.attach(&mut rtnl, &bridge)?;
         self.veth
             .configure_inside(netns, self.address, self.network.gateway)?;
-        for port in &self.ports {
-            self.host
-                .firewall
-                .add_port(&self.network.bridge, self.address.addr, port)?;
-        }
+        self.add_rules()?;
+        self.rules = true;
         Ok(())
+    }
+
+    /// The container's rules in one transaction, which also checks the
+    /// network's; if those are missing, the network is brought up again
+    /// (one read, one transaction) and the container's tried once more.
+    fn add_rules(&self) -> Result<()> {
+        let (firewall, net) = (&self.host.firewall, self.network.bridge_net());
+        if firewall
+            .add_container(&net, self.address.addr, &self.ports)
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let lock = self.host.state.lock()?;
+        self.host.up(&lock, &self.network)?;
+        drop(lock);
+        firewall.add_container(&net, self.address.addr, &self.ports)
     }
     // ANCHOR_END: wire
 
@@ -207,20 +242,22 @@ impl Attachment {
         if self.released {
             return Ok(());
         }
-        let lock = self.host.state.lock()?;
         let mut first_error = None;
-        for port in &self.ports {
-            if let Err(e) =
-                self.host
-                    .firewall
-                    .remove_port(&self.network.bridge, self.address.addr, port)
-            {
+        if self.rules {
+            if let Err(e) = self.host.firewall.remove_container(
+                &self.network.bridge,
+                self.address.addr,
+                &self.ports,
+            ) {
                 first_error.get_or_insert(e);
             }
         }
-        if let Err(e) = self.veth.delete() {
-            first_error.get_or_insert(e);
+        if self.created {
+            if let Err(e) = self.veth.delete() {
+                first_error.get_or_insert(e);
+            }
         }
+        let lock = self.host.state.lock()?;
         let mut allocs = ipam::load(&lock, &self.host.state, &self.network.name)?;
         allocs.release(self.address.addr, &self.container);
         ipam::save(&lock, &self.host.state, &self.network.name, &allocs)?;

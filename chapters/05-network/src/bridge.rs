@@ -5,7 +5,7 @@
 //! gateway.
 
 use crate::cidr::Cidr;
-use crate::cmd::{ip, ip_json};
+use crate::netlink::Rtnl;
 use crate::{Error, Result};
 
 /// The default bridge's name.
@@ -38,10 +38,7 @@ pub fn check_ifname(name: &str) -> Result<()> {
 
 /// True when a link called `name` exists in the caller's namespace.
 pub fn link_exists(name: &str) -> Result<bool> {
-    let links = ip_json(&["link", "show"])?;
-    Ok(links
-        .as_array()
-        .is_some_and(|l| l.iter().any(|x| x["ifname"] == name)))
+    Ok(Rtnl::open()?.link(name)?.is_some())
 }
 
 impl Bridge {
@@ -55,29 +52,42 @@ impl Bridge {
 
     // ANCHOR: ensure
     /// Creates the bridge if missing, gives it its address, brings it up.
-    /// Safe to call again: each step first checks what is already there.
+    /// Safe to call again: one look at the link and its addresses, and
+    /// only what is missing is done.
     pub fn ensure(&self) -> Result<()> {
         let name = self.name.as_str();
-        if !link_exists(name)? {
-            // ip link add berth0 type bridge
-            if let Err(e) = ip(&["link", "add", name, "type", "bridge"]) {
-                if !link_exists(name)? {
-                    return Err(e);
+        let mut rtnl = Rtnl::open()?;
+        let link = match rtnl.link(name)? {
+            Some(link) => link,
+            None => {
+                // ip link add berth0 type bridge (a concurrent run may win)
+                let added = rtnl.add_bridge(name);
+                match rtnl.link(name)? {
+                    Some(link) => link,
+                    None => {
+                        return Err(added.err().unwrap_or_else(|| {
+                            Error::engine(format!("bridge {name} vanished as it was created"))
+                        }));
+                    }
                 }
             }
-        }
-        if self.kind()?.as_deref() != Some("bridge") {
+        };
+        if link.kind != "bridge" {
             return Err(Error::engine(format!(
                 "{name} exists and is not a bridge: remove it or choose another name"
             )));
         }
-        let address = self.address.to_string();
-        if !self.addresses()?.contains(&self.address) {
-            // ip addr add 172.18.0.1/16 dev berth0
-            ip(&["addr", "add", &address, "dev", name])?;
+        if !rtnl.addresses(name)?.contains(&self.address) {
+            // ip addr add 172.18.0.1/16 dev berth0 (a concurrent run may win)
+            let added = rtnl.add_address(name, self.address);
+            if !rtnl.addresses(name)?.contains(&self.address) {
+                added?;
+            }
         }
-        // ip link set berth0 up
-        ip(&["link", "set", name, "up"])?;
+        if !link.up {
+            // ip link set berth0 up
+            rtnl.set_up(name)?;
+        }
         Ok(())
     }
     // ANCHOR_END: ensure
@@ -89,17 +99,7 @@ impl Bridge {
 
     /// The IPv4 addresses on the bridge.
     pub fn addresses(&self) -> Result<Vec<Cidr>> {
-        let info = ip_json(&["-4", "addr", "show", "dev", &self.name])?;
-        let mut found = vec![];
-        for link in info.as_array().into_iter().flatten() {
-            for a in link["addr_info"].as_array().into_iter().flatten() {
-                if let (Some(local), Some(prefix)) = (a["local"].as_str(), a["prefixlen"].as_u64())
-                {
-                    found.extend(format!("{local}/{prefix}").parse::<Cidr>());
-                }
-            }
-        }
-        Ok(found)
+        Rtnl::open()?.addresses(&self.name)
     }
 
     /// Deletes the bridge (its ports are detached by the kernel). Missing is fine.
@@ -108,38 +108,27 @@ impl Bridge {
     }
 }
 
-/// The kind of link `name` (`ip -d link show`), None when it does not exist.
+/// The kind of link `name` (`ip -d link show NAME`), None when it does not exist.
 pub fn link_kind(name: &str) -> Result<Option<String>> {
-    let links = ip_json(&["-d", "link", "show"])?;
-    Ok(links.as_array().and_then(|l| {
-        l.iter().find(|x| x["ifname"] == name).map(|x| {
-            x["linkinfo"]["info_kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-    }))
+    Ok(Rtnl::open()?.link(name)?.map(|l| l.kind))
 }
 
 /// `ip link del NAME`, tolerating a link that is already gone.
 pub fn delete_link(name: &str) -> Result<()> {
-    match ip(&["link", "del", name]) {
-        Err(e) if link_exists(name)? => Err(e),
-        _ => Ok(()),
-    }
+    Rtnl::open()?.delete_link(name)
 }
 
 /// The interfaces attached to bridge `name` (`ip link show master NAME`),
 /// whatever state root attached them; none when the bridge does not exist.
 pub fn ports(name: &str) -> Result<Vec<String>> {
-    if !link_exists(name)? {
+    let mut rtnl = Rtnl::open()?;
+    let Some(bridge) = rtnl.link(name)? else {
         return Ok(vec![]);
-    }
-    let links = ip_json(&["link", "show", "master", name])?;
-    Ok(links
-        .as_array()
+    };
+    Ok(rtnl
+        .links()?
         .into_iter()
-        .flatten()
-        .filter_map(|l| l["ifname"].as_str().map(String::from))
+        .filter(|l| l.master == Some(bridge.index))
+        .map(|l| l.name)
         .collect())
 }

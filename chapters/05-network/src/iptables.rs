@@ -6,16 +6,25 @@
 //! and removed without touching anyone else's rules.
 //!
 //! Rules are generated as data by pure functions (unit-tested, shown in the
-//! book) and applied with `iptables -C` (is it there?) then `-A`/`-I`, so
-//! adding twice is harmless and removal is `-D` of the same rule.
+//! book) and applied in transactions: one `iptables-restore --noflush` reads
+//! a batch of `-N`/`-A`/`-I`/`-C`/`-D` lines and commits them all or none.
+//! A network's chains and static rules are ensured once ([`Firewall::add_network`]:
+//! one `iptables-save` read, then one transaction with what is missing); a
+//! container's rules are one transaction that first checks (`-C`) that the
+//! network's rules are there, then appends the container's
+//! ([`Firewall::add_container`]), and removal is the same rules with `-D`,
+//! in one transaction too.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
 
+use std::io::Write;
+use std::process::Stdio;
+
 use crate::cidr::Cidr;
 use crate::cmd::{output, run, succeeds};
 use crate::mode::PortMapping;
-use crate::{Error, Result};
+use crate::{Error, Result, trace};
 
 /// The chain prefix berth uses unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "BERTH";
@@ -45,6 +54,174 @@ impl Rule {
             self.chain,
             self.args.join(" ")
         )
+    }
+
+    /// `-A CHAIN ARGS...` (or another operation), as `iptables-save` and
+    /// `iptables-restore` write it inside a table.
+    fn line(&self, op: &str) -> String {
+        format!("{op} {} {}", self.chain, self.args.join(" "))
+    }
+}
+
+// ANCHOR: transaction
+/// One `iptables-restore --noflush` batch: lines per table, committed all
+/// or none. Each line is also the argument list of an `iptables -t TABLE`
+/// command, which is what `--show-commands` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transaction {
+    lines: Vec<(&'static str, String)>,
+}
+
+impl Transaction {
+    /// `-N CHAIN`: a new chain (only for one that does not exist: declaring
+    /// an existing chain to iptables-restore would flush it).
+    pub fn new_chain(&mut self, table: &'static str, chain: &str) {
+        self.lines.push((table, format!("-N {chain}")));
+    }
+
+    /// `-C`: the whole batch fails unless `rule` is there.
+    pub fn check(&mut self, rule: &Rule) {
+        self.lines.push((rule.table, rule.line("-C")));
+    }
+
+    /// `-A`: appended to its chain.
+    pub fn append(&mut self, rule: &Rule) {
+        self.lines.push((rule.table, rule.line("-A")));
+    }
+
+    /// `-I CHAIN 1`: inserted first in its chain.
+    pub fn insert(&mut self, rule: &Rule) {
+        let line = format!("-I {} 1 {}", rule.chain, rule.args.join(" "));
+        self.lines.push((rule.table, line));
+    }
+
+    /// `-D`: deleted (the batch fails if it is not there).
+    pub fn delete(&mut self, rule: &Rule) {
+        self.lines.push((rule.table, rule.line("-D")));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The equivalent commands, in order: `iptables -t nat -A ...`.
+    pub fn commands(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map(|(table, line)| format!("iptables -t {table} {line}"))
+            .collect()
+    }
+
+    /// What `iptables-restore` reads: a block per table, each ending in COMMIT.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for table in ["nat", "filter"] {
+            let lines: Vec<&String> = self
+                .lines
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .map(|(_, l)| l)
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            text.push_str(&format!("*{table}\n"));
+            for line in lines {
+                // A new chain is declared, not added: `:CHAIN - [0:0]`.
+                match line.strip_prefix("-N ") {
+                    Some(chain) => text.push_str(&format!(":{chain} - [0:0]\n")),
+                    None => {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                }
+            }
+            text.push_str("COMMIT\n");
+        }
+        text
+    }
+
+    /// Runs the batch: one `iptables-restore -w --noflush` process.
+    pub fn apply(&self) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        for command in self.commands() {
+            trace::command(&command);
+        }
+        let mut child = Command::new("iptables-restore")
+            .args(["-w", "--noflush"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Error::engine(format!(
+                    "cannot run `iptables-restore`: {e} (apt-get install iptables)"
+                ))
+            })?;
+        let text = self.text();
+        let written = child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(text.as_bytes());
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::engine(format!("waiting for `iptables-restore`: {e}")))?;
+        if !out.status.success() || written.is_err() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let why = stderr.lines().next().unwrap_or("").trim().to_string();
+            return Err(Error::engine(format!(
+                "`iptables-restore --noflush` failed: {why}"
+            )));
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: transaction
+
+/// What `iptables-save` shows of the nat and filter tables: chains and rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    /// (table, chain) of every chain, built-in ones included.
+    pub chains: Vec<(String, String)>,
+    /// (table, `-A CHAIN ARGS`) of every rule.
+    pub rules: Vec<(String, String)>,
+}
+
+impl Saved {
+    /// One read of the whole ruleset: one `iptables-save` process.
+    pub fn read() -> Result<Saved> {
+        Ok(Saved::parse(&run(&mut Command::new("iptables-save"))?))
+    }
+
+    /// Parses `iptables-save` output.
+    pub fn parse(text: &str) -> Saved {
+        let mut saved = Saved::default();
+        let mut table = String::new();
+        for line in text.lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = t.to_string();
+            } else if let Some(chain) = line.strip_prefix(':') {
+                let name = chain.split_whitespace().next().unwrap_or("");
+                saved.chains.push((table.clone(), name.to_string()));
+            } else if line.starts_with("-A ") {
+                saved.rules.push((table.clone(), line.to_string()));
+            }
+        }
+        saved
+    }
+
+    pub fn has_chain(&self, table: &str, chain: &str) -> bool {
+        self.chains.iter().any(|(t, c)| t == table && c == chain)
+    }
+
+    pub fn has_rule(&self, rule: &Rule) -> bool {
+        let line = rule.line("-A");
+        self.rules
+            .iter()
+            .any(|(t, l)| t == rule.table && *l == line)
     }
 }
 
@@ -180,7 +357,7 @@ impl Firewall {
                 "filter",
                 self.chain("INPUT"),
                 &format!(
-                    "-i {br} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+                    "-d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
                 ),
             ),
         ]
@@ -270,36 +447,6 @@ pub fn rule_exists(rule: &Rule) -> Result<bool> {
     )
 }
 
-/// Appends `rule` unless it is already there.
-pub fn append(rule: &Rule) -> Result<()> {
-    if !rule_exists(rule)? {
-        run(iptables()
-            .args(["-t", rule.table, "-A", &rule.chain])
-            .args(&rule.args))?;
-    }
-    Ok(())
-}
-
-/// Inserts `rule` first in its chain unless it is already there.
-pub fn insert(rule: &Rule) -> Result<()> {
-    if !rule_exists(rule)? {
-        run(iptables()
-            .args(["-t", rule.table, "-I", &rule.chain, "1"])
-            .args(&rule.args))?;
-    }
-    Ok(())
-}
-
-/// Deletes every copy of `rule`; a missing rule or chain is fine.
-pub fn delete(rule: &Rule) -> Result<()> {
-    while rule_exists(rule)? {
-        run(iptables()
-            .args(["-t", rule.table, "-D", &rule.chain])
-            .args(&rule.args))?;
-    }
-    Ok(())
-}
-
 /// True when `chain` exists in `table`.
 pub fn chain_exists(table: &str, chain: &str) -> Result<bool> {
     succeeds(iptables().args(["-t", table, "-S", chain]))
@@ -324,94 +471,203 @@ pub fn list(table: &str, chain: &str) -> Result<Vec<String>> {
 
 impl Firewall {
     // ANCHOR: ensure
-    /// Creates the berth chains and hooks them into the built-in ones, once.
-    pub fn ensure_chains(&self) -> Result<()> {
+    /// What is missing of berth's chains, their hooks, the first rule of
+    /// BERTH-FORWARD and `rules`, given one read of the ruleset.
+    pub fn missing(&self, saved: &Saved, rules: &[Rule]) -> Transaction {
+        let mut tx = Transaction::default();
         for (table, chain) in self.chains() {
-            if !chain_exists(table, &chain)? {
+            if !saved.has_chain(table, &chain) {
                 // iptables -t nat -N BERTH-POSTROUTING
-                let created = run(iptables().args(["-t", table, "-N", &chain]));
-                if created.is_err() && !chain_exists(table, &chain)? {
-                    created?;
-                }
+                tx.new_chain(table, &chain);
             }
         }
-        for rule in self.base_rules() {
-            append(&rule)?;
+        for rule in self.base_rules().iter().chain(rules) {
+            if !saved.has_rule(rule) {
+                tx.append(rule);
+            }
         }
         for hook in self.hooks() {
-            // iptables -t nat -I POSTROUTING 1 -j BERTH-POSTROUTING
-            insert(&hook)?;
+            if !saved.has_rule(&hook) {
+                // iptables -t nat -I POSTROUTING 1 -j BERTH-POSTROUTING
+                tx.insert(&hook);
+            }
         }
-        Ok(())
+        tx
+    }
+
+    /// Ensures `rules` and the chain set around them: under the host-wide
+    /// lock (two runs must not both declare a chain), one `iptables-save`
+    /// read and, if anything is missing, one transaction.
+    pub fn ensure(&self, rules: &[Rule]) -> Result<()> {
+        let _host = crate::lock::host_lock()?;
+        self.missing(&Saved::read()?, rules).apply()
     }
     // ANCHOR_END: ensure
 
-    /// Adds a bridge network's rules (idempotent).
-    pub fn add_network(&self, net: &BridgeNet) -> Result<()> {
-        self.ensure_chains()?;
-        self.network_rules(net).iter().try_for_each(append)
+    /// Creates the berth chains and hooks them into the built-in ones, once.
+    pub fn ensure_chains(&self) -> Result<()> {
+        self.ensure(&[])
     }
 
-    /// Removes a bridge network's rules.
+    /// Adds a bridge network's rules (idempotent).
+    pub fn add_network(&self, net: &BridgeNet) -> Result<()> {
+        self.ensure(&self.network_rules(net))
+    }
+
+    /// Removes a bridge network's rules (those present), in one transaction.
     pub fn remove_network(&self, net: &BridgeNet) -> Result<()> {
-        self.network_rules(net).iter().try_for_each(delete)
+        self.remove_present(&self.network_rules(net))
+    }
+
+    /// Deletes those of `rules` that are there: one read, one transaction.
+    fn remove_present(&self, rules: &[Rule]) -> Result<()> {
+        let saved = Saved::read()?;
+        let mut tx = Transaction::default();
+        for rule in rules.iter().filter(|r| saved.has_rule(r)) {
+            tx.delete(rule);
+        }
+        tx.apply()
+    }
+
+    /// Brings a network's firewall state up in one go: berth's chains,
+    /// hooks and this network's rules where missing, and both isolation
+    /// chains rewritten for `bridges` (every network's bridge): one read,
+    /// one transaction, under the host-wide lock.
+    pub fn ensure_network(&self, net: &BridgeNet, bridges: &[String]) -> Result<()> {
+        let _host = crate::lock::host_lock()?;
+        let saved = Saved::read()?;
+        let mut tx = self.missing(&saved, &self.network_rules(net));
+        self.rewrite_isolation(&saved, bridges, &mut tx);
+        tx.apply()
     }
 
     /// Rewrites both isolation chains for the given set of bridges.
     pub fn set_isolation(&self, bridges: &[String]) -> Result<()> {
+        let _host = crate::lock::host_lock()?;
+        let saved = Saved::read()?;
+        let mut tx = if bridges.is_empty() {
+            Transaction::default()
+        } else {
+            self.missing(&saved, &[])
+        };
+        self.rewrite_isolation(&saved, bridges, &mut tx);
+        tx.apply()
+    }
+
+    fn rewrite_isolation(&self, saved: &Saved, bridges: &[String], tx: &mut Transaction) {
         for stage in ["ISOLATION-1", "ISOLATION-2"] {
             let chain = self.chain(stage);
-            if chain_exists("filter", &chain)? {
-                run(iptables().args(["-t", "filter", "-F", &chain]))?;
+            if saved.has_chain("filter", &chain) {
+                tx.lines.push(("filter", format!("-F {chain}")));
             }
         }
-        if bridges.is_empty() {
+        self.isolation_rules(bridges)
+            .iter()
+            .for_each(|r| tx.append(r));
+    }
+
+    // ANCHOR: container
+    /// A container's transaction: checks (`-C`) that the network's hooks
+    /// and rules are there, then appends the rules of its published ports.
+    pub fn container_transaction(
+        &self,
+        net: &BridgeNet,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Transaction {
+        let mut tx = Transaction::default();
+        let hooks = self.hooks();
+        let fixed = self.base_rules().into_iter().chain(self.network_rules(net));
+        for rule in hooks.iter().chain(&fixed.collect::<Vec<_>>()) {
+            tx.check(rule);
+        }
+        for port in ports {
+            self.port_rules(&net.bridge, ip, port)
+                .iter()
+                .for_each(|r| tx.append(r));
+        }
+        tx
+    }
+
+    /// Adds a container's rules: one `iptables-restore` process, even for
+    /// a container with no port (then it is only the cheap check). It
+    /// fails, adding nothing, when the network's rules are not there
+    /// (never added, or flushed since): the caller ensures them and tries again.
+    pub fn add_container(
+        &self,
+        net: &BridgeNet,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Result<()> {
+        self.container_transaction(net, ip, ports).apply()
+    }
+
+    /// Removes exactly what [`Firewall::add_container`] added: the same
+    /// rules with `-D`, in one transaction. If some are gone already (a
+    /// flush, a sweep), those left are deleted after one read.
+    pub fn remove_container(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Result<()> {
+        let rules: Vec<Rule> = ports
+            .iter()
+            .flat_map(|p| self.port_rules(bridge, ip, p))
+            .collect();
+        if rules.is_empty() {
             return Ok(());
         }
-        self.ensure_chains()?;
-        self.isolation_rules(bridges).iter().try_for_each(append)
+        let mut tx = Transaction::default();
+        rules.iter().for_each(|r| tx.delete(r));
+        if tx.apply().is_ok() {
+            return Ok(());
+        }
+        self.remove_present(&rules)
     }
+    // ANCHOR_END: container
 
     /// Publishes one port of a container.
     pub fn add_port(&self, bridge: &str, ip: Ipv4Addr, port: &PortMapping) -> Result<()> {
+        let mut tx = Transaction::default();
         self.port_rules(bridge, ip, port)
             .iter()
-            .try_for_each(append)
+            .for_each(|r| tx.append(r));
+        tx.apply()
     }
 
     /// Withdraws one published port.
     pub fn remove_port(&self, bridge: &str, ip: Ipv4Addr, port: &PortMapping) -> Result<()> {
-        self.port_rules(bridge, ip, port)
-            .iter()
-            .try_for_each(delete)
+        self.remove_container(bridge, ip, std::slice::from_ref(port))
     }
 
     /// Removes the hooks and every chain of this prefix: the whole set.
     pub fn remove_all(&self) -> Result<()> {
-        for hook in self.hooks() {
-            delete(&hook)?;
+        let saved = Saved::read()?;
+        let mut tx = Transaction::default();
+        for hook in self.hooks().iter().filter(|h| saved.has_rule(h)) {
+            tx.delete(hook);
         }
         for (table, chain) in self.chains() {
-            if chain_exists(table, &chain)? {
-                run(iptables().args(["-t", table, "-F", &chain]))?;
+            if saved.has_chain(table, &chain) {
+                tx.lines.push((table, format!("-F {chain}")));
             }
         }
         for (table, chain) in self.chains() {
-            if chain_exists(table, &chain)? {
-                run(iptables().args(["-t", table, "-X", &chain]))?;
+            if saved.has_chain(table, &chain) {
+                tx.lines.push((table, format!("-X {chain}")));
             }
         }
-        Ok(())
+        tx.apply()
     }
 
     /// True when any chain of this prefix exists.
     pub fn installed(&self) -> Result<bool> {
-        for (table, chain) in self.chains() {
-            if chain_exists(table, &chain)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let saved = Saved::read()?;
+        Ok(self
+            .chains()
+            .iter()
+            .any(|(table, chain)| saved.has_chain(table, chain)))
     }
 }
 

@@ -16,8 +16,10 @@
 //! - [`sweep`]: leftovers of killed runs, found and removed;
 //! - [`run`]: chapter 4's run with all of the above, and [`cli`]: its options.
 //!
-//! Links and addresses are changed by running `ip` (iproute2) and rules by running
-//! `iptables` (the nf_tables backend), so every step is a command the reader can type.
+//! Links, addresses and routes are changed through routing netlink ([`netlink`]),
+//! as `ip` (iproute2) changes them, without a process per step; a container's
+//! rules are one `iptables-restore` transaction ([`iptables`]). Every step has
+//! the command a reader would type, which [`trace`] hands to `--show-commands`.
 
 pub mod attach;
 pub mod bridge;
@@ -29,6 +31,7 @@ pub mod ipam;
 pub mod iptables;
 pub mod lock;
 pub mod mode;
+pub mod netlink;
 pub mod netns;
 pub mod network;
 pub mod reserve;
@@ -36,6 +39,7 @@ pub mod run;
 pub mod step;
 pub mod sweep;
 pub mod sysctl;
+pub mod trace;
 pub mod veth;
 
 pub use ch01_chroot::Error;

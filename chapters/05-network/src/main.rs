@@ -23,6 +23,10 @@ struct Cli {
     /// Where containers and networks are kept.
     #[arg(long, global = true, value_name = "DIR", default_value = ch05_network::CHAPTER_ROOT)]
     root: PathBuf,
+    /// Print the `ip`, `sysctl` and `iptables` commands equivalent to what
+    /// is done (through netlink and iptables-restore), to stderr, as `+ COMMAND`.
+    #[arg(long, global = true)]
+    show_commands: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +66,9 @@ fn main() {
 }
 
 fn execute(cli: Cli) -> Result<i32, Error> {
+    if cli.show_commands {
+        ch05_network::trace::set_sink(|line| eprintln!("+ {line}"));
+    }
     match cli.command {
         Command::Run(run) => {
             let options = RunOptions {

@@ -1,8 +1,10 @@
 //! A handle on a network namespace: by pid, by path (`/run/netns/NAME`) or by fd.
 //!
-//! berth configures the inside of a container's network from the parent: it
-//! runs `ip` in the container's namespace with `setns(2)` between fork and
-//! exec, so the container's own process needs no network step of its own.
+//! berth configures the inside of a container's network from the parent: a
+//! netlink socket opened on a thread that joined the container's namespace
+//! ([`Netns::run`]) stays there, so the container's own process needs no
+//! network step of its own. [`Netns::command`] does the same for a program
+//! (`setns(2)` between fork and exec).
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -56,6 +58,11 @@ impl Netns {
     /// The caller's own network namespace (the host, for the engine).
     pub fn current() -> Result<Netns> {
         Netns::from_path("/proc/thread-self/ns/net")
+    }
+
+    /// The open namespace file, for netlink's `IFLA_NET_NS_FD`.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 
     /// A path that opens this namespace while the handle lives.

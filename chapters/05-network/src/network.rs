@@ -11,7 +11,6 @@ use std::path::PathBuf;
 
 use crate::bridge::{Bridge, DEFAULT_BRIDGE, check_ifname};
 use crate::cidr::{Cidr, is_private};
-use crate::cmd::ip_json;
 use crate::iptables::{BridgeNet, Firewall};
 use crate::lock::{Locked, StateRoot, host_lock, write_atomic};
 use crate::veth::short_id;
@@ -91,25 +90,13 @@ pub fn choose_subnet(candidates: &[Cidr], taken: &[Cidr]) -> Option<Cidr> {
 /// The destinations of the host's IPv4 routes (all tables, default routes
 /// left out), except those through `ignore_devs`: `ip -4 route show table all`.
 pub fn host_routes(ignore_devs: &[String]) -> Result<Vec<(Cidr, String)>> {
-    let routes = ip_json(&["-4", "route", "show", "table", "all"])?;
-    let mut found = vec![];
-    for r in routes.as_array().into_iter().flatten() {
-        let (Some(dst), dev) = (r["dst"].as_str(), r["dev"].as_str().unwrap_or("")) else {
-            continue;
-        };
-        if dst == "default" || ignore_devs.iter().any(|d| d == dev) {
-            continue;
-        }
-        let cidr = if dst.contains('/') {
-            dst.parse::<Cidr>()
-        } else {
-            format!("{dst}/32").parse::<Cidr>()
-        };
-        if let Ok(c) = cidr {
-            found.push((c.subnet(), dev.to_string()));
-        }
-    }
-    Ok(found)
+    let routes = crate::netlink::Rtnl::open()?.routes()?;
+    Ok(routes
+        .into_iter()
+        // The default route (0.0.0.0/0) and routes through our own bridges.
+        .filter(|(dst, dev)| dst.prefix > 0 && !ignore_devs.iter().any(|d| d == dev))
+        .map(|(dst, dev)| (dst.subnet(), dev))
+        .collect())
 }
 
 /// A network name: letters, digits, `_.-`, starting with a letter or digit.
@@ -241,7 +228,7 @@ impl Host {
             bridge_name(name)
         };
         // The host's routes are shared by every state root.
-        let _host = host_lock()?;
+        let host = host_lock()?;
         let others = self.networks(&lock)?;
         let ours: Vec<String> = others.iter().map(|n| n.bridge.clone()).collect();
         let routes = host_routes(&ours)?;
@@ -285,7 +272,11 @@ impl Host {
         };
         let text = serde_json::to_string_pretty(&network).expect("network serialises");
         write_atomic(&self.network_path(name), &text)?;
-        if let Err(e) = self.up(&lock, &network) {
+        // The bridge holds the subnet's route before the host lock goes
+        // (the firewall's part takes that lock itself).
+        let links = self.links_up(&network);
+        drop(host);
+        if let Err(e) = links.and_then(|()| self.up(&lock, &network)) {
             let _ = self.down(&lock, &network);
             let _ = fs::remove_file(self.network_path(name));
             return Err(e);
@@ -316,18 +307,20 @@ impl Host {
     /// route_localnet on the bridge, berth's chains and this network's rules,
     /// and the isolation rules between all berth bridges.
     pub fn up(&self, lock: &Locked, network: &Network) -> Result<()> {
+        self.links_up(network)?;
+        let bridges: Vec<String> = self.networks(lock)?.into_iter().map(|n| n.bridge).collect();
+        self.firewall
+            .ensure_network(&network.bridge_net(), &bridges)
+    }
+
+    /// What every attach makes sure of, without a process and without the
+    /// lock: the bridge (netlink), forwarding and route_localnet (sysctl).
+    pub fn links_up(&self, network: &Network) -> Result<()> {
         network.bridge().ensure()?;
         sysctl::enable_ip_forward()?;
-        sysctl::enable_route_localnet(&network.bridge)?;
-        self.firewall.add_network(&network.bridge_net())?;
-        self.refresh_isolation(lock)
+        sysctl::enable_route_localnet(&network.bridge)
     }
     // ANCHOR_END: up
-
-    fn refresh_isolation(&self, lock: &Locked) -> Result<()> {
-        let bridges: Vec<String> = self.networks(lock)?.into_iter().map(|n| n.bridge).collect();
-        self.firewall.set_isolation(&bridges)
-    }
 
     /// Takes a network's bridge and rules down; the whole berth chain set
     /// goes with the last network.

@@ -145,6 +145,7 @@ pub fn connect(
         ensure_etc_targets(&spec.rootfs)?;
     }
     let request = Request {
+        id: container.config.id.clone(),
         container: container.config.name.clone(),
         mode: network.mode.clone(),
         ports: network.ports.clone(),

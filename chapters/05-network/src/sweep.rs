@@ -24,9 +24,8 @@ pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Ve
     let stale = allocs.take_stale(|owner| owner.is_alive());
     let mut report = vec![];
     for (ip, a) in &stale {
-        for port in &a.ports {
-            host.firewall.remove_port(&network.bridge, *ip, port)?;
-        }
+        host.firewall
+            .remove_container(&network.bridge, *ip, &a.ports)?;
         delete_link(&a.host_veth)?;
         report.push(format!(
             "reclaimed {ip} of network {} from container {} (pid {} is gone)",
@@ -62,15 +61,11 @@ pub fn reclaim_root(host: &Host) -> Result<Vec<String>> {
 
 /// Host ends of berth veth pairs whose other end never left this namespace.
 pub fn unmoved_veths() -> Result<Vec<String>> {
-    let links = ip_json(&["link", "show", "type", "veth"])?;
-    Ok(links
-        .as_array()
+    Ok(crate::netlink::Rtnl::open()?
+        .links()?
         .into_iter()
-        .flatten()
-        .filter(|l| l.get("link_netnsid").is_none())
-        .filter_map(|l| l["ifname"].as_str())
-        .filter(|n| n.starts_with(HOST_PREFIX))
-        .map(String::from)
+        .filter(|l| l.kind == "veth" && !l.peer_elsewhere && l.name.starts_with(HOST_PREFIX))
+        .map(|l| l.name)
         .collect())
 }
 

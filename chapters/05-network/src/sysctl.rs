@@ -23,6 +23,7 @@ pub fn set(key: &str, value: &str) -> Result<()> {
     if get(key).is_ok_and(|v| v == value) {
         return Ok(());
     }
+    crate::trace::command(&format!("sysctl -qw {key}={value}"));
     fs::write(path(key), value).map_err(|e| Error::engine(format!("cannot set {key}={value}: {e}")))
 }
 
@@ -34,6 +35,12 @@ pub fn enable_ip_forward() -> Result<()> {
 /// `net.ipv4.conf.<dev>.route_localnet=1`: packets from 127.0.0.0/8 may be
 /// routed out of `dev` (needed to DNAT `127.0.0.1:PORT` to a container).
 pub fn enable_route_localnet(dev: &str) -> Result<()> {
-    fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/route_localnet"), "1")
+    // Not through `set`: an interface name may hold a dot.
+    let path = format!("/proc/sys/net/ipv4/conf/{dev}/route_localnet");
+    if fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
+        return Ok(());
+    }
+    crate::trace::command(&format!("sysctl -qw net.ipv4.conf.{dev}.route_localnet=1"));
+    fs::write(&path, "1")
         .map_err(|e| Error::engine(format!("cannot set route_localnet on {dev}: {e}")))
 }

@@ -1,18 +1,16 @@
 //! The veth pair: a virtual cable with one end on the host bridge and the
-//! other end, renamed `eth0`, inside the container's network namespace.
+//! other end, `eth0`, inside the container's network namespace.
 
 use std::net::Ipv4Addr;
 
 use crate::Result;
 use crate::bridge::{Bridge, check_ifname, delete_link};
 use crate::cidr::Cidr;
-use crate::cmd::{ip, run};
+use crate::netlink::Rtnl;
 use crate::netns::Netns;
 
 /// The prefix of every host-side veth berth creates (`bv-1a2b3c4d`).
 pub const HOST_PREFIX: &str = "bv-";
-/// The prefix of the container side until it is renamed `eth0`.
-pub const PEER_PREFIX: &str = "bc-";
 /// The name the container sees.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
@@ -21,7 +19,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 pub struct VethPair {
     /// The end that stays on the host and joins the bridge.
     pub host: String,
-    /// The end that moves into the container (named `eth0` there).
+    /// The end in the container: `eth0`.
     pub peer: String,
 }
 
@@ -35,80 +33,58 @@ pub fn short_id(id: &str) -> String {
     format!("{h:08x}")
 }
 
+/// How many hex digits of a container id name its veth pair (`bv-` + 12 = 15 bytes, IFNAMSIZ - 1).
+pub const ID_DIGITS: usize = 12;
+
 impl VethPair {
-    /// The pair's names for container `id`: `bv-XXXXXXXX` and `bc-XXXXXXXX`.
+    /// The pair's names for container `id`: `bv-` followed by the id's
+    /// first 12 hex digits, and `eth0` (Docker's short id), so containers of
+    /// the same name in two state roots never share a pair. An id that is
+    /// not hex (a library caller's own label) is hashed to 8 hex digits.
     pub fn for_container(id: &str) -> VethPair {
-        let short = short_id(id);
+        let hex =
+            id.len() >= ID_DIGITS && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let short = if hex {
+            id[..ID_DIGITS].to_string()
+        } else {
+            short_id(id)
+        };
         VethPair {
             host: format!("{HOST_PREFIX}{short}"),
-            peer: format!("{PEER_PREFIX}{short}"),
+            peer: CONTAINER_IFNAME.to_string(),
         }
     }
 
     // ANCHOR: create
-    /// `ip link add bv-X type veth peer name bc-X`: both ends start on the host.
-    pub fn create(&self) -> Result<()> {
+    /// `ip link add bv-X type veth peer name eth0 netns /proc/PID/ns/net`:
+    /// the host end here, the other end born in the container as `eth0`.
+    pub fn create(&self, rtnl: &mut Rtnl, netns: &Netns) -> Result<()> {
         check_ifname(&self.host)?;
-        check_ifname(&self.peer)?;
-        // A pair left by a killed run with the same id goes first.
-        delete_link(&self.host)?;
-        ip(&[
-            "link", "add", &self.host, "type", "veth", "peer", "name", &self.peer,
-        ])?;
-        Ok(())
+        // An existing link of that name is someone else's: the request
+        // fails (EEXIST), and nothing is deleted here.
+        let path = netns.path().to_string_lossy().into_owned();
+        rtnl.add_veth(&self.host, &self.peer, netns.raw_fd(), &path)
     }
 
     /// `ip link set bv-X master berth0 up`: plug the host end into the
     /// bridge, in hairpin mode, so that a packet the host sends back out of
     /// the port it came in by gets through: the container reaching its own
     /// published port on the host's address.
-    pub fn attach(&self, bridge: &Bridge) -> Result<()> {
-        ip(&["link", "set", &self.host, "master", &bridge.name, "up"])?;
-        ip(&[
-            "link",
-            "set",
-            &self.host,
-            "type",
-            "bridge_slave",
-            "hairpin",
-            "on",
-        ])?;
-        Ok(())
-    }
-
-    /// `ip link set bc-X netns /proc/PID/ns/net`: hand the other end to the container.
-    pub fn move_into(&self, netns: &Netns) -> Result<()> {
-        let path = netns.path().to_string_lossy().into_owned();
-        ip(&["link", "set", &self.peer, "netns", &path])?;
-        Ok(())
+    pub fn attach(&self, rtnl: &mut Rtnl, bridge: &Bridge) -> Result<()> {
+        rtnl.set_master_up(&self.host, &bridge.name)?;
+        rtnl.set_hairpin(&self.host)
     }
     // ANCHOR_END: create
 
     // ANCHOR: inside
-    /// Inside the container: `lo` up, the peer renamed `eth0`, its address,
-    /// up, and a default route through the bridge.
+    /// Inside the container, through a netlink socket opened there: `lo`
+    /// up, `eth0`'s address, `eth0` up, and a default route through the bridge.
     pub fn configure_inside(&self, netns: &Netns, address: Cidr, gateway: Ipv4Addr) -> Result<()> {
-        loopback_up(netns)?;
-        let addr = address.to_string();
-        let gw = gateway.to_string();
-        let steps: [&[&str]; 4] = [
-            &["link", "set", &self.peer, "name", CONTAINER_IFNAME],
-            &["addr", "add", &addr, "dev", CONTAINER_IFNAME],
-            &["link", "set", CONTAINER_IFNAME, "up"],
-            &[
-                "route",
-                "add",
-                "default",
-                "via",
-                &gw,
-                "dev",
-                CONTAINER_IFNAME,
-            ],
-        ];
-        for args in steps {
-            run(netns.command("ip").args(args))?;
-        }
-        Ok(())
+        let mut inside = Rtnl::open_in(netns)?;
+        inside.set_up("lo")?;
+        inside.add_address(&self.peer, address)?;
+        inside.set_up(&self.peer)?;
+        inside.add_default_route(gateway, &self.peer)
     }
     // ANCHOR_END: inside
 
@@ -121,6 +97,5 @@ impl VethPair {
 
 /// `ip link set lo up` inside `netns`: all a `--network none` container gets.
 pub fn loopback_up(netns: &Netns) -> Result<()> {
-    run(netns.command("ip").args(["link", "set", "lo", "up"]))?;
-    Ok(())
+    Rtnl::open_in(netns)?.set_up("lo")
 }

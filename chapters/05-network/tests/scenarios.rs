@@ -1187,3 +1187,64 @@ fn a_container_reaches_its_own_published_port() {
     out.expect_code(0);
     assert_eq!(out.stdout, "hello from berth\n", "{}", out.render());
 }
+
+/// Host-wide names derive from the container's id, never its name: two
+/// state roots may each have a container called `twin`, running at once,
+/// and the second's veth pair must not replace the first's (issue 14).
+#[test]
+fn same_name_in_two_state_roots_keeps_both_networks() {
+    if !require_root() {
+        return;
+    }
+    let (a, b) = (Net::new(), Net::new());
+    let (net_a, net_b) = (a.net_name("n"), b.net_name("n"));
+    let (subnet_a, subnet_b) = (a.subnet(0), b.subnet(0));
+    a.run(&["network", "create", &net_a, "--subnet", &subnet_a])
+        .expect_code(0);
+    b.run(&["network", "create", &net_b, "--subnet", &subnet_b])
+        .expect_code(0);
+    let web_ip: Ipv4Addr = subnet_a.replace(".0/24", ".10").parse().unwrap();
+    let ip = web_ip.to_string();
+    let mut server = a.spawn(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        &net_a,
+        "--ip",
+        &ip,
+        "--name",
+        "twin",
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_for(&mut server, SocketAddr::from((web_ip, 80)));
+    // The other root's `twin` starts, talks to its gateway, and exits.
+    let gw_b = subnet_b.replace(".0/24", ".1");
+    b.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net_b,
+        "--name",
+        "twin",
+        &fx(),
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        &gw_b,
+    ])
+    .expect_code(0);
+    // The first `twin` still has its eth0 and still serves.
+    let page = wget(web_ip, 80);
+    page.expect_code(0);
+    assert_eq!(page.stdout, "hello from berth\n", "{}", page.render());
+    assert_eq!(server.stop(), 143);
+}
