@@ -59,6 +59,9 @@ pub struct ContainerArgs {
     /// Pass descriptors 3 to 3+N-1 on to the command (every other one beyond stdio is closed).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Create the container, then wait before exec until `start FIFO` (the create/start split).
+    #[arg(long, value_name = "FIFO")]
+    pub exec_fifo: Option<PathBuf>,
 }
 
 // ANCHOR: spec_from_args
@@ -124,6 +127,7 @@ pub fn spec_from_options(
         spec.cwd = dir;
     }
     spec.preserve_fds = args.preserve_fds;
+    spec.exec_fifo = args.exec_fifo;
     Ok(spec)
 }
 // ANCHOR_END: spec_from_args

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod dev;
 pub mod fds;
 pub mod forward;
+pub mod gate;
 pub mod hostname;
 pub mod idmap;
 pub mod init;

@@ -22,6 +22,11 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the steps of the start sequence, parent side then child side.
     Steps,
+    /// Start a container created with `run --exec-fifo FIFO`: it execs its command.
+    Start {
+        /// The exec fifo the container waits at.
+        fifo: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -40,6 +45,7 @@ fn main() {
             println!("child: exec");
             Ok(0)
         }
+        Command::Start { fifo } => ch02_namespaces::gate::start(&fifo, None).map(|()| 0),
     };
     exit_with(result);
 }

@@ -40,6 +40,9 @@ pub struct Spec {
     /// Descriptors 3 to 3+N-1 of the caller, passed on purpose (runc's
     /// `--preserve-fds`); every other one beyond stdio is closed at exec.
     pub preserve_fds: u32,
+    /// Create only: after every step, wait before exec until the container
+    /// is started through this named pipe (see [`crate::gate`]).
+    pub exec_fifo: Option<PathBuf>,
     /// `-t`: a pseudo-terminal of the container's own, relayed to the
     /// caller's terminal.
     pub tty: bool,
@@ -63,6 +66,7 @@ impl Spec {
             time_offsets: TimeOffsets::default(),
             cwd: PathBuf::from("/"),
             preserve_fds: 0,
+            exec_fifo: None,
             tty: false,
         }
     }

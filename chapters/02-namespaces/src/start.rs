@@ -20,6 +20,7 @@ use nix::unistd::{Pid, chdir};
 
 use crate::Error;
 use crate::forward::{BlockedSignals, wait_forwarding};
+use crate::gate::{self, Gate};
 use crate::sequence::{ChildContext, ChildStep, ParentContext, ParentStep, StartSequence};
 use crate::spec::Spec;
 use crate::stdio::{self, ChildStdio, Relay};
@@ -41,6 +42,8 @@ pub struct Container {
     signals: Option<BlockedSignals>,
     /// The caller's stdio relayed to the container's (a pty with `-t`).
     relay: Option<Relay>,
+    /// The exec gate of a container created with `exec_fifo`.
+    gate: Option<Gate>,
     reaped: bool,
 }
 
@@ -68,6 +71,7 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
     let (release, wait) = sync_channel()?;
     let signals = BlockedSignals::block()?;
     let (stdio, relay) = stdio::prepare(spec.tty)?;
+    let gate = spec.exec_fifo.as_deref().map(Gate::create).transpose()?;
     let StartSequence { parent, child } = sequence;
     let inside = Inside {
         spec,
@@ -78,6 +82,7 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
         report: child_report,
         parent_ends: [report.as_fd().as_raw_fd(), release.as_fd().as_raw_fd()],
         mask: signals.original(),
+        gate: gate.as_ref().map(Gate::handle),
     };
     // The child's ends are dropped here in the parent.
     let pid = clone_child(spec.namespaces.clone_flags(), inside)?;
@@ -87,6 +92,7 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
         done: Vec::new(),
         signals: Some(signals),
         relay,
+        gate,
         reaped: false,
     };
     for mut step in parent {
@@ -96,7 +102,8 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
         container.done.push(step);
     }
     release.release()?;
-    // End-of-file: the command was executed. A message: a step failed.
+    // End-of-file: the command was executed (or, with an exec gate, the
+    // container is created and waits to be started). A message: a step failed.
     if let Some(error) = report.receive() {
         container.reap();
         return Err(error);
@@ -130,6 +137,8 @@ struct Inside<'a> {
     /// The parent's ends of both pipes, closed first thing in the child.
     parent_ends: [RawFd; 2],
     mask: SigSet,
+    /// The exec gate's descriptor, when only created.
+    gate: Option<RawFd>,
 }
 
 // ANCHOR: inside
@@ -150,6 +159,7 @@ impl Inside<'_> {
             mut steps,
             wait,
             report,
+            gate,
             ..
         } = self;
         if !wait.wait() {
@@ -164,18 +174,57 @@ impl Inside<'_> {
             .apply()
             .and_then(|()| child_steps(spec, rootfs, &mut steps))
             .and_then(|()| fds::close_inherited_on_exec(spec.preserve_fds));
-        let error = match ready {
-            Err(error) => error,
-            Ok(()) if spec.init => init::become_init(&spec.argv, report),
-            Ok(()) => match exec_command(&spec.argv) {
+        if let Err(error) = ready {
+            let code = error.code;
+            report.send(&error);
+            // SAFETY: as above.
+            unsafe { libc::_exit(code) }
+        }
+        // Created: the parent hears end-of-file and returns; from here on
+        // errors go to the container's own stderr, as with runc.
+        let report = match gate {
+            None => report,
+            Some(handle) => {
+                drop(report);
+                if let Err(error) = gate::wait_to_be_started(handle) {
+                    exit_with_message(&error);
+                }
+                nowhere()
+            }
+        };
+        let error = match spec.init {
+            true => init::become_init(&spec.argv, report),
+            false => match exec_command(&spec.argv) {
                 Ok(never) => match never {},
                 Err(error) => error,
             },
         };
+        if gate.is_some() {
+            exit_with_message(&error);
+        }
         let code = error.code;
         report.send(&error);
         // SAFETY: as above.
         unsafe { libc::_exit(code) }
+    }
+}
+
+/// After the exec gate: the error on the container's stderr, then its code.
+fn exit_with_message(error: &Error) -> ! {
+    eprintln!("{}", error.message);
+    // SAFETY: as above; the child never returns into the parent's code.
+    unsafe { libc::_exit(error.code) }
+}
+
+/// A report pipe that leads nowhere, for an init started after the gate.
+fn nowhere() -> ch01_chroot::report::ReportWriter {
+    let null = std::fs::File::options()
+        .write(true)
+        .open("/dev/null")
+        .map(std::os::fd::OwnedFd::from);
+    match null {
+        Ok(fd) => fd.into(),
+        Err(e) => exit_with_message(&Error::engine(format!("/dev/null: {e}"))),
     }
 }
 // ANCHOR_END: inside
@@ -228,6 +277,11 @@ impl Container {
     /// The container's first process, as the host sees it.
     pub fn pid(&self) -> Pid {
         self.pid
+    }
+
+    /// Where a created container waits to be started ([`crate::gate`]).
+    pub fn exec_fifo(&self) -> Option<&std::path::Path> {
+        self.gate.as_ref().map(Gate::path)
     }
 
     /// Waits for the container to exit, forwarding signals to it, and

@@ -947,3 +947,85 @@ fn hostnames_are_rfc_1123() {
     out.expect_code(0);
     assert_eq!(out.stdout, "web-1.example\n");
 }
+
+/// The create/start split: with `--exec-fifo` the container runs every step
+/// and waits before exec; its command runs only when another process starts
+/// it (`ch02-namespaces start FIFO`), and the fifo is gone afterwards. A
+/// start with nobody waiting fails in one line.
+#[test]
+fn a_created_container_runs_only_when_started() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    if !require_root() {
+        return;
+    }
+    let _host = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("exec.fifo");
+    let mut created = Command::new(BIN)
+        .arg("run")
+        .arg("--exec-fifo")
+        .arg(&fifo)
+        .arg(fixture::rootfs())
+        .args(["sh", "-c", "echo started"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Created: the fifo exists, the engine waits, the command has not run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fifo.exists() {
+        assert!(Instant::now() < deadline, "no exec fifo appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        created.try_wait().unwrap().is_none(),
+        "the engine did not wait"
+    );
+    let mut stdout = created.stdout.take().unwrap();
+    // SAFETY: a descriptor this test owns; non-blocking for one peek.
+    unsafe {
+        let fd = stdout.as_raw_fd();
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        );
+    }
+    let mut early = [0u8; 64];
+    let peek = stdout.read(&mut early);
+    assert!(
+        matches!(&peek, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the command ran before start: {peek:?}"
+    );
+    // Started, from another process.
+    let start = Command::new(BIN).arg("start").arg(&fifo).output().unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    // SAFETY: as above, blocking again to read to the end.
+    unsafe {
+        let fd = stdout.as_raw_fd();
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK,
+        );
+    }
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).unwrap();
+    let status = created.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(out.lines().next(), Some("started"), "{out}");
+    assert!(!fifo.exists(), "start removes the fifo");
+    // Nobody waits there any more: one line, exit 125.
+    let again = Command::new(BIN).arg("start").arg(&fifo).output().unwrap();
+    assert_eq!(again.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("no container waits at"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

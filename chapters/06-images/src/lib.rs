@@ -11,6 +11,7 @@
 //! `run` starts on the layers through the previous chapter.
 
 pub mod auth;
+pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod manifest;

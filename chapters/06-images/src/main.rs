@@ -5,20 +5,14 @@
 use std::path::PathBuf;
 
 use ch01_chroot::cli::{exit_with, parse_or_exit};
-use ch02_namespaces::cli::{ContainerArgs, spec_from_options};
-use ch03_cgroups::options::LimitArgs;
-use ch04_overlay::cli::StorageArgs;
-use ch05_network::cli::{NetworkArgs, NetworkCommand, list_containers, remove_containers};
-use ch06_images::platform::Platform;
+use ch05_network::cli::{NetworkCommand, list_containers, remove_containers};
+use ch06_images::Result;
+use ch06_images::cli::{ImageRunArgs, RegistryArgs};
 use ch06_images::progress::Progress;
-use ch06_images::pull::{PullOptions, pull};
+use ch06_images::pull::pull;
 use ch06_images::reference::Reference;
-use ch06_images::registry;
-use ch06_images::run::{PullPolicy, RunOptions, containers_using, image_store};
-use ch06_images::runconfig::Overrides;
+use ch06_images::run::{containers_using, image_store};
 use ch06_images::store::render_images;
-use ch06_images::unpack::Policy;
-use ch06_images::{Error, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -55,7 +49,7 @@ enum Command {
         reference: String,
     },
     /// Run COMMAND (default: the image's) in a new container of IMAGE.
-    Run(Box<Run>),
+    Run(Box<ImageRunArgs>),
     /// List containers (kept until `rm`, unless run with --rm).
     #[command(alias = "ls")]
     Ps,
@@ -67,78 +61,6 @@ enum Command {
     /// Manage networks (chapter 5's): create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
-}
-
-/// Where and how to pull from.
-#[derive(clap::Args)]
-struct RegistryArgs {
-    /// os/arch[/variant] to pick from a multi-platform image.
-    #[arg(long)]
-    platform: Option<String>,
-    /// A registry (host:port) that may be spoken to over plain HTTP.
-    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
-    insecure_registries: Vec<String>,
-}
-
-impl RegistryArgs {
-    fn pull_options(self) -> Result<PullOptions> {
-        Ok(PullOptions {
-            registry: registry::Options {
-                insecure_registries: self.insecure_registries,
-                credentials: None,
-            },
-            platform: self
-                .platform
-                .as_deref()
-                .map(Platform::parse)
-                .transpose()?
-                .unwrap_or_default(),
-            policy: Policy::default(),
-        })
-    }
-}
-
-// ANCHOR: run_args
-#[derive(clap::Args)]
-struct Run {
-    /// Overwrite the image's ENTRYPOINT ("" clears it).
-    #[arg(long, value_name = "COMMAND")]
-    entrypoint: Option<String>,
-    /// The user (name or id, optionally :group) instead of the image's.
-    #[arg(short, long, value_name = "USER[:GROUP]")]
-    user: Option<String>,
-    /// Pull the image before running: missing, always, never.
-    #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = parse_pull)]
-    pull: PullPolicy,
-    /// Suppress the pull's progress.
-    #[arg(short, long)]
-    quiet: bool,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    network: NetworkArgs,
-    #[command(flatten)]
-    storage: StorageArgs,
-    #[command(flatten)]
-    limits: LimitArgs,
-    #[command(flatten)]
-    container: ContainerArgs,
-    /// The image reference (e.g. 127.0.0.1:5000/busybox:layers), then the
-    /// command and its arguments (default: the image's Cmd, after its
-    /// Entrypoint). Options end at IMAGE, as in `docker run`.
-    #[arg(
-        value_name = "IMAGE [COMMAND]",
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    image_and_command: Vec<String>,
-}
-// ANCHOR_END: run_args
-
-fn parse_pull(text: &str) -> std::result::Result<PullPolicy, String> {
-    text.parse().map_err(|e: Error| e.message)
 }
 
 fn main() {
@@ -204,35 +126,7 @@ fn execute(cli: Cli) -> Result<i32> {
     }
 }
 
-// ANCHOR: run_image
-fn run_image(root: PathBuf, run: Run) -> Result<i32> {
-    let mut words = run.image_and_command.into_iter();
-    let image = words.next().unwrap_or_default();
-    let overrides = Overrides {
-        entrypoint: run.entrypoint,
-        command: words.collect(),
-        env: run.container.env.clone(),
-        workdir: run
-            .container
-            .workdir
-            .as_ref()
-            .map(|w| w.display().to_string()),
-        user: run.user,
-    };
-    let options = RunOptions {
-        image: Reference::parse(&image)?,
-        pull: run.pull,
-        pull_options: run.registry.pull_options()?,
-        quiet: run.quiet,
-        overrides,
-        container: ch05_network::run::RunOptions {
-            // The image's layers go below these (`--lower`s on top).
-            storage: run.storage.run_options(root, Vec::new(), &run.limits),
-            network: run.network.options(),
-        },
-    };
-    // The root filesystem and the command come from the image.
-    let spec = spec_from_options(run.container, PathBuf::new(), Vec::new())?;
+fn run_image(root: PathBuf, run: ImageRunArgs) -> Result<i32> {
+    let (spec, options) = run.into_run(root)?;
     ch06_images::run::run(spec, &options)
 }
-// ANCHOR_END: run_image
