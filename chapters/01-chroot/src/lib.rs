@@ -9,6 +9,7 @@ pub mod chroot;
 pub mod cli;
 pub mod error;
 pub mod escape;
+pub mod events;
 pub mod exec;
 pub mod exit;
 pub mod report;

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ch01_chroot::cli::program;
+use ch01_chroot::events;
 
 use crate::cgroup::Cgroup;
 
@@ -29,21 +30,21 @@ impl PauseTimer {
             if cgroup.freeze().is_err() {
                 return;
             }
-            eprintln!(
+            events::notice(format!(
                 "{}: paused: every process of the container is frozen",
                 program()
-            );
+            ));
             let before = cgroup.cpu_time().ok();
             let _ = stopped.recv_timeout(resume);
             let used = before.and_then(|b| Some(cgroup.cpu_time().ok()? - b));
             let _ = cgroup.thaw();
             match used {
-                Some(used) => eprintln!(
+                Some(used) => events::notice(format!(
                     "{}: resumed; CPU time used while paused: {} ms",
                     program(),
                     used.as_millis()
-                ),
-                None => eprintln!("{}: resumed", program()),
+                )),
+                None => events::notice(format!("{}: resumed", program())),
             }
         });
         PauseTimer {

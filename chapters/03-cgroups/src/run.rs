@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ch01_chroot::cli::program;
+use ch01_chroot::events;
 use ch02_namespaces::spec::generate_id;
 use ch02_namespaces::{Spec, StartSequence, start};
 
@@ -64,7 +65,7 @@ pub fn run_with(
         Err(e) => return Err(e),
     };
     for warning in cgroup.apply(&options.limits)? {
-        eprintln!("{}: warning: {warning}", program());
+        events::warning(format!("{}: warning: {warning}", program()));
     }
     // The child joins its cgroup before any other parent step (as runc
     // does): everything after is accounted. (Until it joins, the cgroup is
@@ -86,16 +87,17 @@ pub fn run_with(
     let code = container.wait()?;
     drop(timer);
     let stats = cgroup.stats();
-    if options.stats {
-        eprint!("{}", stats.render());
+    let rendered = stats.render();
+    if options.stats && !rendered.is_empty() {
+        events::notice(rendered.trim_end_matches('\n'));
     }
     if let Some(report) = oom_report(&stats, options.limits.memory, code) {
-        eprintln!("{}: {report}", program());
+        events::notice(format!("{}: {report}", program()));
     }
     if let Ok(cgroup) = Arc::try_unwrap(cgroup)
         && let Err(e) = cgroup.remove()
     {
-        eprintln!("{}: warning: {e}", program());
+        events::warning(format!("{}: warning: {e}", program()));
     }
     Ok(code)
 }

@@ -61,7 +61,7 @@ where
     if (options.container.auto_remove || !prepared)
         && let Err(e) = store.remove(&container)
     {
-        eprintln!("{}: warning: {e}", program());
+        ch01_chroot::events::warning(format!("{}: warning: {e}", program()));
     }
     result
 }

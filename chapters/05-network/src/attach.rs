@@ -269,7 +269,10 @@ impl Attachment {
 impl Drop for Attachment {
     fn drop(&mut self) {
         if let Err(e) = self.release() {
-            eprintln!("warning: releasing the network of {}: {e}", self.container);
+            ch01_chroot::events::warning(format!(
+                "warning: releasing the network of {}: {e}",
+                self.container
+            ));
         }
     }
 }

@@ -262,7 +262,9 @@ impl Host {
             }
         };
         if !is_private(&subnet) {
-            eprintln!("warning: subnet {subnet} is not in a private (RFC 1918) range");
+            ch01_chroot::events::warning(format!(
+                "warning: subnet {subnet} is not in a private (RFC 1918) range"
+            ));
         }
         let network = Network {
             name: name.to_string(),

@@ -97,7 +97,7 @@ impl ParentStep for NetworkStep {
 
     fn teardown(&mut self, _ctx: &ParentContext) {
         if let Some(Err(e)) = self.endpoint.take().map(Endpoint::detach) {
-            eprintln!("warning: network teardown: {e}");
+            ch01_chroot::events::warning(format!("warning: network teardown: {e}"));
         }
     }
 }

@@ -9,6 +9,7 @@
 //! `/etc/passwd`, and two child steps finish the start: create the working
 //! directory, then become that user.
 
+use ch01_chroot::events;
 use std::path::{Path, PathBuf};
 
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
@@ -134,17 +135,17 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
         PullPolicy::Never => return Ok(name),
         PullPolicy::Missing if present => return Ok(name),
         PullPolicy::Missing if !options.quiet => {
-            eprintln!("Unable to find image '{name}' locally")
+            events::notice(format!("Unable to find image '{name}' locally"))
         }
         PullPolicy::Missing => {}
         PullPolicy::Always => {}
     }
     if !options.quiet {
-        eprintln!(
+        events::notice(format!(
             "{}: Pulling from {}",
             options.image.tag.as_deref().unwrap_or("latest"),
             options.image.repository
-        );
+        ));
     }
     let progress = if options.quiet {
         Progress::Hidden
@@ -153,8 +154,8 @@ pub fn ensure_image(store: &Store, options: &RunOptions) -> Result<String> {
     };
     let pulled = pull(store, &options.image, &options.pull_options, &progress)?;
     if !options.quiet {
-        eprintln!("Digest: {}", pulled.digest);
-        eprintln!("Status: Downloaded image for {}", pulled.name);
+        events::notice(format!("Digest: {}", pulled.digest));
+        events::notice(format!("Status: Downloaded image for {}", pulled.name));
     }
     Ok(pulled.name)
 }
