@@ -114,7 +114,7 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         NetworkMode::Named(name) => {
             let lock = host.state.lock()?;
             host.network(&lock, name)?.ok_or_else(|| {
-                Error::engine(format!(
+                Error::not_found(format!(
                     "network {name} not found: create it with `network create {name} --subnet CIDR`"
                 ))
             })?
@@ -166,14 +166,14 @@ fn allocate(
         let allocs = ipam::load(lock, &host.state, &other.name)?;
         for a in allocs.addresses.values() {
             if a.container == request.container {
-                return Err(Error::engine(format!(
+                return Err(Error::conflict(format!(
                     "container {} is already attached to network {}",
                     request.container, other.name
                 )));
             }
             for p in &request.ports {
                 if let Some(q) = a.ports.iter().find(|q| p.conflicts_with(q)) {
-                    return Err(Error::engine(format!(
+                    return Err(Error::conflict(format!(
                         "port {} is already published by container {} ({q})",
                         p.host_port, a.container
                     )));

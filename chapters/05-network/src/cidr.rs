@@ -17,7 +17,7 @@ pub struct Cidr {
 impl Cidr {
     pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Cidr> {
         if prefix > 32 {
-            return Err(Error::engine(format!("invalid prefix length /{prefix}")));
+            return Err(Error::invalid(format!("invalid prefix length /{prefix}")));
         }
         Ok(Cidr { addr, prefix })
     }
@@ -92,7 +92,7 @@ impl FromStr for Cidr {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Cidr> {
-        let bad = || Error::engine(format!("invalid subnet {s:?}: expected A.B.C.D/N"));
+        let bad = || Error::invalid(format!("invalid subnet {s:?}: expected A.B.C.D/N"));
         let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
@@ -145,7 +145,8 @@ mod tests {
     #[test]
     fn parses_and_prints() {
         assert_eq!(c("172.18.0.0/16").to_string(), "172.18.0.0/16");
-        assert!("172.18.0.0".parse::<Cidr>().is_err());
+        let bad = "172.18.0.0".parse::<Cidr>().unwrap_err();
+        assert_eq!(bad.kind, ch01_chroot::error::ErrorKind::InvalidInput);
         assert!("172.18.0.0/33".parse::<Cidr>().is_err());
         assert!("300.1.1.1/8".parse::<Cidr>().is_err());
     }

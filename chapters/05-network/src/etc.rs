@@ -111,7 +111,7 @@ pub fn check_values(
     for alias in aliases {
         let word = !alias.is_empty() && alias.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
         if !word {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "invalid name {alias:?} for /etc/hosts: one word of printable characters"
             )));
         }

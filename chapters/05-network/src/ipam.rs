@@ -84,13 +84,13 @@ impl Allocations {
                     && ip != subnet.broadcast()
                     && ip != gateway;
                 if !usable {
-                    return Err(Error::engine(format!(
+                    return Err(Error::invalid(format!(
                         "address {ip} is not a free host address of {}",
                         subnet.subnet()
                     )));
                 }
                 if let Some(holder) = self.addresses.get(&ip) {
-                    return Err(Error::engine(format!(
+                    return Err(Error::conflict(format!(
                         "address {ip} is already in use by container {}",
                         holder.container
                     )));

@@ -36,7 +36,7 @@ impl FromStr for NetworkMode {
             "none" => NetworkMode::None,
             "host" => NetworkMode::Host,
             "" => {
-                return Err(Error::engine(
+                return Err(Error::invalid(
                     "--network needs a value: bridge, none, host or a network name",
                 ));
             }
@@ -88,7 +88,7 @@ impl FromStr for PortMapping {
 
     fn from_str(s: &str) -> Result<PortMapping> {
         let bad = |why: &str| {
-            Error::engine(format!(
+            Error::invalid(format!(
                 "invalid port mapping {s:?}: {why} (expected [IP:]HOST:CONTAINER[/tcp|/udp], e.g. 8080:80)"
             ))
         };

@@ -110,12 +110,12 @@ pub fn check_name(name: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "invalid network name {name:?}: use letters, digits, '_', '.' or '-'"
         )));
     }
     if name == "none" || name == "host" || name == "default" {
-        return Err(Error::engine(format!(
+        return Err(Error::invalid(format!(
             "{name:?} is a network mode, not a network name"
         )));
     }
@@ -154,7 +154,7 @@ impl Host {
     /// This host with default bridge `berth-TAG` and chains `BERTHTAG-*`.
     pub fn tagged(mut self, tag: &str) -> Result<Host> {
         if tag.len() > 9 || !tag.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "invalid {TAG_VAR} {tag:?}: at most 9 letters or digits"
             )));
         }
@@ -220,7 +220,7 @@ impl Host {
         check_name(name)?;
         let lock = self.state.lock()?;
         if self.network(&lock, name)?.is_some() {
-            return Err(Error::engine(format!("network {name} already exists")));
+            return Err(Error::conflict(format!("network {name} already exists")));
         }
         let bridge = if name == DEFAULT_NETWORK {
             self.default_bridge.clone()
@@ -236,18 +236,18 @@ impl Host {
             Some(s) => {
                 let s = s.subnet();
                 if s.host_count() < 2 {
-                    return Err(Error::engine(format!(
+                    return Err(Error::invalid(format!(
                         "subnet {s} is too small for a gateway and a container"
                     )));
                 }
                 if let Some(n) = others.iter().find(|n| n.subnet.overlaps(&s)) {
-                    return Err(Error::engine(format!(
+                    return Err(Error::conflict(format!(
                         "subnet {s} overlaps network {} ({})",
                         n.name, n.subnet
                     )));
                 }
                 if let Some((r, dev)) = routes.iter().find(|(r, _)| r.overlaps(&s)) {
-                    return Err(Error::engine(format!(
+                    return Err(Error::conflict(format!(
                         "subnet {s} overlaps the host's route to {r} via {dev}: choose another --subnet"
                     )));
                 }
@@ -348,7 +348,7 @@ impl Host {
     /// Docker's `bridge`), nor a network with endpoints.
     pub fn remove_network(&self, name: &str) -> Result<()> {
         if name == DEFAULT_NETWORK {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "{name} is the default network and cannot be removed"
             )));
         }
@@ -363,18 +363,18 @@ impl Host {
         let lock = self.state.lock()?;
         let network = self
             .network(&lock, name)?
-            .ok_or_else(|| Error::engine(format!("network {name} not found")))?;
+            .ok_or_else(|| Error::not_found(format!("network {name} not found")))?;
         crate::sweep::reclaim_stale(self, &lock, &network)?;
         let allocs = ipam::load(&lock, &self.state, name)?;
         if let Some(a) = allocs.addresses.values().next() {
-            return Err(Error::engine(format!(
+            return Err(Error::conflict(format!(
                 "network {name} has active endpoints: container {} (pid {}) is using it",
                 a.container, a.owner.pid
             )));
         }
         let ports = crate::bridge::ports(&network.bridge)?;
         if let Some(port) = ports.first() {
-            return Err(Error::engine(format!(
+            return Err(Error::conflict(format!(
                 "network {name} has active endpoints: {port} is on its bridge {}",
                 network.bridge
             )));

@@ -60,7 +60,7 @@ pub fn reserve(ports: &[PortMapping]) -> Result<Reservation> {
         match held {
             Ok(held) => reservation.held.push(held),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                return Err(Error::engine(format!(
+                return Err(Error::conflict(format!(
                     "Bind for {addr}/{} failed: port is already allocated",
                     port.proto
                 )));
@@ -124,6 +124,10 @@ mod tests {
         let port = taken.local_addr().unwrap().port();
         let e = reserve(&[mapping(&format!("127.0.0.1:{port}:80"))]).unwrap_err();
         assert!(e.message.ends_with("port is already allocated"), "{e}");
+        assert_eq!(
+            (e.kind, e.code),
+            (ch01_chroot::error::ErrorKind::Conflict, 125)
+        );
         drop(taken);
         let held = reserve(&[mapping(&format!("127.0.0.1:{port}:80"))]).unwrap();
         assert_eq!(held.len(), 1);

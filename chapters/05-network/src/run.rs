@@ -49,13 +49,13 @@ impl NetworkOptions {
                 NetworkMode::Host => "the container's ports are the host's already",
                 _ => "the container has only lo",
             };
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "-p needs a bridge network; with --network {} {why}",
                 self.mode
             )));
         }
         if !bridged && self.ip.is_some() {
-            return Err(Error::engine(format!(
+            return Err(Error::invalid(format!(
                 "--ip needs a bridge network, not --network {}",
                 self.mode
             )));
@@ -66,7 +66,7 @@ impl NetworkOptions {
         }
         for (i, p) in self.ports.iter().enumerate() {
             if let Some(q) = self.ports[..i].iter().find(|q| p.conflicts_with(q)) {
-                return Err(Error::engine(format!(
+                return Err(Error::invalid(format!(
                     "host port {} is published twice ({q} and {p})",
                     p.host_port
                 )));
@@ -136,7 +136,7 @@ pub fn connect(
     sequence: &mut StartSequence,
 ) -> Result<()> {
     if !spec.has(Namespace::Net) && network.mode.needs_new_netns() {
-        return Err(Error::engine(
+        return Err(Error::invalid(
             "--share net shares the host's network: use --network host",
         ));
     }
@@ -167,7 +167,7 @@ fn check_network_exists(host: &Host, mode: &NetworkMode) -> Result<()> {
     if let NetworkMode::Named(name) = mode {
         let lock = host.state.lock()?;
         if host.network(&lock, name)?.is_none() {
-            return Err(Error::engine(format!(
+            return Err(Error::not_found(format!(
                 "network {name} not found: create it with `network create {name}`"
             )));
         }
