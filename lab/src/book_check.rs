@@ -232,11 +232,11 @@ fn check_exercise_tests(page: &str, text: &str, workspace: &Path, problems: &mut
             Some(target) => files.push(dir.join("tests").join(format!("{target}.rs"))),
             None => rust_files(&dir.join("src"), &mut files),
         }
-        let tests: Vec<String> = files
+        let sources: Vec<String> = files
             .iter()
             .filter_map(|f| std::fs::read_to_string(f).ok())
-            .flat_map(|source| test_functions(&source))
             .collect();
+        let tests: Vec<String> = sources.iter().flat_map(|s| test_functions(s)).collect();
         let module_match = named.target.is_none()
             && files.iter().any(|f| {
                 f.file_stem()
@@ -245,14 +245,11 @@ fn check_exercise_tests(page: &str, text: &str, workspace: &Path, problems: &mut
         // Tests a macro generates (`name: ...` in an invocation) have no
         // `fn` line: the name as a whole word in the file will do.
         let generated = || {
-            files
-                .iter()
-                .filter_map(|f| std::fs::read_to_string(f).ok())
-                .any(|source| {
-                    source
-                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .any(|w| w == named.filter)
-                })
+            sources.iter().any(|source| {
+                source
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == named.filter)
+            })
         };
         if !module_match && !tests.iter().any(|t| t.contains(&named.filter)) && !generated() {
             problems.push(format!(

@@ -11,6 +11,8 @@ use crate::error::ENGINE_ERROR;
 /// Parses the command line; on a usage error prints it and exits 125
 /// (`--help` and `--version` print and exit 0).
 pub fn parse_or_exit<P: clap::Parser>() -> P {
+    // A binary's libraries say what they have to say on its stderr.
+    crate::events::set_sink(Box::new(StderrSink));
     match P::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -18,6 +20,15 @@ pub fn parse_or_exit<P: clap::Parser>() -> P {
             let _ = e.print();
             std::process::exit(code);
         }
+    }
+}
+
+/// The binaries' event sink: each event's text on stderr, one line.
+pub struct StderrSink;
+
+impl crate::events::Sink for StderrSink {
+    fn emit(&self, event: &crate::events::Event) {
+        eprintln!("{}", event.text);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Events: what a library has to say besides its result (a warning, a
 //! notice, a line of a report), handed to a sink that the program chose.
-//! Libraries never print: a chapter binary keeps the default sink, which
-//! writes each event's text to stderr as a line; an engine's monitor can
-//! put them in the container's log, an API can stream them.
+//! Libraries never print: a chapter binary sets [`crate::cli::StderrSink`]
+//! (its `parse_or_exit` does), an engine's monitor can put events in the
+//! container's log, an API can stream them. With no sink they are dropped.
 //!
 //! The sink is the process's, set once by `main` before anything else, the
 //! way a logger is: every library reaches it without threading it through
@@ -32,15 +32,6 @@ pub trait Sink: Send + Sync {
     fn emit(&self, event: &Event);
 }
 
-/// The default sink: each event's text on stderr, one line.
-pub struct Stderr;
-
-impl Sink for Stderr {
-    fn emit(&self, event: &Event) {
-        eprintln!("{}", event.text);
-    }
-}
-
 static SINK: OnceLock<Box<dyn Sink>> = OnceLock::new();
 
 /// Sets the process's sink; the first call wins (false for a later one).
@@ -50,9 +41,8 @@ pub fn set_sink(sink: Box<dyn Sink>) -> bool {
 
 /// Hands `event` to the process's sink.
 pub fn emit(event: Event) {
-    match SINK.get() {
-        Some(sink) => sink.emit(&event),
-        None => Stderr.emit(&event),
+    if let Some(sink) = SINK.get() {
+        sink.emit(&event);
     }
 }
 
@@ -91,7 +81,10 @@ mod tests {
     fn events_reach_the_sink_the_program_set() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         assert!(set_sink(Box::new(Collect(seen.clone()))));
-        assert!(!set_sink(Box::new(Stderr)), "the first sink stays");
+        assert!(
+            !set_sink(Box::new(Collect(Arc::default()))),
+            "the first sink stays"
+        );
         warning("ch03-cgroups: warning: cpu.weight is not available");
         notice("paused");
         let seen = seen.lock().unwrap();

@@ -10,8 +10,8 @@ use crate::digest::Digest;
 pub enum Progress {
     /// Nothing (library callers, tests).
     Hidden,
-    /// One line per finished layer on stderr, as `docker pull` prints
-    /// when its output is not a terminal.
+    /// One line per finished layer, as `docker pull` prints when its
+    /// output is not a terminal, through the program's event sink.
     Plain,
     /// indicatif bars on stderr.
     Bars(MultiProgress),
@@ -69,7 +69,7 @@ impl LayerProgress {
         if let Some(bar) = &self.bar {
             bar.finish_with_message(status.to_string());
         } else if self.plain {
-            eprintln!("{}: {status}", self.label);
+            ch01_chroot::events::notice(format!("{}: {status}", self.label));
         }
     }
 }

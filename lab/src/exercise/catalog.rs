@@ -30,6 +30,23 @@ pub struct Check {
 }
 
 impl Check {
+    /// `cargo test` for this check in `workspace`, snapshots never updated
+    /// (`build_only`: `--no-run`, no filter).
+    pub fn command(&self, workspace: &std::path::Path, build_only: bool) -> std::process::Command {
+        let mut args = self.cargo_args();
+        if build_only {
+            args.truncate(args.iter().position(|a| a == "--").unwrap_or(args.len()));
+            args.push("--no-run".into());
+        }
+        let mut cmd = std::process::Command::new(crate::paths::cargo());
+        cmd.current_dir(workspace)
+            .args(args)
+            .env("INSTA_UPDATE", "no")
+            .env("CARGO_TERM_COLOR", "never")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
     /// `cargo test` arguments for this check on the host.
     pub fn cargo_args(&self) -> Vec<String> {
         let mut args = vec!["test".into(), "-p".into(), self.package.clone()];

@@ -13,7 +13,6 @@ pub mod workbench;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -277,12 +276,8 @@ pub fn run_on_host(workspace: &Path, exercise: &Exercise) -> Result<(bool, Strin
     let mut all = String::new();
     let mut passed = true;
     for check in &exercise.checks {
-        let out = Command::new(paths::cargo())
-            .current_dir(workspace)
-            .args(check.cargo_args())
-            .env("INSTA_UPDATE", "no")
-            .env("CARGO_TERM_COLOR", "never")
-            .stdin(Stdio::null())
+        let out = check
+            .command(workspace, false)
             .output()
             .context("running cargo test")?;
         let text = format!(

@@ -4,7 +4,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -102,16 +102,8 @@ fn judge(workspace: &Path, exercise: &Exercise) -> Result<Finding> {
 /// `cargo test` for `check` (only building with `build_only`), in a
 /// process group of its own that is killed past [`CHECK_TIMEOUT`].
 fn run(workspace: &Path, check: &Check, build_only: bool) -> Result<bool> {
-    let mut args = check.cargo_args();
-    if build_only {
-        args.truncate(args.iter().position(|a| a == "--").unwrap_or(args.len()));
-        args.push("--no-run".into());
-    }
-    let mut child = Command::new(crate::paths::cargo())
-        .current_dir(workspace)
-        .args(&args)
-        .env("INSTA_UPDATE", "no")
-        .stdin(Stdio::null())
+    let mut child = check
+        .command(workspace, build_only)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
