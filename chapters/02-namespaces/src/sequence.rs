@@ -41,6 +41,9 @@ pub trait ParentStep {
     /// Configures the outside of the waiting child. On error, undo what this
     /// call did itself: `teardown` runs only for steps that succeeded.
     fn run(&mut self, ctx: &ParentContext) -> Result<(), Error>;
+    /// Called once the command runs (the child has exec'd, or waits at its
+    /// exec gate): an engine records the container as running here.
+    fn started(&mut self, _ctx: &ParentContext) {}
     /// Releases what `run` created. Called once the child is gone, on every
     /// path (exit, failure of a later step, drop), in reverse step order.
     fn teardown(&mut self, _ctx: &ParentContext) {}

@@ -46,6 +46,11 @@ pub struct Spec {
     /// `-t`: a pseudo-terminal of the container's own, relayed to the
     /// caller's terminal.
     pub tty: bool,
+    /// The container's stdin, stdout and stderr, given by the caller (an
+    /// engine's monitor holds pipes, or a pty's slave with `tty`); they stay
+    /// open in the caller until `start` returns. None: the caller's own
+    /// stdio, relayed where it is a terminal (see [`crate::stdio`]).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 // ANCHOR_END: spec
 
@@ -68,6 +73,7 @@ impl Spec {
             preserve_fds: 0,
             exec_fifo: None,
             tty: false,
+            stdio: None,
         }
     }
 

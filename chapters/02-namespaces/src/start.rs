@@ -70,7 +70,7 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
     let (report, child_report) = report_pipe()?;
     let (release, wait) = sync_channel()?;
     let signals = BlockedSignals::block()?;
-    let (stdio, relay) = stdio::prepare(spec.tty)?;
+    let (stdio, relay) = stdio::prepare(spec.tty, spec.stdio)?;
     let gate = spec.exec_fifo.as_deref().map(Gate::create).transpose()?;
     let StartSequence { parent, child } = sequence;
     let inside = Inside {
@@ -107,6 +107,10 @@ pub fn start(spec: &Spec, sequence: StartSequence) -> Result<Container, Error> {
     if let Some(error) = report.receive() {
         container.reap();
         return Err(error);
+    }
+    let ctx = ParentContext { spec, child: pid };
+    for step in &mut container.done {
+        step.started(&ctx);
     }
     Ok(container)
 }

@@ -47,10 +47,30 @@ pub struct Relay {
 }
 
 // ANCHOR: prepare
-/// Decides the container's stdio: a pty with `tty`; otherwise a pipe in
-/// place of each of the caller's stdio that is a terminal. The relay is
-/// None when there is nothing to relay (stdio passed on as it is).
-pub fn prepare(tty: bool) -> Result<(ChildStdio, Option<Relay>), Error> {
+/// Decides the container's stdio: the descriptors `given` by the caller
+/// (nothing to relay: the caller reads and writes their other ends); else a
+/// pty with `tty`; otherwise a pipe in place of each of the caller's stdio
+/// that is a terminal. The relay is None when there is nothing to relay.
+pub fn prepare(tty: bool, given: Option<[RawFd; 3]>) -> Result<(ChildStdio, Option<Relay>), Error> {
+    if let Some(given) = given {
+        let dup = |fd: RawFd| {
+            // SAFETY: the caller keeps its descriptors open until `start`
+            // returns (see `Spec::stdio`), and we only duplicate them.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            nix::unistd::dup(fd).map_err(|e| Error::engine(format!("dup: {}", e.desc())))
+        };
+        let child = ChildStdio {
+            fds: [
+                Some(dup(given[0])?),
+                Some(dup(given[1])?),
+                Some(dup(given[2])?),
+            ],
+            // With `tty`, the caller gave a pty's slave: it becomes the
+            // container's controlling terminal.
+            controlling: tty,
+        };
+        return Ok((child, None));
+    }
     let pipe = || {
         pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::engine(format!("pipe: {}", e.desc())))

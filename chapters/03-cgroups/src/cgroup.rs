@@ -68,6 +68,28 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// A handle on the cgroup `name` that another process created and
+    /// owns (an engine's monitor): to read it, freeze it or change its
+    /// limits. Dropping it leaves the cgroup alone.
+    pub fn open(name: &str) -> Result<Cgroup, Error> {
+        check_name(name)?;
+        let layout = Layout::detect()?;
+        let dirs: Vec<_> = layout
+            .hierarchies()
+            .map(|h| (h.clone(), h.dir(name)))
+            .collect();
+        if !dirs.iter().any(|(_, dir)| dir.is_dir()) {
+            return Err(Error::not_found(format!("no cgroup {name}")));
+        }
+        Ok(Cgroup {
+            name: name.to_string(),
+            layout,
+            dirs,
+            owners: Vec::new(),
+            removed: true,
+        })
+    }
+
     /// Moves process `pid` into this cgroup in every hierarchy. Its future
     /// children are born inside.
     pub fn add_process(&self, pid: Pid) -> Result<(), Error> {

@@ -52,6 +52,7 @@ fn main() {
                 stats: run.stats,
                 pause_after: run.pause_after,
                 resume_after: run.resume_after,
+                name: None,
             };
             spec_from_args(run.container).and_then(|spec| ch03_cgroups::run::run(&spec, &options))
         }

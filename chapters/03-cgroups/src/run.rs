@@ -36,6 +36,19 @@ pub struct RunOptions {
     pub pause_after: Option<Duration>,
     /// ...and thaw it this long later.
     pub resume_after: Duration,
+    /// The cgroup's name under `berth/`: the container's id when it has
+    /// one (chapter 4 on), so that an engine finds it again; else a new id.
+    pub name: Option<String>,
+}
+
+impl RunOptions {
+    /// Nothing to apply: no limit, no pause, no accounting asked for.
+    pub fn without_limits(&self) -> bool {
+        RunOptions {
+            name: None,
+            ..self.clone()
+        } == RunOptions::default()
+    }
 }
 
 /// Runs `spec` in a new cgroup limited by `options`; returns the exit code.
@@ -54,12 +67,13 @@ pub fn run_with(
     let layout = Layout::detect()?;
     // Best effort: a failed sweep must not stop this run.
     let _ = sweep_stale(&layout);
-    let cgroup = match Cgroup::create_in(&layout, &format!("{PARENT}/{}", generate_id())) {
+    let name = options.name.clone().unwrap_or_else(generate_id);
+    let cgroup = match Cgroup::create_in(&layout, &format!("{PARENT}/{name}")) {
         Ok(cgroup) => Arc::new(cgroup),
         // A rootless engine (root of a user namespace of its own) may not
         // write the host's cgroup tree: without limits to apply, the
         // container stays in the engine's cgroup, as podman's does.
-        Err(_) if in_user_namespace() && *options == RunOptions::default() => {
+        Err(_) if in_user_namespace() && options.without_limits() => {
             return start(spec, sequence)?.wait();
         }
         Err(e) => return Err(e),

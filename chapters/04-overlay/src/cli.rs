@@ -60,6 +60,7 @@ impl StorageArgs {
                 limits: limits.limits(),
                 ..Default::default()
             },
+            existing: None,
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct RunOptions {
     pub container: Spec,
     /// Chapter 3's limits.
     pub cgroups: ch03_cgroups::run::RunOptions,
+    /// Run this container, created before (an engine's `create`, then
+    /// `start`), instead of creating one; it is kept whatever happens.
+    pub existing: Option<Container>,
 }
 
 /// Runs `spec` on a new container's root; returns the exit code.
@@ -53,6 +56,10 @@ where
     }
     // What killed runs left (mounts, --rm containers) goes first.
     let _ = sweep(&store);
+    if let Some(container) = &options.existing {
+        let mut prepared = false;
+        return run_on(container, spec, options, sequence, extend, &mut prepared);
+    }
     let container = store.create(&options.container)?;
     let mut prepared = false;
     let result = run_on(&container, spec, options, sequence, extend, &mut prepared);
@@ -81,7 +88,10 @@ where
     spec.rootfs = container.rootfs();
     extend(container, &mut spec, &mut sequence)?;
     *prepared = true;
-    let code = ch03_cgroups::run::run_with(&spec, &options.cgroups, sequence)?;
+    // The cgroup is named after the container (`berth/<id>`).
+    let mut cgroups = options.cgroups.clone();
+    cgroups.name = Some(container.config.id.clone());
+    let code = ch03_cgroups::run::run_with(&spec, &cgroups, sequence)?;
     mounted.unmount()?;
     Ok(code)
 }

@@ -265,6 +265,22 @@ impl Store {
         remove_dir(&container.dir)
     }
 
+    /// Renames a container; the new name must be free (names are
+    /// reserved under the store's lock, as at creation).
+    pub fn rename(&self, container: &Container, name: &str) -> Result<(), Error> {
+        id::check_name(name)?;
+        let _lock = self.lock()?;
+        if let Some(other) = self.list()?.into_iter().find(|c| c.config.name == name) {
+            return Err(Error::conflict(format!(
+                "the container name {name:?} is already in use by container {}",
+                other.config.short_id()
+            )));
+        }
+        let mut config = Config::load(&container.dir)?;
+        config.name = name.to_string();
+        config.save(&container.dir)
+    }
+
     // ANCHOR: remove
     /// Removes a container: unmounts its root, then deletes its directory.
     pub fn remove(&self, container: &Container) -> Result<(), Error> {
@@ -408,6 +424,17 @@ impl Container {
             }
         }
         self.config.save(&self.dir)
+    }
+
+    /// Gives up the creating process's hold (its `pid` file), so that
+    /// another process may start the container later (an engine's
+    /// `create`, then its monitor's `start`).
+    pub fn disown(&self) -> Result<(), Error> {
+        if Owner::read(&self.pid_file()).is_some_and(|o| o.pid == std::process::id()) {
+            std::fs::remove_file(self.pid_file())
+                .map_err(io_error("removing", &self.pid_file()))?;
+        }
+        Ok(())
     }
 
     // ANCHOR: mount

@@ -24,6 +24,17 @@ pub fn run(
     options: &ch06_images::run::RunOptions,
     security: &SecurityOptions,
 ) -> Result<i32> {
+    run_with(spec, options, security, StartSequence::standard())
+}
+
+/// [`run`] with a sequence the caller has added steps to (an engine's
+/// monitor records the container as running from one).
+pub fn run_with(
+    spec: Spec,
+    options: &ch06_images::run::RunOptions,
+    security: &SecurityOptions,
+    sequence: StartSequence,
+) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         return Err(crate::Error::engine(
             "run needs root, of the host or of a user namespace (rootless::enter_user_namespace)",
@@ -39,7 +50,6 @@ pub fn run(
         Some(p) => filter::compile(&p.resolve(&Target::here(capabilities::names(&caps))))?,
         None => Vec::new(),
     };
-    let sequence = StartSequence::standard();
     ch06_images::run::run_with(spec, options, sequence, |_, sequence| {
         if security.privileged {
             sequence.child_step_after("mount-sys", Box::new(WritableSys));

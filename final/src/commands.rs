@@ -1,0 +1,240 @@
+//! Each command's wiring: arguments in, the engine's functions, output and
+//! exit code out (Docker's: one line per container acted on, errors on
+//! stderr, 125 when the engine refuses).
+
+use ch01_chroot::cli::report_each;
+
+use crate::attach::{self, Options, parse_detach_keys};
+use crate::cli::ContainerCommand;
+use crate::context::Engine;
+use crate::lookup::{all, find};
+use crate::record::{self, Status};
+use crate::{Error, Result};
+
+/// Runs one container command; `stored` is `run`/`create`'s command line.
+pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>) -> Result<i32> {
+    match command {
+        ContainerCommand::Run(args) => crate::run::run(engine, *args, stored),
+        ContainerCommand::Create(args) => {
+            let created = crate::create::create(engine, *args, stored)?;
+            println!("{}", created.record.id);
+            Ok(0)
+        }
+        ContainerCommand::Start {
+            attach,
+            interactive,
+            restartable,
+            containers,
+        } => start(engine, attach, interactive, restartable, containers),
+        ContainerCommand::Stop { time, containers } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::stop::stop(engine, c, time)),
+        )),
+        ContainerCommand::Restart { time, containers } => {
+            Ok(report_each(containers.iter().map(|c| {
+                crate::stop::stop(engine, c, time)?;
+                crate::start::start_detached(engine, c)
+            })))
+        }
+        ContainerCommand::Kill { signal, containers } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::stop::kill_container(engine, c, &signal)),
+        )),
+        ContainerCommand::Rm {
+            force, containers, ..
+        } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::remove::rm(engine, c, force)),
+        )),
+        ContainerCommand::Ps(args) => {
+            let (found, unreadable) = all(engine)?;
+            for (id, e) in &unreadable {
+                eprintln!(
+                    "berth: container {}: {}",
+                    ch04_overlay::id::short_id(id),
+                    e.message
+                );
+            }
+            print!("{}", crate::ps::ps(found, &args)?);
+            Ok(0)
+        }
+        ContainerCommand::Logs(args) => crate::logs::logs(engine, &args),
+        ContainerCommand::Inspect {
+            format, containers, ..
+        } => inspect(engine, format, containers),
+        ContainerCommand::Wait { containers } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| wait(engine, c).map(|code| code.to_string())),
+        )),
+        ContainerCommand::Attach {
+            detach_keys,
+            no_stdin,
+            sig_proxy,
+            container,
+        } => {
+            let found = find(engine, &container)?;
+            if !matches!(found.record.state.status, Status::Running | Status::Paused) {
+                return Err(Error::conflict(format!(
+                    "cannot attach to container {container}: it is not running"
+                )));
+            }
+            let stream = attach::connect(&engine.socket_of(&found.record.id))?;
+            let options = Options {
+                stdin: !no_stdin && found.record.process.open_stdin,
+                tty: found.record.process.tty,
+                detach_keys: parse_detach_keys(detach_keys.as_deref())?,
+                sig_proxy,
+                pid: found.record.live_pid(),
+            };
+            let ended = attach::relay(stream, &options)?;
+            crate::run::exit_code(engine, &found, ended)
+        }
+        ContainerCommand::Rename {
+            container,
+            new_name,
+        } => rename(engine, &container, &new_name).map(|()| 0),
+        ContainerCommand::Port { container } => {
+            let found = find(engine, &container)?;
+            for port in &found.record.host.ports {
+                println!("{port}");
+            }
+            Ok(0)
+        }
+        ContainerCommand::Prune { .. } => {
+            let (found, _) = all(engine)?;
+            let mut reclaimed = Vec::new();
+            for f in found.iter().filter(|f| {
+                matches!(
+                    f.record.state.status,
+                    Status::Exited | Status::Created | Status::Dead
+                )
+            }) {
+                crate::remove::remove_stopped(engine, &f.container)?;
+                reclaimed.push(f.record.id.clone());
+            }
+            println!("Deleted Containers:");
+            for id in reclaimed {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn start(
+    engine: &Engine,
+    attach: bool,
+    interactive: bool,
+    restartable: bool,
+    containers: Vec<String>,
+) -> Result<i32> {
+    if restartable {
+        let (found, _) = all(engine)?;
+        let names: Vec<String> = found
+            .iter()
+            .filter(|f| !f.record.is_active())
+            .filter(|f| {
+                f.record
+                    .host
+                    .restart
+                    .restarts_at_boot(f.record.state.stopped_by_user)
+            })
+            .map(|f| f.record.name.clone())
+            .collect();
+        return Ok(report_each(
+            names
+                .iter()
+                .map(|c| crate::start::start_detached(engine, c)),
+        ));
+    }
+    if containers.is_empty() {
+        return Err(Error::invalid(
+            "start needs at least one container (or --restartable)",
+        ));
+    }
+    if !(attach || interactive) {
+        return Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::start::start_detached(engine, c)),
+        ));
+    }
+    let [key] = containers.as_slice() else {
+        return Err(Error::invalid(
+            "you cannot start and attach multiple containers at once",
+        ));
+    };
+    let found = find(engine, key)?;
+    record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
+    let socket = engine.socket_of(&found.record.id);
+    let mut stream = None;
+    crate::start::start(engine, &found, true, || {
+        stream = Some(attach::connect(&socket)?);
+        Ok(())
+    })?;
+    let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
+    let running = find(engine, key)?;
+    let options = Options {
+        stdin: interactive && found.record.process.open_stdin,
+        tty: found.record.process.tty,
+        detach_keys: parse_detach_keys(None)?,
+        sig_proxy: true,
+        pid: running.record.live_pid(),
+    };
+    let ended = attach::relay(stream, &options)?;
+    crate::run::exit_code(engine, &found, ended)
+}
+
+fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> Result<i32> {
+    let mut values = Vec::new();
+    let mut failed = None;
+    for key in &containers {
+        match find(engine, key) {
+            Ok(found) => values.push(crate::inspect::inspect(&found)),
+            Err(e) => {
+                eprintln!("berth: {e}");
+                failed = Some(1);
+            }
+        }
+    }
+    match format {
+        Some(f) if f != "json" => {
+            for v in &values {
+                println!("{}", crate::format::render(&f, v)?);
+            }
+        }
+        _ => println!(
+            "{}",
+            serde_json::to_string_pretty(&values).unwrap_or_default()
+        ),
+    }
+    Ok(failed.unwrap_or(0))
+}
+
+/// Blocks until `key` is not running; its exit code.
+fn wait(engine: &Engine, key: &str) -> Result<i32> {
+    let found = find(engine, key)?;
+    loop {
+        let now = find(engine, key)?;
+        if !now.record.is_active() && now.record.state.status != Status::Created {
+            return Ok(now.record.state.exit_code);
+        }
+        if now.record.state.status == Status::Created && !now.record.monitor_alive() {
+            // Docker's wait blocks on a created container until it runs
+            // and exits; so do we.
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let _ = &found;
+    }
+}
+
+fn rename(engine: &Engine, key: &str, new_name: &str) -> Result<()> {
+    let found = find(engine, key)?;
+    engine.containers()?.rename(&found.container, new_name)?;
+    record::update(found.dir(), |r| r.name = new_name.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! `berth`: the command line. Parses, runs one command, exits with
+//! Docker's codes (125 when the engine refuses, 126/127 when the command
+//! cannot be run or found, otherwise the container's own).
+
+use std::sync::atomic::Ordering;
+
+use berth::cli::{Cli, Command};
+use berth::context::Engine;
+use berth::{Error, Result};
+use ch01_chroot::cli::exit_with;
+use ch01_chroot::error::ENGINE_ERROR;
+use ch01_chroot::events::{Event, Sink, set_sink};
+use clap::{CommandFactory, Parser};
+
+/// Events on stderr (a monitor's stderr is its `monitor.log`); chapter
+/// 3's out-of-memory report also sets the container's OOMKilled.
+struct EngineSink;
+
+impl Sink for EngineSink {
+    fn emit(&self, event: &Event) {
+        if event.text.contains("out of memory") {
+            berth::monitor::OOM.store(true, Ordering::Relaxed);
+        }
+        eprintln!("{}", event.text);
+    }
+}
+
+fn main() {
+    set_sink(Box::new(EngineSink));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ENGINE_ERROR } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    exit_with(execute(cli));
+}
+
+fn execute(cli: Cli) -> Result<i32> {
+    if let Command::Monitor { id, attach_first } = &cli.command {
+        // The monitor clones containers: it runs from a sealed copy of
+        // itself (chapter 7), and starts its successors from the real file.
+        let exe = std::env::var_os("BERTH_EXE").map(std::path::PathBuf::from);
+        ch07_security::hygiene::run_from_sealed_copy()?;
+        let mut engine = Engine::new(cli.root.clone(), cli.run_dir.clone())?;
+        if let Some(exe) = exe {
+            engine.exe = exe;
+        }
+        return Ok(berth::monitor::main(&engine, id, *attach_first));
+    }
+    let engine = Engine::new(cli.root, cli.run_dir)?;
+    match cli.command {
+        Command::Container(c) | Command::Containers(c) => {
+            berth::commands::container(&engine, c, stored_args())
+        }
+        Command::Pull {
+            quiet,
+            registry,
+            reference,
+        } => {
+            let store = engine.images()?;
+            let reference = ch06_images::reference::Reference::parse(&reference)?;
+            let progress = if quiet {
+                ch06_images::progress::Progress::Hidden
+            } else {
+                ch06_images::progress::Progress::auto()
+            };
+            let pulled =
+                ch06_images::pull::pull(&store, &reference, &registry.pull_options()?, &progress)?;
+            if !quiet {
+                println!("Digest: {}", pulled.digest);
+                println!("Status: Downloaded image for {}", pulled.name);
+            }
+            println!("{}", pulled.name);
+            Ok(0)
+        }
+        Command::Network(command) => command.execute(&engine.root),
+        Command::Info => {
+            let layout = ch03_cgroups::Layout::detect()?;
+            println!("Root Dir: {}", engine.root.display());
+            println!("Storage Driver: overlay2");
+            println!("Logging Driver: json-file");
+            println!("Cgroup: {layout}");
+            Ok(0)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Monitor { .. } => Err(Error::engine("unreachable")),
+    }
+}
+
+/// The words after `run` or `create` on our command line: the container's
+/// options, image and command, as the record keeps them.
+fn stored_args() -> Vec<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--root" | "--run-dir" => i += 2,
+            "run" | "create" => return args[i + 1..].to_vec(),
+            _ => i += 1,
+        }
+    }
+    Vec::new()
+}

@@ -1,0 +1,115 @@
+//! Launching a monitor, and waiting for it to say "started".
+//!
+//! The command line runs `berth __monitor ID` in a new session (`setsid`),
+//! its stdio on `/dev/null` and its stderr on the container's
+//! `monitor.log`, with the write end of chapter 1's report pipe as fd 3.
+//! End of file on the pipe: the container runs. A message: the error, with
+//! its kind and exit code, as a failed exec reports it in chapter 1.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use ch01_chroot::report::report_pipe;
+
+use crate::context::Engine;
+use crate::monitor::REPORT_FD;
+use crate::{Error, Result};
+
+// ANCHOR: spawn
+/// Starts the monitor of container `id` (whose directory is `dir`) and
+/// returns once the container runs, or with the reason it does not.
+pub fn spawn_monitor(
+    engine: &Engine,
+    id: &str,
+    dir: &Path,
+    attach_first: bool,
+) -> Result<SpawnedMonitor> {
+    let (reader, writer) = report_pipe()?;
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("monitor.log"))
+        .map_err(|e| Error::engine(format!("monitor log: {e}")))?;
+    let mut command = monitor_command(engine, id);
+    if attach_first {
+        command.arg("--attach-first");
+    }
+    let raw = writer.as_fd().as_raw_fd();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: between fork and exec only async-signal-safe calls.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // fd 3, inherited (dup2 clears close-on-exec; unless it is
+            // fd 3 already).
+            if raw == REPORT_FD {
+                libc::fcntl(raw, libc::F_SETFD, 0);
+            } else if libc::dup2(raw, REPORT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| Error::engine(format!("starting the monitor: {e}")))?;
+    drop(writer);
+    Ok(SpawnedMonitor { child, reader })
+}
+// ANCHOR_END: spawn
+
+/// A monitor being started.
+pub struct SpawnedMonitor {
+    child: std::process::Child,
+    reader: ch01_chroot::report::ReportReader,
+}
+
+impl SpawnedMonitor {
+    /// Blocks until the container runs (Ok) or the start failed.
+    pub fn wait_started(self) -> Result<()> {
+        let outcome = self.reader.receive();
+        // The monitor lives on in its own session; the kernel reparents it
+        // when we exit. (Not waited for: it runs as long as the container.)
+        std::mem::forget(self.child);
+        match outcome {
+            None => Ok(()),
+            Some(error) => Err(error),
+        }
+    }
+}
+
+fn monitor_command(engine: &Engine, id: &str) -> Command {
+    let mut command = Command::new(&engine.exe);
+    command
+        .arg("--root")
+        .arg(&engine.root)
+        .arg("--run-dir")
+        .arg(&engine.run_dir)
+        .arg("__monitor")
+        .arg(id)
+        // An environment of its own: nothing of the caller's leaks into
+        // the container (`-e KEY` was resolved at create).
+        .env_clear()
+        .env("PATH", ch01_chroot::exec::DEFAULT_PATH)
+        .env("TERM", "xterm")
+        .env("BERTH_EXE", &engine.exe);
+    // The test suites' network tag (chapter 5), so the monitor uses the
+    // same bridge and chains as the command that created the container.
+    if let Some(tag) = std::env::var_os(ch05_network::network::TAG_VAR) {
+        command.env(ch05_network::network::TAG_VAR, tag);
+    }
+    command
+}
+
+/// For a restart: the monitor becomes a new monitor of the same container.
+pub fn exec_monitor(engine: &Engine, id: &str) -> Error {
+    let error = monitor_command(engine, id).exec();
+    Error::engine(format!("restarting the monitor: {error}"))
+}

@@ -1,0 +1,41 @@
+//! `pause` and `unpause`: chapter 3's freezer on the container's cgroup.
+
+use crate::context::Engine;
+use crate::lookup::{Found, find};
+use crate::record::{self, Status};
+use crate::{Error, Result};
+
+pub fn pause(engine: &Engine, key: &str, paused: bool) -> Result<String> {
+    let found = find(engine, key)?;
+    let (from, verb) = match paused {
+        true => (Status::Running, "pause"),
+        false => (Status::Paused, "unpause"),
+    };
+    if found.record.state.status != from {
+        return Err(Error::conflict(format!(
+            "cannot {verb} container {key}: it is {}",
+            found.record.state.status.as_str()
+        )));
+    }
+    set_paused(&found, paused)?;
+    record::update(found.dir(), |r| {
+        r.state.status = if paused {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+    })?;
+    Ok(key.to_string())
+}
+
+/// Freezes or thaws the cgroup the container's first process is in.
+pub fn set_paused(found: &Found, paused: bool) -> Result<()> {
+    // Chapter 4 names the cgroup after the container's id.
+    let name = format!("{}/{}", ch03_cgroups::cgroup::PARENT, found.record.id);
+    let cgroup = ch03_cgroups::cgroup::Cgroup::open(&name)?;
+    if paused {
+        cgroup.freeze()
+    } else {
+        cgroup.thaw()
+    }
+}

@@ -1,0 +1,69 @@
+//! `run`: `create`, then `start`, then (without `-d`) attach until the
+//! container exits, with its exit code as ours.
+
+use crate::attach::{self, Ended, Options, parse_detach_keys};
+use crate::cli::RunArgs;
+use crate::context::Engine;
+use crate::create::create;
+use crate::lookup::find;
+use crate::start::start;
+use crate::{Error, Result};
+
+// ANCHOR: run
+pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<i32> {
+    let detach = args.detach;
+    let detach_keys = parse_detach_keys(args.detach_keys.as_deref())?;
+    let sig_proxy = args.sig_proxy;
+    let created = create(engine, args.create, stored)?;
+    let found = find(engine, &created.record.id)?;
+    let remove = |e: Error| {
+        // A container that could not start is not kept: nothing half-made.
+        let _ = crate::remove::remove_stopped(engine, &found.container);
+        e
+    };
+    if detach {
+        start(engine, &found, false, || Ok(())).map_err(remove)?;
+        println!("{}", created.record.id);
+        return Ok(0);
+    }
+    let mut stream = None;
+    let socket = engine.socket_of(&created.record.id);
+    start(engine, &found, true, || {
+        stream = Some(attach::connect(&socket)?);
+        Ok(())
+    })
+    .map_err(remove)?;
+    let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
+    let running = find(engine, &created.record.id)?;
+    let options = Options {
+        stdin: created.record.process.open_stdin,
+        tty: created.record.process.tty,
+        detach_keys,
+        sig_proxy,
+        pid: running.record.live_pid(),
+    };
+    let ended = attach::relay(stream, &options)?;
+    exit_code(engine, &found, ended)
+}
+// ANCHOR_END: run
+
+/// The code to exit with once the attachment ended; a `--rm` container is
+/// gone before we return.
+pub fn exit_code(engine: &Engine, found: &crate::lookup::Found, ended: Ended) -> Result<i32> {
+    match ended {
+        Ended::Detached => Ok(0),
+        Ended::Exited(code) => {
+            if found.record.host.auto_remove {
+                crate::stop::wait_exited(found, std::time::Duration::from_secs(30));
+            }
+            Ok(code)
+        }
+        Ended::Lost => {
+            crate::stop::wait_exited(found, std::time::Duration::from_secs(30));
+            match find(engine, &found.record.id) {
+                Ok(f) => Ok(f.record.state.exit_code),
+                Err(_) => Ok(0),
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! What berth's scenario tests share: a registry on 127.0.0.1 seeded with
+//! the fixture image, a state root and runtime directory of their own, a
+//! network tag of their own; everything removed on drop (containers by
+//! `rm -f`, networks, directories), so a run leaves the host as it was.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ch05_network::network::TAG_VAR;
+use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
+use lab::scenario::{Outcome, Scenario};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct Setup {
+    pub registry: Registry,
+    pub tmp: tempfile::TempDir,
+    pub tag: String,
+    /// `127.0.0.1:PORT/busybox:engine`, pulled already.
+    pub image: String,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        let tmp = tempfile::Builder::new()
+            .prefix("berth-engine-")
+            .tempdir()
+            .unwrap();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let registry = Registry::start().unwrap();
+        let dir = tmp.path().join("layout");
+        let mut layout = Layout::create(&dir).unwrap();
+        let desc = layout
+            .image(
+                &[(fixture_layer().unwrap(), Compression::Gzip)],
+                "amd64",
+                &["/bin/sh"],
+            )
+            .unwrap();
+        layout.tag("engine", &desc).unwrap();
+        let image = format!("{}/busybox:engine", registry.host());
+        skopeo_push(&dir, "engine", &image, false).unwrap();
+        let s = Setup {
+            registry,
+            tmp,
+            tag: format!(
+                "e{}{}",
+                std::process::id() % 100_000,
+                char::from(b'a' + (n % 26) as u8)
+            ),
+            image,
+        };
+        s.berth(&["pull", "--insecure-registry", &s.registry.host(), &s.image])
+            .expect_code(0);
+        s
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.tmp.path().join("run")
+    }
+
+    /// `berth --root R --run-dir D ARGS...`, with the paths and port hidden.
+    pub fn berth(&self, args: &[&str]) -> Outcome {
+        self.scenario(args).run()
+    }
+
+    pub fn scenario(&self, args: &[&str]) -> Scenario {
+        Scenario::new(BIN)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--run-dir")
+            .arg(self.run_dir())
+            .args(args)
+            .env(TAG_VAR, &self.tag)
+            .replace(self.root().display().to_string(), "<root>")
+            .replace(self.registry.host(), "127.0.0.1:PORT")
+    }
+
+    /// `run -d --pull never OPTIONS IMAGE COMMAND...`: the new id.
+    pub fn run_detached(&self, options: &[&str], command: &[&str]) -> String {
+        let mut args = vec!["run", "-d", "--pull", "never"];
+        args.extend(options);
+        args.push(&self.image);
+        args.extend(command);
+        let out = self.berth(&args);
+        out.expect_code(0);
+        out.stdout.trim().to_string()
+    }
+
+    /// `inspect --format TEMPLATE CONTAINER`, trimmed.
+    pub fn inspect(&self, container: &str, template: &str) -> String {
+        let out = self.berth(&["inspect", "--format", template, container]);
+        out.expect_code(0);
+        out.stdout.trim().to_string()
+    }
+
+    /// Polls until `inspect`'s `.State.Status` is `status`.
+    pub fn wait_status(&self, container: &str, status: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self.inspect(container, "{{.State.Status}}");
+            if now == status {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{container} stayed {now}, expected {status}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Mount points under the state root (none may outlive a container).
+    pub fn mounts(&self) -> Vec<String> {
+        let root = self.root().display().to_string();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&root))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The container directories under the state root.
+    pub fn containers(&self) -> usize {
+        std::fs::read_dir(self.root().join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// This suite's host links (veth pairs and bridge carry the tag or an id).
+    pub fn host_links(&self) -> Vec<String> {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .filter(|n| n.starts_with("vb") || n.contains(&self.tag))
+            .collect()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
+        for id in ids.stdout.lines().filter(|l| !l.is_empty()) {
+            let _ = self.berth(&["rm", "-f", id]);
+        }
+        let ls = self.berth(&["network", "ls"]);
+        for line in ls.stdout.lines().skip(1) {
+            if let Some(name) = line.split_whitespace().next() {
+                let _ = self.berth(&["network", "rm", name]);
+            }
+        }
+    }
+}
