@@ -8,7 +8,8 @@
 //! new name may point at a file whose data never reached the disk.
 //!
 //! The state roots of chapters 4 to 6 all write this way: a container's
-//! record and `pid` file, chapter 6's blobs and references.
+//! record and `pid` file, chapter 5's networks and address allocations,
+//! chapter 6's blobs and references.
 
 use std::fs::{self, File};
 use std::io::{self, Write};

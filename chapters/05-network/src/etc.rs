@@ -153,6 +153,8 @@ impl EtcFiles {
             ("hostname", &self.hostname, "/etc/hostname"),
             ("resolv.conf", &self.resolv_conf, "/etc/resolv.conf"),
         ];
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::engine(format!("cannot create {}: {e}", dir.display())))?;
         let mut mounts = vec![];
         for (name, text, target) in files {
             let path = dir.join(name);
