@@ -8,7 +8,8 @@
 //! new name may point at a file whose data never reached the disk.
 //!
 //! The state roots of chapters 4 to 6 all write this way: a container's
-//! record and `pid` file, chapter 6's blobs and references.
+//! record and `pid` file, chapter 5's networks and address allocations,
+//! chapter 6's blobs and references.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Error;
+use crate::owner::process_alive;
 
 /// Temporary files start with this, then the writer's pid: a later sweep
 /// removes those of writers that are gone.
@@ -36,6 +38,27 @@ pub fn temp_name() -> String {
 /// The temporary path next to `path` (same directory, same filesystem).
 pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(temp_name())
+}
+
+/// The temporaries in `dir` whose writer is gone: what a killed write left
+/// behind, for the caller to remove. A live writer's are not listed.
+pub fn stale_temporaries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let writer = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            writer.is_some_and(|pid| !process_alive(pid))
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 // ANCHOR: write_atomic
@@ -117,5 +140,16 @@ mod tests {
         assert!(!dir.path().join("missing-dir").exists());
         assert!(temp_name().starts_with(&format!(".tmp-{}-", std::process::id())));
         assert_ne!(temp_name(), temp_name());
+    }
+
+    #[test]
+    fn only_the_temporaries_of_gone_writers_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".tmp-2147483646-0");
+        for name in [".tmp-2147483646-0", "config.json", ".tmp-junk"] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        fs::write(dir.path().join(temp_name()), b"x").unwrap();
+        assert_eq!(stale_temporaries(dir.path()), [dead]);
     }
 }

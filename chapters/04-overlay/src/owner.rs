@@ -77,11 +77,15 @@ pub fn start_time(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// True while process `pid` exists.
+/// True while process `pid` exists. Pid 0 is no process (to `kill(2)` it
+/// means "my process group"), so a name or file saying 0 names no one.
 pub fn process_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
+    if pid == 0 {
+        return false;
+    }
     !matches!(
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
         Err(nix::errno::Errno::ESRCH)
@@ -103,6 +107,7 @@ mod tests {
             ..me
         };
         assert!(!impostor.is_alive(), "same pid, another start time");
+        assert!(!process_alive(0) && !process_alive(u32::MAX));
     }
 
     #[test]

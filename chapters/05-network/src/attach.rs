@@ -121,7 +121,10 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         }
     };
     let netns = Netns::from_pid(pid)?;
-    let owner = Owner::of_pid(pid)?;
+    let owner = u32::try_from(pid)
+        .ok()
+        .and_then(Owner::of_pid)
+        .ok_or_else(|| Error::engine(format!("process {pid} does not exist")))?;
     let veth = VethPair::for_container(&request.id);
     // The lock is held only to choose and record the address: the links
     // are named after this container's id and its rules are one

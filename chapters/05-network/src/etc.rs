@@ -9,8 +9,8 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use crate::lock::write_atomic;
 use crate::{Error, Result};
+use ch04_overlay::atomic::write_atomic_volatile;
 
 /// Nameservers used when the host has only local ones (Docker's fallback).
 pub const FALLBACK_DNS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
@@ -153,10 +153,13 @@ impl EtcFiles {
             ("hostname", &self.hostname, "/etc/hostname"),
             ("resolv.conf", &self.resolv_conf, "/etc/resolv.conf"),
         ];
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::engine(format!("cannot create {}: {e}", dir.display())))?;
         let mut mounts = vec![];
         for (name, text, target) in files {
             let path = dir.join(name);
-            write_atomic(&path, text)?;
+            // Rewritten by every run: nothing to keep across a reboot.
+            write_atomic_volatile(&path, text.as_bytes())?;
             mounts.push((path, target));
         }
         Ok(mounts)

@@ -3,50 +3,22 @@
 //! One JSON file per network under `<root>/network/ipam/`, read and written
 //! only while the state root's lock is held, so two runs starting at the same
 //! moment never get the same address. Each allocation names its owner by pid
-//! and the pid's start time: when that process is gone (even killed with
-//! SIGKILL, which runs no cleanup) the allocation is stale and reclaimable.
+//! and the pid's start time (chapter 4's [`Owner`]): when that process is
+//! gone (even killed with SIGKILL, which runs no cleanup) the allocation is
+//! stale and reclaimable.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use ch04_overlay::atomic::write_atomic_volatile;
+pub use ch04_overlay::owner::Owner;
+
 use crate::cidr::Cidr;
-use crate::lock::{Locked, StateRoot, write_atomic};
+use crate::lock::{Locked, StateRoot};
 use crate::mode::PortMapping;
 use crate::{Error, Result};
-
-/// The process that holds an address: a pid plus its start time, so a
-/// recycled pid is not mistaken for the original owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Owner {
-    pub pid: i32,
-    /// Field 22 of `/proc/PID/stat`: clock ticks after boot when it started.
-    pub start_time: u64,
-}
-
-impl Owner {
-    /// The owner record of a live process.
-    pub fn of_pid(pid: i32) -> Result<Owner> {
-        start_time(pid)
-            .map(|start_time| Owner { pid, start_time })
-            .ok_or_else(|| Error::engine(format!("process {pid} does not exist")))
-    }
-
-    /// True while the very process that allocated is still running.
-    pub fn is_alive(&self) -> bool {
-        start_time(self.pid) == Some(self.start_time)
-    }
-}
-
-/// The start time of `pid`, None when there is no such process.
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // `rest` starts at field 3 (state); the start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
 
 /// One address handed out.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -169,17 +141,22 @@ pub fn save(_lock: &Locked, root: &StateRoot, network: &str, allocs: &Allocation
         };
     }
     let text = serde_json::to_string_pretty(allocs).expect("allocations serialise");
-    write_atomic(&path, &text)
+    // Not flushed to disk: after a reboot every owner is gone and every
+    // allocation stale anyway.
+    write_atomic_volatile(&path, text.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn alloc(name: &str, pid: i32) -> Allocation {
+    fn alloc(name: &str, pid: u32) -> Allocation {
         Allocation {
             container: name.into(),
-            owner: Owner { pid, start_time: 1 },
+            owner: Owner {
+                pid,
+                start: Some(1),
+            },
             host_veth: format!("bv-{name}"),
             ports: vec![],
         }
@@ -259,14 +236,23 @@ mod tests {
     }
 
     #[test]
-    fn owner_of_this_process_is_alive() {
-        let me = Owner::of_pid(std::process::id() as i32).unwrap();
-        assert!(me.is_alive());
-        let recycled = Owner {
-            start_time: me.start_time + 1,
-            ..me
-        };
-        assert!(!recycled.is_alive());
-        assert!(Owner::of_pid(i32::MAX).is_err());
+    fn files_written_before_owners_were_chapter_4s_still_read() {
+        // The owner as chapter 5 wrote it on its own: pid and start time.
+        let old = r#"{"addresses": {"10.9.0.2": {"container": "a",
+            "owner": {"pid": 42, "start_time": 7}, "host_veth": "bv-a", "ports": []}}}"#;
+        let allocs: Allocations = serde_json::from_str(old).unwrap();
+        let owner = allocs.addresses[&Ipv4Addr::new(10, 9, 0, 2)].owner;
+        assert_eq!(
+            owner,
+            Owner {
+                pid: 42,
+                start: Some(7)
+            }
+        );
+        let text = serde_json::to_string(&allocs).unwrap();
+        assert!(
+            text.contains(r#""owner":{"pid":42,"start_time":7}"#),
+            "{text}"
+        );
     }
 }

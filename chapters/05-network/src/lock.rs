@@ -1,11 +1,14 @@
 //! The state root's lock: one `flock(2)` serialises allocations and rule changes.
 //!
-//! The kernel drops a flock when its holder dies, so a killed run never
-//! leaves the lock taken.
+//! The lock itself is chapter 3's [`lock_file`] (the kernel drops it when
+//! its holder dies, so a killed run never leaves it taken); this module
+//! says which files are locked, and when.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use ch03_cgroups::ownership::lock_file;
+use ch04_overlay::atomic::stale_temporaries;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::{Error, Result};
@@ -34,15 +37,25 @@ impl StateRoot {
     }
 
     /// Takes the exclusive lock, waiting for other runs to finish their change.
+    /// The state directories are made first, so that what is written under
+    /// the lock (chapter 4's atomic writes) has its directory.
     pub fn lock(&self) -> Result<Locked> {
-        fs::create_dir_all(&self.dir)
-            .map_err(|e| Error::engine(format!("cannot create {}: {e}", self.dir.display())))?;
-        let path = self.dir.join("lock");
-        let file = File::create(&path)
-            .map_err(|e| Error::engine(format!("cannot open {}: {e}", path.display())))?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::engine(format!("cannot lock {}: {e}", path.display())))?;
+        for dir in [self.dir.join("networks"), self.dir.join("ipam")] {
+            fs::create_dir_all(&dir)
+                .map_err(|e| Error::engine(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let lock = lock_file(&self.dir.join("lock"), FlockArg::LockExclusive)?;
         Ok(Locked { _lock: lock })
+    }
+
+    /// Removes what a run killed in the middle of a state file's atomic
+    /// write left: its temporary (chapter 4's [`stale_temporaries`]).
+    pub fn remove_stale_temporaries(&self, _lock: &Locked) {
+        for dir in [self.dir.join("networks"), self.dir.join("ipam")] {
+            for temp in stale_temporaries(&dir) {
+                let _ = fs::remove_file(temp);
+            }
+        }
     }
 }
 
@@ -54,21 +67,6 @@ pub const HOST_LOCK: &str = "/run/berth-network.lock";
 
 /// Takes [`HOST_LOCK`].
 pub fn host_lock() -> Result<Locked> {
-    let path = Path::new(HOST_LOCK);
-    let file = File::create(path)
-        .map_err(|e| Error::engine(format!("cannot open {}: {e}", path.display())))?;
-    let lock = Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::engine(format!("cannot lock {}: {e}", path.display())))?;
+    let lock = lock_file(Path::new(HOST_LOCK), FlockArg::LockExclusive)?;
     Ok(Locked { _lock: lock })
-}
-
-/// Writes `contents` to `path` atomically (a temporary file renamed over it).
-pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let fail = |e: std::io::Error| Error::engine(format!("cannot write {}: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(fail)?;
-    }
-    fs::write(&tmp, contents).map_err(fail)?;
-    fs::rename(&tmp, path).map_err(fail)
 }

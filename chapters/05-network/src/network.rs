@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use crate::bridge::{Bridge, DEFAULT_BRIDGE, check_ifname};
 use crate::cidr::{Cidr, is_private};
 use crate::iptables::{BridgeNet, Firewall};
-use crate::lock::{Locked, StateRoot, host_lock, write_atomic};
+use ch04_overlay::atomic::write_atomic;
+
+use crate::lock::{Locked, StateRoot, host_lock};
 use crate::veth::short_id;
 use crate::{Error, Result, ipam, sysctl};
 
@@ -273,7 +275,7 @@ impl Host {
             gateway: subnet.gateway().expect("checked above"),
         };
         let text = serde_json::to_string_pretty(&network).expect("network serialises");
-        write_atomic(&self.network_path(name), &text)?;
+        write_atomic(&self.network_path(name), text.as_bytes())?;
         // The bridge holds the subnet's route before the host lock goes
         // (the firewall's part takes that lock itself).
         let links = self.links_up(&network);

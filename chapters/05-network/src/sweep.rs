@@ -42,15 +42,17 @@ pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Ve
 // ANCHOR: reclaim_root
 /// What every command does first: [`reclaim_stale`] on each network of the
 /// state root, so a killed run's address, published-port rules (DNAT,
-/// FORWARD, hairpin MASQUERADE) and host veth go with the next `rm`, `ls`,
-/// `run` or `network` command, whichever comes first. Only this root's own
-/// records are touched: chains and unmoved veths may belong to another
-/// state root sharing the host, and are left to [`sweep`].
+/// FORWARD, hairpin MASQUERADE), host veth and half-written state file go
+/// with the next `rm`, `ls`, `run` or `network` command, whichever comes
+/// first. Only this root's own records are touched: chains and unmoved
+/// veths may belong to another state root sharing the host, and are left
+/// to [`sweep`].
 pub fn reclaim_root(host: &Host) -> Result<Vec<String>> {
     if !host.state.dir().exists() {
         return Ok(vec![]);
     }
     let lock = host.state.lock()?;
+    host.state.remove_stale_temporaries(&lock);
     let mut report = vec![];
     for network in host.networks(&lock)? {
         report.extend(reclaim_stale(host, &lock, &network)?);
@@ -193,8 +195,8 @@ fn owned_by_live_test(name: &str, prefix: &str) -> bool {
     };
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits
-        .parse::<i32>()
-        .is_ok_and(|pid| crate::ipam::start_time(pid).is_some())
+        .parse::<u32>()
+        .is_ok_and(ch04_overlay::owner::process_alive)
 }
 
 /// What berth networking left on this host, without removing anything:

@@ -23,7 +23,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use ch03_cgroups::ownership::lock_file;
-use ch04_overlay::atomic::{TEMP_PREFIX, publish, temp_name, write_atomic};
+use ch04_overlay::atomic::{publish, stale_temporaries, temp_name, write_atomic};
 use ch04_overlay::private::private_dir;
 
 use crate::digest::Digest;
@@ -421,28 +421,15 @@ impl Store {
     // ANCHOR_END: remove
 }
 
-/// Deletes `.tmp-<pid>-<n>` entries whose process is gone: what a killed
-/// pull left behind. A live pull's temporaries are left alone.
+/// Deletes the temporaries in `dir` whose writer is gone (chapter 4's
+/// [`stale_temporaries`]): what a killed pull left behind, blobs and layer
+/// directories. A live pull's temporaries are left alone.
 fn remove_stale_temporaries(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(TEMP_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let path = entry.path();
-            if path.is_dir() {
-                let _ = remove_dir(&path);
-            } else {
-                let _ = fs::remove_file(&path);
-            }
+    for path in stale_temporaries(dir) {
+        if path.is_dir() {
+            let _ = remove_dir(&path);
+        } else {
+            let _ = fs::remove_file(&path);
         }
     }
 }
