@@ -102,6 +102,25 @@ pub fn prepare(tty: bool) -> Result<(ChildStdio, Option<Relay>), Error> {
 }
 // ANCHOR_END: prepare
 
+impl ChildStdio {
+    /// Descriptors the caller chose (an engine's pipes or pty slave),
+    /// duplicated here: they become fds 0, 1 and 2; with `controlling`,
+    /// fd 0 also becomes the controlling terminal.
+    pub fn given(fds: [RawFd; 3], controlling: bool) -> Result<ChildStdio, Error> {
+        let dup = |fd: RawFd| {
+            // SAFETY: the caller keeps `fd` open for this call; the copy
+            // (close-on-exec) is ours.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| Error::engine(format!("dup {fd}: {}", crate::io_reason(&e))))
+        };
+        Ok(ChildStdio {
+            fds: [Some(dup(fds[0])?), Some(dup(fds[1])?), Some(dup(fds[2])?)],
+            controlling,
+        })
+    }
+}
+
 // ANCHOR: child_side
 impl ChildStdio {
     /// In the child, first thing: a new session (and process group), then
