@@ -151,7 +151,6 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-// ANCHOR: exec_spec_from_args
 /// Turns `exec`'s command line into an [`ExecSpec`]. The environment starts
 /// as the one the container's first process was started with (read from
 /// `/proc/PID/environ`), then `-e` and `-t` change it, as with `docker exec`.
@@ -189,4 +188,3 @@ pub fn exec_spec_from_args(args: ExecArgs) -> Result<ExecSpec, Error> {
     }
     Ok(spec)
 }
-// ANCHOR_END: exec_spec_from_args

@@ -150,6 +150,7 @@ impl ExecSteps {
     }
 }
 
+// ANCHOR: join_order
 /// The order of joining: the user namespace first (it owns the others),
 /// the mount namespace late (it changes what paths mean), then the two
 /// whose view depends on the mounts and clocks.
@@ -163,6 +164,7 @@ const JOIN_ORDER: [Namespace; 8] = [
     Namespace::Cgroup,
     Namespace::Time,
 ];
+// ANCHOR_END: join_order
 
 /// The namespaces of a running process that differ from the caller's,
 /// opened, in [`JOIN_ORDER`].
@@ -513,7 +515,6 @@ fn setgroups_denied() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
-// ANCHOR: process
 impl Process {
     /// The process, as the caller numbers it.
     pub fn pid(&self) -> Pid {
@@ -539,7 +540,6 @@ impl Process {
         }
     }
 }
-// ANCHOR_END: process
 
 impl Drop for Process {
     fn drop(&mut self) {

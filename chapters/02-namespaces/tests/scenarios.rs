@@ -1038,6 +1038,8 @@ fn a_created_container_runs_only_when_started() {
 
 /// A container running `sleep 600` in the background, with OPTIONS: the
 /// chapter binary and the container's first process as the host numbers it.
+// The child is returned to the caller, which reaps it (`stop`).
+#[allow(clippy::zombie_processes)]
 fn running(options: &[&str]) -> (Child, Pid) {
     let mut child = Command::new(BIN)
         .arg("run")
