@@ -48,6 +48,7 @@ use crate::namespaces::Namespace;
 use crate::start::set_environment;
 use crate::stdio::{self, ChildStdio, Relay};
 use crate::sync::{Wait, sync_channel};
+use crate::terminal;
 
 /// Stack for the process that execs, until it does (its own copy of memory).
 const STACK_SIZE: usize = 1 << 20;
@@ -263,7 +264,16 @@ pub fn exec(spec: &ExecSpec, steps: ExecSteps) -> Result<Process, Error> {
     let signals = BlockedSignals::block()?;
     let (stdio, relay) = match spec.stdio {
         Some(fds) => (ChildStdio::given(fds, spec.tty)?, None),
-        None => stdio::prepare(spec.tty)?,
+        // A terminal of the container's own devpts, as the container's
+        // first process has (the host's, if it has none).
+        None if spec.tty => {
+            let root = PathBuf::from(format!("/proc/{}/root", spec.target));
+            match terminal::open_pty_in(&root)? {
+                Some(pty) => stdio::with_terminal(pty).map(|(c, r)| (c, Some(r)))?,
+                None => stdio::prepare(true)?,
+            }
+        }
+        None => stdio::prepare(false)?,
     };
     let ExecSteps {
         parent,

@@ -1220,8 +1220,9 @@ fn exec_joins_the_user_namespace_first() {
     assert_eq!(lines[2].split_whitespace().nth(1), Some("0"));
 }
 
-/// `exec -t`: a terminal of its own (not the caller's) as stdin and
-/// controlling terminal, in a session of its own.
+/// `exec -t`: a terminal of its own (not the caller's), from the
+/// container's devpts, as stdin and controlling terminal, in a session of
+/// its own.
 #[test]
 fn exec_with_a_terminal() {
     if !require_root() {
@@ -1229,17 +1230,23 @@ fn exec_with_a_terminal() {
     }
     let _host = shared();
     let (container, pid) = running(&[]);
-    let script = "[ -t 0 ] && echo terminal; stat -L -c %t:%T /proc/self/fd/0; \
+    let script = "tty; stat -L -c %d /proc/self/fd/0; \
                   echo $$ $(cut -d' ' -f6 /proc/$$/stat)";
     let args: Vec<String> = ["exec", "-t", &pid.to_string(), "sh", "-c", script]
         .iter()
         .map(|a| a.to_string())
         .collect();
-    let (shown, device) = at_terminal(&args);
+    let (shown, _) = at_terminal(&args);
     stop(container, pid);
     let lines: Vec<&str> = shown.lines().collect();
-    assert_eq!(lines.first(), Some(&"terminal"), "{shown}");
-    assert_ne!(lines.get(1), Some(&device.as_str()), "{shown}");
+    // A terminal of the container's own devpts, so it has a name inside.
+    assert_eq!(lines.first(), Some(&"/dev/pts/0"), "{shown}");
+    // Not the caller's terminal, nor any of the host's devpts.
+    let host_devpts = std::fs::metadata("/dev/pts/ptmx")
+        .unwrap()
+        .dev()
+        .to_string();
+    assert_ne!(lines.get(1), Some(&host_devpts.as_str()), "{shown}");
     // Its session id is its own pid: setsid, as a container's first process.
     let ids: Vec<&str> = lines.get(2).unwrap_or(&"").split_whitespace().collect();
     assert_eq!(ids.len(), 2, "{shown}");
