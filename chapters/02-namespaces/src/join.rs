@@ -169,6 +169,7 @@ const JOIN_ORDER: [Namespace; 8] = [
 
 /// The namespaces of a running process that differ from the caller's,
 /// opened, in [`JOIN_ORDER`].
+#[derive(Debug)]
 pub struct TargetNamespaces {
     target: Pid,
     files: Vec<(Namespace, File)>,
@@ -556,5 +557,35 @@ impl Drop for Process {
         self.reap();
         // Restores the signal mask last.
         self.signals.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ch01_chroot::error::ErrorKind;
+
+    #[test]
+    fn nothing_to_join_in_ones_own_namespaces() {
+        let own = TargetNamespaces::open(nix::unistd::getpid()).unwrap();
+        assert!(own.files.is_empty());
+        assert!(!own.joins(Namespace::User));
+    }
+
+    #[test]
+    fn a_missing_process_is_not_found() {
+        // Above the largest pid_max the kernel allows (4194304).
+        let err = TargetNamespaces::open(Pid::from_raw(i32::MAX)).unwrap_err();
+        assert_eq!((err.kind, err.code), (ErrorKind::NotFound, 125));
+        assert!(err.message.contains("has the container exited?"));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_before_anything_starts() {
+        let spec = ExecSpec::new(nix::unistd::getpid(), Vec::new(), Vec::new());
+        assert_eq!(spec.validate().unwrap_err().kind, ErrorKind::InvalidInput);
+        let mut spec = ExecSpec::new(nix::unistd::getpid(), vec!["true".into()], Vec::new());
+        spec.cwd = PathBuf::from("relative");
+        assert_eq!(spec.validate().unwrap_err().kind, ErrorKind::InvalidInput);
     }
 }
