@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::idmap::IdMap;
 use crate::namespaces::Namespace;
 use crate::timens::TimeOffsets;
-use crate::{Error, Spec};
+use crate::{Error, ExecSpec, Spec};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -131,3 +131,60 @@ pub fn spec_from_options(
     Ok(spec)
 }
 // ANCHOR_END: spec_from_args
+
+/// `exec [-t] [-e K=V] [-w DIR] PID COMMAND...`: a command inside a running container.
+#[derive(clap::Args)]
+pub struct ExecArgs {
+    /// Allocate a pseudo-terminal for the command (the caller's terminal is relayed).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set an environment variable, KEY=VALUE, or KEY to copy it from here (repeatable).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container [default: /].
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// The container's first process, as the host numbers it.
+    pub pid: i32,
+    /// Command and arguments, resolved in the container's PATH.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Turns `exec`'s command line into an [`ExecSpec`]. The environment starts
+/// as the one the container's first process was started with (read from
+/// `/proc/PID/environ`), then `-e` and `-t` change it, as with `docker exec`.
+pub fn exec_spec_from_args(args: ExecArgs) -> Result<ExecSpec, Error> {
+    let target = nix::unistd::Pid::from_raw(args.pid);
+    let environ = std::fs::read(format!("/proc/{}/environ", args.pid)).unwrap_or_default();
+    let mut env: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| String::from_utf8_lossy(entry).into_owned())
+        .collect();
+    let mut set = |entry: String| {
+        let key = entry.split('=').next().unwrap_or_default().to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(entry);
+    };
+    if args.tty {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".to_string());
+        set(format!("TERM={term}"));
+    }
+    for entry in args.env {
+        match entry.split_once('=') {
+            Some(_) => set(entry),
+            None => {
+                if let Ok(value) = std::env::var(&entry) {
+                    set(format!("{entry}={value}"));
+                }
+            }
+        }
+    }
+    let mut spec = ExecSpec::new(target, args.command, env);
+    spec.tty = args.tty;
+    if let Some(dir) = args.workdir {
+        spec.cwd = dir;
+    }
+    Ok(spec)
+}

@@ -14,6 +14,9 @@
 //! mounts, `pivot_root`...) and execs. A later chapter adds a step with
 //! [`sequence::StartSequence::parent_step`] or
 //! [`sequence::StartSequence::child_step_after`]; it never edits this crate.
+//!
+//! And it enters a running container ([`join`]): `setns` into the
+//! namespaces of its first process, then exec, as `docker exec` does.
 
 pub mod cli;
 pub mod dev;
@@ -24,6 +27,7 @@ pub mod hostname;
 pub mod idmap;
 pub mod init;
 pub mod inroot;
+pub mod join;
 pub mod loopback;
 pub mod mounts;
 pub mod namespaces;
@@ -38,6 +42,7 @@ pub mod terminal;
 pub mod timens;
 
 pub use ch01_chroot::Error;
+pub use join::{ExecSpec, ExecSteps, Process, exec};
 pub use sequence::{ChildContext, ChildStep, ParentContext, ParentStep, StartSequence};
 pub use spec::Spec;
 pub use start::{Container, run, start};

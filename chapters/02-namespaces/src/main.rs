@@ -2,7 +2,7 @@
 
 use ch01_chroot::cli::{exit_with, parse_or_exit};
 use ch02_namespaces::StartSequence;
-use ch02_namespaces::cli::{RunArgs, spec_from_args};
+use ch02_namespaces::cli::{ExecArgs, RunArgs, exec_spec_from_args, spec_from_args};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -22,6 +22,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the steps of the start sequence, parent side then child side.
     Steps,
+    /// Run COMMAND inside the running container whose first process is PID.
+    Exec(ExecArgs),
     /// Start a container created with `run --exec-fifo FIFO`: it execs its command.
     Start {
         /// The exec fifo the container waits at.
@@ -45,6 +47,9 @@ fn main() {
             println!("child: exec");
             Ok(0)
         }
+        Command::Exec(args) => exec_spec_from_args(args).and_then(|spec| {
+            ch02_namespaces::exec(&spec, ch02_namespaces::ExecSteps::default())?.wait()
+        }),
         Command::Start { fifo } => ch02_namespaces::gate::start(&fifo, None).map(|()| 0),
     };
     exit_with(result);

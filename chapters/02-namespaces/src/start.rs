@@ -261,7 +261,7 @@ fn child_steps(
 // ANCHOR_END: child_steps
 
 /// Replaces the whole environment with `env` (`KEY=VALUE` entries).
-fn set_environment(env: &[String]) {
+pub(crate) fn set_environment(env: &[String]) {
     let keys: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
     for key in keys {
         // SAFETY: the child is single-threaded until exec.

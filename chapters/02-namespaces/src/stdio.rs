@@ -76,24 +76,7 @@ pub fn prepare(tty: bool, given: Option<[RawFd; 3]>) -> Result<(ChildStdio, Opti
             .map_err(|e| Error::engine(format!("pipe: {}", e.desc())))
     };
     if tty {
-        let (master, slave) = terminal::open_pty()?;
-        if is_terminal(0) {
-            copy_window_size(0, slave.as_raw_fd());
-        }
-        let dup = |fd: &OwnedFd| {
-            fd.try_clone()
-                .map_err(|e| Error::engine(format!("dup: {}", crate::io_reason(&e))))
-        };
-        let child = ChildStdio {
-            fds: [Some(dup(&slave)?), Some(dup(&slave)?), Some(slave)],
-            controlling: true,
-        };
-        let output = dup(&master)?;
-        let relay = Relay {
-            master: Some(master.as_raw_fd()),
-            input: Some(master),
-            outputs: vec![(output, 1)],
-        };
+        let (child, relay) = with_terminal(terminal::open_pty()?)?;
         return Ok((child, Some(relay)));
     }
     let mut child = ChildStdio {
@@ -121,6 +104,48 @@ pub fn prepare(tty: bool, given: Option<[RawFd; 3]>) -> Result<(ChildStdio, Opti
     Ok((child, relayed.then_some(relay)))
 }
 // ANCHOR_END: prepare
+
+/// The pty pair (master, slave) as the container's terminal: the slave its
+/// stdio and controlling terminal, the master relayed to the caller's stdio.
+pub fn with_terminal((master, slave): (OwnedFd, OwnedFd)) -> Result<(ChildStdio, Relay), Error> {
+    if is_terminal(0) {
+        copy_window_size(0, slave.as_raw_fd());
+    }
+    let dup = |fd: &OwnedFd| {
+        fd.try_clone()
+            .map_err(|e| Error::engine(format!("dup: {}", crate::io_reason(&e))))
+    };
+    let child = ChildStdio {
+        fds: [Some(dup(&slave)?), Some(dup(&slave)?), Some(slave)],
+        controlling: true,
+    };
+    let output = dup(&master)?;
+    let relay = Relay {
+        master: Some(master.as_raw_fd()),
+        input: Some(master),
+        outputs: vec![(output, 1)],
+    };
+    Ok((child, relay))
+}
+
+impl ChildStdio {
+    /// Descriptors the caller chose (an engine's pipes or pty slave),
+    /// duplicated here: they become fds 0, 1 and 2; with `controlling`,
+    /// fd 0 also becomes the controlling terminal.
+    pub fn given(fds: [RawFd; 3], controlling: bool) -> Result<ChildStdio, Error> {
+        let dup = |fd: RawFd| {
+            // SAFETY: the caller keeps `fd` open for this call; the copy
+            // (close-on-exec) is ours.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| Error::engine(format!("dup {fd}: {}", crate::io_reason(&e))))
+        };
+        Ok(ChildStdio {
+            fds: [Some(dup(fds[0])?), Some(dup(fds[1])?), Some(dup(fds[2])?)],
+            controlling,
+        })
+    }
+}
 
 // ANCHOR: child_side
 impl ChildStdio {

@@ -44,6 +44,42 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 // ANCHOR_END: open_pty
 
+// ANCHOR: open_pty_in
+/// A new pseudo-terminal pair of the container whose root is `root` (its
+/// `/proc/PID/root`): from the devpts instance mounted at its `/dev/pts`,
+/// so that inside, the terminal has a name (`/dev/pts/0`). The path is
+/// resolved as the container would (links kept inside its root), and the
+/// slave opened from the master (`TIOCGPTPEER`), never by a path the
+/// container controls. None when the container has no devpts of its own.
+pub fn open_pty_in(root: &std::path::Path) -> Result<Option<(OwnedFd, OwnedFd)>, Error> {
+    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    let root = std::fs::File::open(root)
+        .map_err(|e| Error::engine(format!("{}: {}", root.display(), crate::io_reason(&e))))?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let master = match openat2(&root, "dev/pts/ptmx", how) {
+        Ok(fd) => fd,
+        Err(nix::Error::ENOENT) => return Ok(None),
+        Err(e) => return Err(sys("opening the container's /dev/pts/ptmx")(e)),
+    };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int; on anything but a pty master it
+    // fails, so a file planted in the container's place is refused here.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(sys("unlocking the container's pty")(nix::Error::last()));
+    }
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags and returns a new descriptor.
+    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if slave < 0 {
+        return Err(sys("opening the container's pty")(nix::Error::last()));
+    }
+    // SAFETY: a descriptor just returned to us.
+    Ok(Some((master, unsafe { OwnedFd::from_raw_fd(slave) })))
+}
+// ANCHOR_END: open_pty_in
+
 /// Copies the window size of terminal `from` to terminal `to` (the kernel
 /// then sends SIGWINCH to `to`'s foreground process group).
 pub fn copy_window_size(from: RawFd, to: RawFd) {

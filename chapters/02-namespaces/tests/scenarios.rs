@@ -851,6 +851,15 @@ fn test_terminal() -> (std::fs::File, std::fs::File) {
 /// terminal of the caller's own session. Returns what the terminal showed,
 /// and the terminal's device as `stat -c %t:%T` shows it.
 fn run_at_terminal(options: &[&str], command: &[&str]) -> (String, String) {
+    let mut args = vec!["run".into()];
+    args.extend(options.iter().map(|o| o.to_string()));
+    args.push(fixture::rootfs().display().to_string());
+    args.extend(command.iter().map(|c| c.to_string()));
+    at_terminal(&args)
+}
+
+/// `BIN ARGS...` run as a user at a terminal would (see [`run_at_terminal`]).
+fn at_terminal(args: &[String]) -> (String, String) {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
@@ -859,10 +868,7 @@ fn run_at_terminal(options: &[&str], command: &[&str]) -> (String, String) {
     let rdev = slave.metadata().unwrap().rdev();
     let device = format!("{:x}:{:x}", libc::major(rdev), libc::minor(rdev));
     let mut cmd = Command::new(BIN);
-    cmd.arg("run")
-        .args(options)
-        .arg(fixture::rootfs())
-        .args(command)
+    cmd.args(args)
         .stdin(slave.try_clone().unwrap())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave.try_clone().unwrap());
@@ -1028,4 +1034,221 @@ fn a_created_container_runs_only_when_started() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("no container waits at"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// A container running `sleep 600` in the background, with OPTIONS: the
+/// chapter binary and the container's first process as the host numbers it.
+// The child is returned to the caller, which reaps it (`stop`).
+#[allow(clippy::zombie_processes)]
+fn running(options: &[&str]) -> (Child, Pid) {
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .args(options)
+        .arg(fixture::rootfs())
+        .args(["sleep", "600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pid = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next()?.parse::<i32>().ok());
+        if let Some(pid) = pid
+            && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+        {
+            return (child, Pid::from_raw(pid));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the container did not start");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ends a container started by [`running`]: SIGKILL to its first process
+/// (by pid), then the chapter binary reports 137 and is reaped.
+fn stop(mut child: Child, pid: Pid) {
+    kill(pid, Signal::SIGKILL).unwrap();
+    assert_eq!(wait_code(&mut child), 137);
+}
+
+fn exec_in(pid: Pid, options: &[&str], command: &[&str]) -> Outcome {
+    Scenario::new(BIN)
+        .arg("exec")
+        .args(options)
+        .arg(pid.to_string())
+        .args(command)
+        .replace(format!(" {pid} "), " <pid> ")
+        .replace(format!("process {pid} "), "process <pid> ")
+        .run()
+}
+
+/// The namespace links of `pid` as the host reads them, `type:[inode]`.
+fn namespace_links(pid: &str) -> Vec<String> {
+    ["cgroup", "ipc", "mnt", "net", "pid", "time", "uts", "user"]
+        .iter()
+        .map(|ns| {
+            let link = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+            link.display().to_string()
+        })
+        .collect()
+}
+
+/// Issue 14, item 8: `exec PID COMMAND` runs COMMAND inside the running
+/// container of PID: its hostname, its pid namespace (pid 1 is the
+/// container's sleep, and the process's parent is outside: ppid 0), every
+/// one of its namespaces; exit codes forwarded, failures explained, and
+/// nothing left behind in the container.
+#[test]
+fn exec_enters_a_running_container() {
+    if !require_root() {
+        return;
+    }
+    let _host = shared();
+    let (container, pid) = running(&["--hostname", "box"]);
+    let mut transcript = String::new();
+    let mut record = |out: Outcome, code: i32| {
+        out.expect_code(code);
+        transcript.push_str(&out.render());
+        out
+    };
+    let out = record(
+        exec_in(
+            pid,
+            &[],
+            &["sh", "-c", "hostname; cat /proc/1/comm; echo ppid $PPID"],
+        ),
+        0,
+    );
+    assert_eq!(out.stdout, "box\nsleep\nppid 0\n", "{}", out.render());
+    // Every namespace of the exec'd process is the container's: a process
+    // inside reports its own links, compared with the host's view of pid 1's.
+    let out = exec_in(
+        pid,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "for ns in cgroup ipc mnt net pid time uts user; do readlink /proc/$$/ns/$ns; done",
+        ],
+    );
+    out.expect_code(0);
+    let inside: Vec<String> = out.stdout.lines().map(String::from).collect();
+    assert_eq!(
+        inside,
+        namespace_links(&pid.to_string()),
+        "{}",
+        out.render()
+    );
+    assert_ne!(
+        namespace_links(&pid.to_string())[4],
+        namespace_links("self")[4],
+        "the container has a pid namespace of its own"
+    );
+    record(exec_in(pid, &[], &["sh", "-c", "exit 3"]), 3);
+    let out = record(
+        exec_in(
+            pid,
+            &["-e", "GREETING=hello", "-w", "/etc"],
+            &["sh", "-c", "echo $GREETING from $(pwd)"],
+        ),
+        0,
+    );
+    assert_eq!(out.stdout, "hello from /etc\n");
+    let out = record(exec_in(pid, &[], &["no-such-command"]), 127);
+    assert!(
+        out.stderr.contains("no-such-command: command not found"),
+        "{}",
+        out.render()
+    );
+    record(exec_in(pid, &["-w", "/no/such/dir"], &["true"]), 125);
+    // The failed ones left no process behind: only the sleep and this ps.
+    let out = exec_in(pid, &[], &["ps", "-o", "pid,comm"]);
+    out.expect_code(0);
+    let commands: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(commands, ["sleep", "ps"], "{}", out.render());
+    stop(container, pid);
+    // The container is gone: a clear error, exit 125.
+    let out = record(exec_in(pid, &[], &["true"]), 125);
+    assert!(
+        out.stderr.contains("has the container exited?"),
+        "{}",
+        out.render()
+    );
+    insta::assert_snapshot!("exec_enters_a_running_container", transcript);
+}
+
+/// With a user namespace, the process joins it first and becomes the
+/// container's root (host uid 100000), as the container's own processes are.
+#[test]
+fn exec_joins_the_user_namespace_first() {
+    if !require_root() {
+        return;
+    }
+    let _host = shared();
+    let (container, pid) = running(&["--userns"]);
+    let out = exec_in(
+        pid,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; grep ^Uid /proc/self/status",
+        ],
+    );
+    stop(container, pid);
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "{}", out.render());
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    // Inside, /proc/self/status shows ids as the namespace maps them.
+    assert_eq!(lines[2].split_whitespace().nth(1), Some("0"));
+}
+
+/// `exec -t`: a terminal of its own (not the caller's), from the
+/// container's devpts, as stdin and controlling terminal, in a session of
+/// its own.
+#[test]
+fn exec_with_a_terminal() {
+    if !require_root() {
+        return;
+    }
+    let _host = shared();
+    let (container, pid) = running(&[]);
+    let script = "tty; stat -L -c %d /proc/self/fd/0; \
+                  echo $$ $(cut -d' ' -f6 /proc/$$/stat)";
+    let args: Vec<String> = ["exec", "-t", &pid.to_string(), "sh", "-c", script]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let (shown, _) = at_terminal(&args);
+    stop(container, pid);
+    let lines: Vec<&str> = shown.lines().collect();
+    // A terminal of the container's own devpts, so it has a name inside.
+    assert_eq!(lines.first(), Some(&"/dev/pts/0"), "{shown}");
+    // Not the caller's terminal, nor any of the host's devpts.
+    let host_devpts = std::fs::metadata("/dev/pts/ptmx")
+        .unwrap()
+        .dev()
+        .to_string();
+    assert_ne!(lines.get(1), Some(&host_devpts.as_str()), "{shown}");
+    // Its session id is its own pid: setsid, as a container's first process.
+    let ids: Vec<&str> = lines.get(2).unwrap_or(&"").split_whitespace().collect();
+    assert_eq!(ids.len(), 2, "{shown}");
+    assert_eq!(ids[0], ids[1], "{shown}");
 }

@@ -51,6 +51,9 @@ pub struct Hierarchy {
     pub controllers: Vec<String>,
     /// Where it is mounted, e.g. `/sys/fs/cgroup/memory`.
     pub mountpoint: PathBuf,
+    /// The cgroup the mount shows at its mount point: `/`, unless it was
+    /// mounted from inside a cgroup namespace or bind-mounted from a subtree.
+    pub root: PathBuf,
     /// The directory under which berth creates cgroups, relative to the
     /// mount point ("" for the root).
     pub base: PathBuf,
@@ -64,6 +67,14 @@ impl Hierarchy {
 
     pub fn has(&self, controller: &str) -> bool {
         self.controllers.iter().any(|c| c == controller)
+    }
+
+    /// The directory of a cgroup as `/proc/PID/cgroup` names it (a path
+    /// from the root of this process's cgroup namespace), or None when it
+    /// lies outside what this mount shows.
+    pub fn dir_of_path(&self, cgroup: &str) -> Option<PathBuf> {
+        let relative = Path::new(cgroup).strip_prefix(&self.root).ok()?;
+        Some(self.mountpoint.join(relative))
     }
 }
 
@@ -108,6 +119,7 @@ impl Layout {
                     unified = Some(Hierarchy {
                         controllers: read_controllers(mountpoint),
                         mountpoint: PathBuf::from(mountpoint),
+                        root: PathBuf::from(root),
                         // On v2, a cgroup that holds processes may not hand
                         // controllers down to children ("no internal
                         // processes"), and the engine's own cgroup holds at
@@ -136,6 +148,7 @@ impl Layout {
                         base: relative_to_mount(root, own.as_deref()),
                         controllers,
                         mountpoint: PathBuf::from(mountpoint),
+                        root: PathBuf::from(root),
                     });
                 }
                 _ => {}

@@ -9,10 +9,13 @@
 //! Wired into chapter 2's start sequence ([`run`]): a parent-side step puts
 //! the waiting child into its cgroup before it is released, and a child-side
 //! step mounts the container's own cgroup read-only at `/sys/fs/cgroup`.
+//! Chapter 2's `exec` gets a parent-side hook too ([`join`]): a process
+//! entering a running container joins its cgroup before it execs.
 
 pub mod cgroup;
 pub mod device;
 pub mod freezer;
+pub mod join;
 pub mod layout;
 pub mod limits;
 pub mod options;

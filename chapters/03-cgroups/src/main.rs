@@ -1,7 +1,8 @@
 //! `ch03-cgroups`: chapter 2's container, with Docker's resource limits.
 
 use ch01_chroot::cli::{exit_with, parse_or_exit};
-use ch02_namespaces::cli::{RunArgs, spec_from_args};
+use ch02_namespaces::cli::{ExecArgs, RunArgs, exec_spec_from_args, spec_from_args};
+use ch02_namespaces::{ExecSteps, exec};
 use ch03_cgroups::options::LimitArgs;
 use ch03_cgroups::run::RunOptions;
 use ch03_cgroups::units::parse_duration;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run COMMAND (default /bin/sh) in new namespaces and a new cgroup.
     Run(Box<Run>),
+    /// Run COMMAND inside the running container whose first process is PID, in its cgroup.
+    Exec(ExecArgs),
     /// Print this host's cgroup layout (v2, v1 or hybrid) and its hierarchies.
     Info,
 }
@@ -56,6 +59,14 @@ fn main() {
             };
             spec_from_args(run.container).and_then(|spec| ch03_cgroups::run::run(&spec, &options))
         }
+        Command::Exec(args) => exec_spec_from_args(args).and_then(|spec| {
+            // ANCHOR: exec
+            let target = spec.target;
+            let steps = ExecSteps::default()
+                .parent(move |pid| ch03_cgroups::join::join_cgroup_of(target, pid));
+            exec(&spec, steps)?.wait()
+            // ANCHOR_END: exec
+        }),
         Command::Info => info().map(|()| 0),
     };
     exit_with(result);

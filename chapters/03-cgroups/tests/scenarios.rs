@@ -449,3 +449,77 @@ fn a_killed_runs_cgroup_is_swept_by_the_next_run() {
     let left: Vec<String> = container_cgroups().into_iter().filter(own).collect();
     assert!(left.is_empty(), "the killed run's cgroup stays: {left:?}");
 }
+
+/// The first child of `parent` whose command is `comm`, waiting up to 10 s.
+fn child_running(parent: u32, comm: &str) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        let found = children.split_whitespace().find_map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (name.trim() == comm).then(|| pid.parse().ok())?
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {comm} under {parent}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// `/proc/PID/cgroup` without the named v1 hierarchies (`name=systemd`),
+/// which berth leaves alone.
+fn controller_cgroups(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains(":name="))
+        .map(String::from)
+        .collect()
+}
+
+/// Issue 14, item 8: a process started with `exec` in a running container
+/// is in the container's cgroup, in every hierarchy (v1, hybrid or v2),
+/// and dies with the container.
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    if !require_root() {
+        return;
+    }
+    let _shared = shared();
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting ch03-cgroups")
+    };
+    let rootfs = fixture::rootfs().display().to_string();
+    let mut engine = spawn(&["run", "--pids-limit", "50", &rootfs, "sleep", "600"]);
+    let container = child_running(engine.id(), "sleep");
+    let mut exec = spawn(&["exec", &container.to_string(), "sleep", "601"]);
+    let inside = child_running(exec.id(), "sleep");
+    let (ours, theirs) = (controller_cgroups(inside), controller_cgroups(container));
+    // Ended first, by pid: the exec'd sleep goes with the container's pid
+    // namespace.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(container as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    let code =
+        |status: std::process::ExitStatus| status.code().or(status.signal().map(|s| 128 + s));
+    assert_eq!(code(engine.wait().unwrap()), Some(137));
+    assert_eq!(code(exec.wait().unwrap()), Some(137));
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs.iter().all(|l| l.contains("/berth/")),
+        "the container is in its own cgroup: {theirs:?}"
+    );
+}
