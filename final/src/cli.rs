@@ -149,6 +149,18 @@ pub enum ContainerCommand {
         sig_proxy: bool,
         container: String,
     },
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Pause every process of containers (the freezer).
+    Pause {
+        #[arg(required = true, value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
+    /// Resume paused containers.
+    Unpause {
+        #[arg(required = true, value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
     /// Rename a container.
     Rename { container: String, new_name: String },
     /// List a container's published ports.
@@ -235,6 +247,32 @@ pub struct PsArgs {
     /// table, json, or a Go template such as '{{.ID}}\t{{.Names}}'.
     #[arg(long)]
     pub format: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Run in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable, KEY=VALUE (repeatable).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The user (name or id, optionally :group) instead of the container's.
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// The working directory inside the container.
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args)]

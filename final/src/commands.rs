@@ -93,6 +93,17 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
             let ended = attach::relay(stream, &options)?;
             crate::run::exit_code(engine, &found, ended)
         }
+        ContainerCommand::Exec(args) => crate::exec::exec(engine, args),
+        ContainerCommand::Pause { containers } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::pause::pause(engine, c, true)),
+        )),
+        ContainerCommand::Unpause { containers } => Ok(report_each(
+            containers
+                .iter()
+                .map(|c| crate::pause::pause(engine, c, false)),
+        )),
         ContainerCommand::Rename {
             container,
             new_name,

@@ -50,6 +50,13 @@ fn execute(cli: Cli) -> Result<i32> {
         }
         return Ok(berth::monitor::main(&engine, id, *attach_first));
     }
+    if let Command::Container(berth::cli::ContainerCommand::Exec(_))
+    | Command::Containers(berth::cli::ContainerCommand::Exec(_)) = &cli.command
+    {
+        // exec enters containers: from a sealed copy too (CVE-2019-5736
+        // went through `runc exec`).
+        ch07_security::hygiene::run_from_sealed_copy()?;
+    }
     let engine = Engine::new(cli.root, cli.run_dir)?;
     match cli.command {
         Command::Container(c) | Command::Containers(c) => {

@@ -271,10 +271,10 @@ pub fn exec(spec: &ExecSpec, steps: ExecSteps) -> Result<Process, Error> {
             let root = PathBuf::from(format!("/proc/{}/root", spec.target));
             match terminal::open_pty_in(&root)? {
                 Some(pty) => stdio::with_terminal(pty).map(|(c, r)| (c, Some(r)))?,
-                None => stdio::prepare(true)?,
+                None => stdio::prepare(true, None)?,
             }
         }
-        None => stdio::prepare(false)?,
+        None => stdio::prepare(false, None)?,
     };
     let ExecSteps {
         parent,

@@ -53,23 +53,9 @@ pub struct Relay {
 /// that is a terminal. The relay is None when there is nothing to relay.
 pub fn prepare(tty: bool, given: Option<[RawFd; 3]>) -> Result<(ChildStdio, Option<Relay>), Error> {
     if let Some(given) = given {
-        let dup = |fd: RawFd| {
-            // SAFETY: the caller keeps its descriptors open until `start`
-            // returns (see `Spec::stdio`), and we only duplicate them.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            nix::unistd::dup(fd).map_err(|e| Error::engine(format!("dup: {}", e.desc())))
-        };
-        let child = ChildStdio {
-            fds: [
-                Some(dup(given[0])?),
-                Some(dup(given[1])?),
-                Some(dup(given[2])?),
-            ],
-            // With `tty`, the caller gave a pty's slave: it becomes the
-            // container's controlling terminal.
-            controlling: tty,
-        };
-        return Ok((child, None));
+        // With `tty`, the caller gave a pty's slave: it becomes the
+        // container's controlling terminal.
+        return Ok((ChildStdio::given(given, tty)?, None));
     }
     let pipe = || {
         pipe2(nix::fcntl::OFlag::O_CLOEXEC)

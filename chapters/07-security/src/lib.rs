@@ -17,6 +17,7 @@
 pub mod capabilities;
 pub mod devices;
 pub mod devices_bpf;
+pub mod exec;
 pub mod hygiene;
 pub mod masks;
 pub mod options;

@@ -5,7 +5,9 @@
 //! nothing; then chapter 6 runs the image and this chapter adds its steps
 //! (see [`crate::steps`] for where each goes and why there).
 
+use caps::CapsHashSet;
 use ch02_namespaces::{Spec, StartSequence};
+use seccompiler::BpfProgram;
 
 use crate::devices::{AddDevices, DEFAULT_RULES, DeviceCgroup, host_devices};
 use crate::hygiene::CheckWorkdir;
@@ -40,16 +42,7 @@ pub fn run_with(
             "run needs root, of the host or of a user namespace (rootless::enter_user_namespace)",
         ));
     }
-    let caps = security.capabilities.resolve()?;
-    let profile = match &security.seccomp {
-        SeccompChoice::Default => Some(default_profile()),
-        SeccompChoice::Profile(profile) => Some(profile.clone()),
-        SeccompChoice::Unconfined => None,
-    };
-    let filters = match profile {
-        Some(p) => filter::compile(&p.resolve(&Target::here(capabilities::names(&caps))))?,
-        None => Vec::new(),
-    };
+    let (caps, filters) = confinement(security)?;
     ch06_images::run::run_with(spec, options, sequence, |_, sequence| {
         if security.privileged {
             sequence.child_step_after("mount-sys", Box::new(WritableSys));
@@ -82,3 +75,19 @@ pub fn run_with(
     })
 }
 // ANCHOR_END: run
+
+/// The capability set to keep and the seccomp programs to install, decided
+/// (and compiled) before anything starts: a bad profile fails early.
+pub fn confinement(security: &SecurityOptions) -> Result<(CapsHashSet, Vec<BpfProgram>)> {
+    let caps = security.capabilities.resolve()?;
+    let profile = match &security.seccomp {
+        SeccompChoice::Default => Some(default_profile()),
+        SeccompChoice::Profile(profile) => Some(profile.clone()),
+        SeccompChoice::Unconfined => None,
+    };
+    let filters = match profile {
+        Some(p) => filter::compile(&p.resolve(&Target::here(capabilities::names(&caps))))?,
+        None => Vec::new(),
+    };
+    Ok((caps, filters))
+}
