@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod create;
+pub mod endpoint;
 pub mod exec;
 pub mod format;
 pub mod frames;

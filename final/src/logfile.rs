@@ -141,7 +141,7 @@ pub fn files(path: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut all: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     all.push(path.to_path_buf());
     all

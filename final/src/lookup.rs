@@ -28,48 +28,56 @@ impl Found {
     }
 }
 
-/// The container `key` names.
-pub fn find(engine: &Engine, key: &str) -> Result<Found> {
-    let container = engine.containers()?.find(key).map_err(|e| {
+/// Docker's words for a missing container, whatever chapter 4 said.
+pub fn no_such(key: &str) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| {
         if e.is(ch01_chroot::error::ErrorKind::NotFound) {
             Error::not_found(format!("No such container: {key}"))
         } else {
             e
         }
-    })?;
+    }
+}
+
+/// The container `key` names.
+pub fn find(engine: &Engine, key: &str) -> Result<Found> {
+    let container = engine.containers()?.find(key).map_err(no_such(key))?;
     let record = Record::read(&container.dir)?.ok_or_else(|| {
         Error::not_found(format!(
             "{key} is a container of a chapter binary, not of berth"
         ))
     })?;
-    Ok(reconcile(Found { container, record }))
+    Ok(reconcile(engine, Found { container, record }))
 }
 
 /// Every container of the engine, newest first; unreadable records are
 /// returned apart, to be reported.
-pub fn all(engine: &Engine) -> Result<(Vec<Found>, Vec<(String, Error)>)> {
+/// A container id whose record cannot be read, and why.
+pub type Unreadable = (String, Error);
+
+pub fn all(engine: &Engine) -> Result<(Vec<Found>, Vec<Unreadable>)> {
     let listing = engine.containers()?.scan()?;
     let mut found = Vec::new();
-    let mut unreadable: Vec<(String, Error)> = listing
+    let mut unreadable: Vec<Unreadable> = listing
         .unreadable
         .into_iter()
         .map(|u| (u.id, u.error))
         .collect();
     for container in listing.containers {
         match Record::read(&container.dir) {
-            Ok(Some(record)) => found.push(reconcile(Found { container, record })),
+            Ok(Some(record)) => found.push(reconcile(engine, Found { container, record })),
             Ok(None) => {}
             Err(e) => unreadable.push((container.config.id.clone(), e)),
         }
     }
-    found.sort_by(|a, b| b.record.created.cmp(&a.record.created));
+    found.sort_by_key(|f| std::cmp::Reverse(f.record.created));
     Ok((found, unreadable))
 }
 
 // ANCHOR: reconcile
 /// A running record without a live monitor is stale: the container died
 /// with its monitor (chapter 2's child has the parent-death signal).
-fn reconcile(mut found: Found) -> Found {
+fn reconcile(engine: &Engine, mut found: Found) -> Found {
     let stale = found.record.is_active() && !found.record.monitor_alive();
     if stale {
         let fixed = record::update(&found.container.dir, |r| {
@@ -86,6 +94,8 @@ fn reconcile(mut found: Found) -> Found {
         if let Ok(record) = fixed {
             found.record = record;
         }
+        // What the dead monitor held goes back now.
+        sweep(engine);
     }
     found
 }

@@ -29,10 +29,16 @@ fn main() {
     set_sink(Box::new(EngineSink));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            std::process::exit(0);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { ENGINE_ERROR } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
+            // One line, as every other error (clap adds a usage hint).
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("berth: {}", first.trim_start_matches("error: "));
+            std::process::exit(ENGINE_ERROR);
         }
     };
     exit_with(execute(cli));

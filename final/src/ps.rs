@@ -48,7 +48,7 @@ pub fn row(found: &Found, no_trunc: bool) -> Value {
         "RunningFor": format!("{} ago", human_duration(since(r.created))),
         "Status": status_text(found),
         "State": r.state.status.as_str(),
-        "Ports": r.host.ports.iter().map(|p| format!("{p}")).collect::<Vec<_>>().join(", "),
+        "Ports": r.host.ports.join(", "),
         "Names": r.name,
         "Labels": r.process.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Size": "0B",

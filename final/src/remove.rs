@@ -8,7 +8,9 @@ use crate::{Error, Result};
 pub fn rm(engine: &Engine, key: &str, force: bool) -> Result<String> {
     let store = engine.containers()?;
     // An unreadable record can only be removed by name, and by force.
-    if let ch04_overlay::store::Found::Unreadable(u) = store.lookup(key)? {
+    if let ch04_overlay::store::Found::Unreadable(u) =
+        store.lookup(key).map_err(crate::lookup::no_such(key))?
+    {
         if !force {
             return Err(Error::conflict(format!(
                 "the record of container {key} is unreadable ({}): `rm -f {key}` removes it",
@@ -18,13 +20,7 @@ pub fn rm(engine: &Engine, key: &str, force: bool) -> Result<String> {
         store.remove_unreadable(&u)?;
         return Ok(key.to_string());
     }
-    let container = store.find(key).map_err(|e| {
-        if e.is(ch01_chroot::error::ErrorKind::NotFound) {
-            Error::not_found(format!("No such container: {key}"))
-        } else {
-            e
-        }
-    })?;
+    let container = store.find(key).map_err(crate::lookup::no_such(key))?;
     if let Err(e) = crate::record::Record::read(&container.dir) {
         // The engine's record is unreadable: kept until named with -f.
         if !force {

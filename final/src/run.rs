@@ -54,7 +54,11 @@ pub fn exit_code(engine: &Engine, found: &crate::lookup::Found, ended: Ended) ->
         Ended::Detached => Ok(0),
         Ended::Exited(code) => {
             if found.record.host.auto_remove {
-                crate::stop::wait_exited(found, std::time::Duration::from_secs(30));
+                // --rm: the monitor removes it after sending the code.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while found.dir().exists() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
             }
             Ok(code)
         }

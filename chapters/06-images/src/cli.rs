@@ -98,6 +98,12 @@ impl ImageRunArgs {
     pub fn into_run(self, root: PathBuf) -> Result<(Spec, RunOptions)> {
         let mut words = self.image_and_command.into_iter();
         let image = words.next().unwrap_or_default();
+        // Options end at IMAGE, so a mistyped option lands here.
+        if image.starts_with('-') {
+            return Err(crate::Error::invalid(format!(
+                "unknown flag: {image} (see --help; options go before the image)"
+            )));
+        }
         let overrides = Overrides {
             entrypoint: self.entrypoint,
             command: words.collect(),

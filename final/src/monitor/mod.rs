@@ -76,6 +76,10 @@ impl ParentStep for RecordStep {
         let mut shared = self.0.borrow_mut();
         let pid = Owner::of_pid(ctx.child.as_raw() as u32);
         let _ = record::update(&shared.dir, |r| {
+            r.endpoint = match r.host.network_mode.as_str() {
+                "none" | "host" => None,
+                network => crate::endpoint::read(ctx.child.as_raw() as u32, network),
+            };
             r.state.status = Status::Running;
             r.state.pid = pid;
             r.state.started_at = now_nanos();

@@ -73,14 +73,20 @@ pub struct SpawnedMonitor {
 
 impl SpawnedMonitor {
     /// Blocks until the container runs (Ok) or the start failed.
-    pub fn wait_started(self) -> Result<()> {
-        let outcome = self.reader.receive();
-        // The monitor lives on in its own session; the kernel reparents it
-        // when we exit. (Not waited for: it runs as long as the container.)
-        std::mem::forget(self.child);
-        match outcome {
-            None => Ok(()),
-            Some(error) => Err(error),
+    pub fn wait_started(mut self) -> Result<()> {
+        match self.reader.receive() {
+            None => {
+                // The monitor lives on in its own session; the kernel
+                // reparents it when we exit (it runs as long as the container).
+                std::mem::forget(self.child);
+                Ok(())
+            }
+            Some(error) => {
+                // It exits after saying why: once it has, nothing of the
+                // start remains (its mount, cgroup, network are undone).
+                let _ = self.child.wait();
+                Err(error)
+            }
         }
     }
 }

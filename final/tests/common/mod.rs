@@ -155,8 +155,17 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
-        for id in ids.stdout.lines().filter(|l| !l.is_empty()) {
+        // The ids as they are (the scenario's output hides them).
+        let ids = std::process::Command::new(BIN)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--run-dir")
+            .arg(self.run_dir())
+            .args(["ps", "-aq", "--no-trunc"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.lines().filter(|l| !l.is_empty()) {
             let _ = self.berth(&["rm", "-f", id]);
         }
         let ls = self.berth(&["network", "ls"]);
@@ -164,6 +173,10 @@ impl Drop for Setup {
             if let Some(name) = line.split_whitespace().next() {
                 let _ = self.berth(&["network", "rm", name]);
             }
+        }
+        // The default network of this suite's tag: its bridge and chains.
+        if let Ok(host) = ch05_network::network::Host::new(self.root()).tagged(&self.tag) {
+            let _ = host.delete_network("bridge");
         }
     }
 }

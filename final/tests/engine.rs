@@ -1,0 +1,342 @@
+//! The engine's commands through the `berth` binary: attached runs and
+//! exit codes, exec, restart policies, a killed monitor, published ports,
+//! bad input; each test leaves nothing behind (its `Setup` removes what is
+//! left, and the tests check mounts and records themselves).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::Setup;
+
+fn run_attached(s: &Setup, options: &[&str], command: &[&str]) -> lab::scenario::Outcome {
+    let mut args = vec!["run", "--pull", "never", "--network", "none"];
+    args.extend(options);
+    args.push(&s.image);
+    args.extend(command);
+    s.berth(&args)
+}
+
+#[test]
+fn attached_run_forwards_output_and_exit_code() {
+    let s = Setup::new();
+    let out = run_attached(
+        &s,
+        &["--rm"],
+        &["sh", "-c", "echo out; echo err >&2; exit 3"],
+    );
+    out.expect_code(3);
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n");
+    // --rm: gone by the time run returns.
+    assert_eq!(s.containers(), 0);
+    // Docker's codes: 127 command not found, 126 cannot invoke.
+    let missing = run_attached(&s, &["--rm"], &["/no/such/command"]);
+    missing.expect_code(127);
+    let not_exec = run_attached(&s, &["--rm"], &["/etc/passwd"]);
+    not_exec.expect_code(126);
+    assert_eq!(
+        s.containers(),
+        0,
+        "a container that could not start is not kept"
+    );
+    // stdin with -i.
+    let cat = s
+        .scenario(&[
+            "run",
+            "--rm",
+            "-i",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            &s.image,
+            "cat",
+        ])
+        .stdin("piped in\n")
+        .run();
+    cat.expect_code(0);
+    assert_eq!(cat.stdout, "piped in\n");
+    assert!(s.mounts().is_empty());
+}
+
+#[test]
+fn exec_enters_the_running_container() {
+    let s = Setup::new();
+    s.run_detached(
+        &[
+            "--name",
+            "box",
+            "--network",
+            "none",
+            "--hostname",
+            "boxhost",
+        ],
+        &["sleep", "1000"],
+    );
+    s.wait_status("box", "running");
+    let out = s.berth(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo",
+    ]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "boxhost\nsleep 1000 \n");
+    s.berth(&["exec", "box", "sh", "-c", "exit 7"])
+        .expect_code(7);
+    s.berth(&["exec", "box", "/no/such"]).expect_code(127);
+    // The container's environment, and -e on top.
+    let env = s.berth(&["exec", "-e", "A=1", "box", "sh", "-c", "echo $A $HOSTNAME"]);
+    assert_eq!(env.stdout, "1 boxhost\n");
+    // Same confinement as the container: no CAP_SYS_ADMIN, so no mount.
+    let mount = s.berth(&["exec", "box", "mount", "-t", "tmpfs", "t", "/mnt"]);
+    assert_ne!(mount.code, 0, "exec must not escape chapter 7: {mount:?}");
+    // Not running: refused, 125.
+    s.berth(&["stop", "-t", "0", "box"]).expect_code(0);
+    let stopped = s.berth(&["exec", "box", "true"]);
+    stopped.expect_code(125);
+    assert!(stopped.stderr.contains("not running"), "{stopped:?}");
+}
+
+#[test]
+fn on_failure_restarts_exactly_as_asked() {
+    let s = Setup::new();
+    s.run_detached(
+        &[
+            "--name",
+            "flaky",
+            "--network",
+            "none",
+            "--restart",
+            "on-failure:2",
+        ],
+        &["sh", "-c", "echo try; exit 1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = s.inspect("flaky", "{{.State.Status}} {{.RestartCount}}");
+        if state == "exited 2" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.inspect("flaky", "{{.State.ExitCode}}"), "1");
+    let logs = s.berth(&["logs", "flaky"]);
+    assert_eq!(
+        logs.stdout, "try\ntry\ntry\n",
+        "the first run and two restarts"
+    );
+    // A stopped container is not restarted by `always`.
+    s.run_detached(
+        &[
+            "--name",
+            "always",
+            "--network",
+            "none",
+            "--restart",
+            "always",
+        ],
+        &["sleep", "1000"],
+    );
+    s.wait_status("always", "running");
+    s.berth(&["stop", "-t", "0", "always"]).expect_code(0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.inspect("always", "{{.State.Status}}"), "exited");
+}
+
+#[test]
+fn a_killed_monitor_is_reconciled() {
+    let s = Setup::new();
+    s.run_detached(
+        &["--name", "orphan", "--network", "none"],
+        &["sleep", "1000"],
+    );
+    s.wait_status("orphan", "running");
+    let pid: i32 = s.inspect("orphan", "{{.State.Pid}}").parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let monitor: i32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+    // The monitor is the container's parent, and ours to kill: we started it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its monitor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.inspect("orphan", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    let error = s.inspect("orphan", "{{.State.Error}}");
+    assert!(error.contains("monitor died"), "{error}");
+    // The next command's sweep reclaimed the mount.
+    s.berth(&["ps", "-a"]).expect_code(0);
+    assert!(s.mounts().is_empty(), "{:?}", s.mounts());
+    // And it starts again.
+    s.berth(&["start", "orphan"]).expect_code(0);
+    s.wait_status("orphan", "running");
+    s.berth(&["rm", "-f", "orphan"]).expect_code(0);
+    assert_eq!(s.containers(), 0);
+}
+
+#[test]
+fn published_port_answers_and_nothing_is_left() {
+    let s = Setup::new();
+    let port = lab::registry::free_port().unwrap();
+    let publish = format!("127.0.0.1:{port}:80");
+    s.run_detached(
+        &["--name", "web", "-p", &publish],
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /srv && echo hello-from-web > /srv/index.html && exec httpd -f -p 80 -h /srv",
+        ],
+    );
+    s.wait_status("web", "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let got = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut c| {
+            c.set_read_timeout(Some(Duration::from_secs(2)))?;
+            c.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
+            let mut text = String::new();
+            c.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match got {
+            Ok(text) if text.contains("hello-from-web") => break text,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!(
+                "no answer on {port}: {other:?}\n{:?}\n{:?}",
+                s.berth(&["logs", "web"]),
+                s.berth(&["ps", "-a"])
+            ),
+        }
+    };
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    let ip = s.inspect("web", "{{.NetworkSettings.IPAddress}}");
+    let _ = ip;
+    // httpd as pid 1 ignores SIGTERM: stop ends it with SIGKILL.
+    s.berth(&["stop", "-t", "1", "web"]).expect_code(0);
+    assert_eq!(s.inspect("web", "{{.State.ExitCode}}"), "137");
+    s.berth(&["rm", "web"]).expect_code(0);
+    assert!(s.mounts().is_empty());
+    let links: Vec<String> = s
+        .host_links()
+        .into_iter()
+        .filter(|l| l.starts_with("vb"))
+        .collect();
+    assert!(links.is_empty(), "veth pairs left: {links:?}");
+}
+
+#[test]
+fn bad_input_is_refused_and_creates_nothing() {
+    let s = Setup::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--pull", "never", "127.0.0.1:1/nope:latest", "true"],
+            "No such image",
+        ),
+        (
+            &["run", "--restart", "sometimes", "img", "true"],
+            "restart policy",
+        ),
+        (
+            &["run", "--no-such-flag", "img"],
+            "unknown flag: --no-such-flag",
+        ),
+        (&["run", "-m", "lots", "img"], "lots"),
+        (
+            &["run", "--log-opt", "max-file=3", "img"],
+            "max-file needs max-size",
+        ),
+        (&["rm", "nothing-here"], "No such container"),
+        (&["logs", "nothing-here"], "No such container"),
+    ];
+    for (args, says) in cases {
+        let out = s.berth(args);
+        out.expect_code(125);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "one line: {}",
+            out.stderr
+        );
+    }
+    // A name in use.
+    s.run_detached(
+        &["--name", "taken", "--network", "none"],
+        &["sleep", "1000"],
+    );
+    let again = s.berth(&[
+        "run", "-d", "--pull", "never", "--name", "taken", &s.image, "true",
+    ]);
+    again.expect_code(125);
+    assert!(again.stderr.contains("already in use"), "{}", again.stderr);
+    // Removing a running container needs -f.
+    let rm = s.berth(&["rm", "taken"]);
+    rm.expect_code(125);
+    assert!(rm.stderr.contains("rm -f"), "{}", rm.stderr);
+    s.berth(&["rm", "-f", "taken"]).expect_code(0);
+    assert_eq!(s.containers(), 0);
+    assert!(s.mounts().is_empty());
+}
+
+#[test]
+fn fifty_parallel_detached_runs() {
+    let s = Setup::new();
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let cmd = s.scenario(&["run", "-d", "--pull", "never", &s.image, "sleep", "1000"]);
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().expect_code(0);
+    }
+    let names = s.berth(&["ps", "--format", "{{.Names}} {{.NetworkSettings}}"]);
+    let _ = names;
+    let ps = s.berth(&["ps", "-q"]);
+    assert_eq!(ps.stdout.lines().count(), 50);
+    let ids: Vec<String> = s
+        .berth(&["ps", "-q", "--no-trunc"])
+        .stdout
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut ips = std::collections::BTreeSet::new();
+    let mut names = std::collections::BTreeSet::new();
+    for id in &ids {
+        let _ = id;
+    }
+    let all = s.berth(&["ps", "--format", "{{.Names}}"]);
+    for n in all.stdout.lines() {
+        names.insert(n.to_string());
+        ips.insert(s.inspect(n, "{{.NetworkSettings.IPAddress}}"));
+    }
+    assert_eq!(names.len(), 50, "distinct names");
+    let mut rm = vec!["rm", "-f"];
+    let all_names: Vec<String> = names.iter().cloned().collect();
+    rm.extend(all_names.iter().map(String::as_str));
+    s.berth(&rm).expect_code(0);
+    assert_eq!(s.containers(), 0);
+    assert!(s.mounts().is_empty());
+    let links: Vec<String> = s
+        .host_links()
+        .into_iter()
+        .filter(|l| l.starts_with("vb"))
+        .collect();
+    assert!(links.is_empty(), "veth pairs left: {links:?}");
+    let _ = ips;
+}
