@@ -66,6 +66,12 @@ pub fn all(engine: &Engine) -> Result<(Vec<Found>, Vec<Unreadable>)> {
     for container in listing.containers {
         match Record::read(&container.dir) {
             Ok(Some(record)) => found.push(reconcile(engine, Found { container, record })),
+            // No record and nobody creating it: a `create` killed between
+            // chapter 4's directory and the record (the record is written
+            // before the creator lets go). Nothing of it ever ran.
+            Ok(None) if container.user_pid().is_none() => {
+                let _ = engine.containers()?.remove(&container);
+            }
             Ok(None) => {}
             Err(e) => unreadable.push((container.config.id.clone(), e)),
         }

@@ -33,7 +33,7 @@ pub fn rm(engine: &Engine, key: &str, force: bool) -> Result<String> {
         return Ok(key.to_string());
     }
     let found = find(engine, key)?;
-    if found.record.is_active() {
+    if found.record.is_active() || found.record.monitor_alive() {
         if !force {
             return Err(Error::conflict(format!(
                 "cannot remove container {key}: it is {}: stop it first, or force remove with `rm -f`",

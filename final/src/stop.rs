@@ -60,21 +60,40 @@ pub fn kill_container(engine: &Engine, key: &str, signal: &str) -> Result<String
     Ok(key.to_string())
 }
 
-/// `rm -f`: SIGKILL, and wait until the monitor has torn down.
+/// `rm -f`: SIGKILL, and wait until the monitor has torn down. A monitor
+/// still starting the container (its command line was killed, say) gets
+/// a moment to get there; one that does not is killed itself, and the
+/// chapters' sweeps reclaim what it held.
 pub fn kill_and_wait(engine: &Engine, found: &Found) -> Result<()> {
-    let _ = engine;
     record::update(found.dir(), |r| r.state.stopped_by_user = true)?;
     thaw_if_paused(found);
-    if found.record.live_pid().is_some() {
-        signal_container(&found.record, Signal::SIGKILL)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let Some(record) = Record::read(found.dir())? else {
+            return Ok(()); // removed by its monitor (--rm)
+        };
+        if !record.monitor_alive() {
+            return Ok(());
+        }
+        if let Some(pid) = record.live_pid() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if Instant::now() >= deadline {
+            if let Some(monitor) = record.state.monitor.filter(|m| m.is_alive()) {
+                let _ = kill(
+                    nix::unistd::Pid::from_raw(monitor.pid as i32),
+                    Signal::SIGKILL,
+                );
+                while monitor.is_alive() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            crate::lookup::find(engine, &record.id)?;
+            crate::lookup::sweep(engine);
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    if !wait_exited(found, Duration::from_secs(20)) {
-        return Err(Error::engine(format!(
-            "container {} did not exit after SIGKILL",
-            found.record.name
-        )));
-    }
-    Ok(())
 }
 
 fn signal_container(record: &Record, signal: Signal) -> Result<()> {

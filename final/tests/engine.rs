@@ -326,6 +326,8 @@ fn fifty_parallel_detached_runs() {
         ips.insert(s.inspect(n, "{{.NetworkSettings.IPAddress}}"));
     }
     assert_eq!(names.len(), 50, "distinct names");
+    assert_eq!(ips.len(), 50, "distinct addresses: {ips:?}");
+    assert!(!ips.contains(""), "every container has an address");
     let mut rm = vec!["rm", "-f"];
     let all_names: Vec<String> = names.iter().cloned().collect();
     rm.extend(all_names.iter().map(String::as_str));
@@ -338,5 +340,4 @@ fn fifty_parallel_detached_runs() {
         .filter(|l| l.starts_with("vb"))
         .collect();
     assert!(links.is_empty(), "veth pairs left: {links:?}");
-    let _ = ips;
 }

@@ -107,7 +107,9 @@ impl Setup {
     pub fn wait_status(&self, container: &str, status: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let now = self.inspect(container, "{{.State.Status}}");
+            // (Not there yet is fine while waiting: a creation in progress.)
+            let out = self.berth(&["inspect", "--format", "{{.State.Status}}", container]);
+            let now = out.stdout.trim().to_string();
             if now == status {
                 return;
             }
