@@ -308,6 +308,9 @@ pub fn run() -> Result<()> {
             "every way out is blocked but the raw socket, which Docker's defaults allow too (--cap-drop NET_RAW stops it)"
         );
     }
+    if chapter.images {
+        show_engine(&target)?;
+    }
     println!();
     println!("and chapter 1's chroot escape:");
     show(&bin, &target, &["/chroot-escape"])?;
@@ -323,6 +326,122 @@ pub fn run() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The engine the chapters add up to: a container that outlives the
+/// command that started it, its log, exec, stop and rm.
+fn show_engine(target: &Target) -> Result<()> {
+    let status = Command::new(paths::cargo())
+        .current_dir(paths::workspace())
+        .args(["build", "--quiet", "--package", "berth"])
+        .status()?;
+    if !status.success() {
+        bail!("building berth failed");
+    }
+    let berth = paths::workspace_bin("berth");
+    let port = registry::free_port()?;
+    println!();
+    println!("the engine, berth: one monitor per container, no daemon");
+    let publish = format!("127.0.0.1:{port}:80");
+    let web = "mkdir -p /srv && echo hello from berth > /srv/index.html && exec httpd -f -v -p 80 -h /srv";
+    let steps: Vec<Vec<String>> = vec![
+        vec![
+            "run", "-d", "--name", "demo-web", "-p", &publish, "<image>", "sh", "-c", web,
+        ],
+        vec![
+            "ps",
+            "--format",
+            "table {{.Names}}\t{{.Status}}\t{{.Ports}}",
+        ],
+        vec![
+            "exec",
+            "demo-web",
+            "sh",
+            "-c",
+            "echo pid 1 is $(cat /proc/1/comm), hostname $(hostname)",
+        ],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(String::from).collect())
+    .collect();
+    let mut ok = true;
+    for step in &steps {
+        ok &= engine_step(&berth, target, step)?;
+    }
+    if ok {
+        println!("$ fetch http://127.0.0.1:{port}/ (from the host, through the published port)");
+        println!(
+            "{}",
+            fetch(port).unwrap_or_else(|e| format!("(no answer: {e})"))
+        );
+        println!();
+    }
+    for step in [
+        vec!["logs", "demo-web"],
+        vec!["stop", "-t", "1", "demo-web"],
+        vec![
+            "inspect",
+            "--format",
+            "exit code {{.State.ExitCode}} (httpd as pid 1 ignores SIGTERM: SIGKILL after the timeout)",
+            "demo-web",
+        ],
+        vec!["rm", "-f", "demo-web"],
+    ] {
+        let step: Vec<String> = step.into_iter().map(String::from).collect();
+        engine_step(&berth, target, &step)?;
+    }
+    Ok(())
+}
+
+fn engine_step(berth: &Path, target: &Target, args: &[String]) -> Result<bool> {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| crate::scenario::shell_quote(a))
+        .collect();
+    println!("$ berth {}", shown.join(" "));
+    let real: Vec<OsString> = args
+        .iter()
+        .map(|a| {
+            if a == "<image>" {
+                target.arg.clone()
+            } else {
+                a.into()
+            }
+        })
+        .collect();
+    let status = target.command(berth).args(&real).status()?;
+    if !status.success() {
+        println!("(exit {})", status.code().unwrap_or(-1));
+    }
+    println!();
+    Ok(status.success())
+}
+
+/// The first line and the body of `GET /` on 127.0.0.1:`port`.
+fn fetch(port: u16) -> Result<String> {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut c) => {
+                c.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+                let mut text = String::new();
+                c.read_to_string(&mut text)?;
+                let status = text.lines().next().unwrap_or_default().to_string();
+                let body = text
+                    .split("\r\n\r\n")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                return Ok(format!("{status}\n{body}"));
+            }
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Chapter 4 on: the container writes and deletes, its base stays whole.
