@@ -341,3 +341,34 @@ fn fifty_parallel_detached_runs() {
         .collect();
     assert!(links.is_empty(), "veth pairs left: {links:?}");
 }
+
+/// The parent of the container's first process: its monitor.
+fn monitor_of(s: &Setup, container: &str) -> u32 {
+    let pid: u32 = s.inspect(container, "{{.State.Pid}}").parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn monitors_run_from_one_shared_sealed_copy() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Setup::new();
+    s.run_detached(&["--name", "one", "--network", "none"], &["sleep", "1000"]);
+    s.run_detached(&["--name", "two", "--network", "none"], &["sleep", "1000"]);
+    s.wait_status("one", "running");
+    s.wait_status("two", "running");
+    let (a, b) = (monitor_of(&s, "one"), monitor_of(&s, "two"));
+    assert_ne!(a, b);
+    let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe(a).to_string_lossy().starts_with("/memfd:berth-runtime:"),
+        "sealed: {:?}",
+        exe(a)
+    );
+    let inode = |pid: u32| std::fs::metadata(format!("/proc/{pid}/exe")).unwrap().ino();
+    assert_eq!(inode(a), inode(b), "one copy, not one per monitor");
+    // Sealed: even root cannot open it for writing.
+    let write = std::fs::OpenOptions::new().write(true).open(format!("/proc/{a}/exe"));
+    assert!(write.is_err(), "the copy is writable");
+}

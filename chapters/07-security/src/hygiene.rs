@@ -34,10 +34,15 @@ pub fn run_from_sealed_copy() -> Result<()> {
     let fail = |what: &str, e: String| Error::engine(format!("sealed copy: {what}: {e}"));
     let mut exe =
         std::fs::File::open("/proc/self/exe").map_err(|e| fail("/proc/self/exe", e.to_string()))?;
-    let name = c"berth-runtime";
+    // Named after the file it copies, so that another process of the same
+    // binary can tell the copy is one of its own (see run_from_shared_copy).
+    let name = CString::new(copy_name()?).map_err(|e| fail("name", e.to_string()))?;
     // Close-on-exec: the copy itself does not see its own descriptor.
-    let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
-        .map_err(|e| fail("memfd_create", e.desc().into()))?;
+    let memfd = memfd_create(
+        name.as_c_str(),
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .map_err(|e| fail("memfd_create", e.desc().into()))?;
     let mut copy = std::fs::File::from(memfd);
     std::io::copy(&mut exe, &mut copy).map_err(|e| fail("copying", e.to_string()))?;
     let seals = SealFlag::F_SEAL_SEAL
@@ -45,6 +50,12 @@ pub fn run_from_sealed_copy() -> Result<()> {
         | SealFlag::F_SEAL_GROW
         | SealFlag::F_SEAL_WRITE;
     fcntl(&copy, FcntlArg::F_ADD_SEALS(seals)).map_err(|e| fail("sealing", e.desc().into()))?;
+    reexec(&copy)
+}
+// ANCHOR_END: sealed_copy
+
+/// Executes `file` with this process's arguments and environment.
+fn reexec(file: &std::fs::File) -> Result<()> {
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
         .collect();
@@ -56,13 +67,67 @@ pub fn run_from_sealed_copy() -> Result<()> {
             CString::new(entry).ok()
         })
         .collect();
-    let errno = match nix::unistd::fexecve(&copy, &args, &env) {
+    let errno = match nix::unistd::fexecve(file, &args, &env) {
         Ok(never) => match never {},
         Err(errno) => errno,
     };
-    Err(fail("fexecve", errno.desc().into()))
+    Err(Error::engine(format!(
+        "sealed copy: fexecve: {}",
+        errno.desc()
+    )))
 }
-// ANCHOR_END: sealed_copy
+
+/// `berth-runtime:DEV:INODE:SIZE:MTIME` of the running binary's file.
+fn copy_name() -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata("/proc/self/exe")
+        .map_err(|e| Error::engine(format!("sealed copy: /proc/self/exe: {e}")))?;
+    Ok(format!(
+        "berth-runtime:{}:{}:{}:{}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+    ))
+}
+
+// ANCHOR: shared_copy
+/// [`run_from_sealed_copy`] for an engine that keeps many processes of its
+/// binary alive (one monitor per container): a copy each would cost the
+/// binary's size per container, so the copy of process `holder`, already
+/// running sealed, is reused. `/proc/HOLDER/exe` opens that memfd itself;
+/// it is used only if it is sealed against writes and was made from this
+/// very file (its name says which). Otherwise a copy of our own.
+pub fn run_from_shared_copy(holder: Option<u32>) -> Result<()> {
+    if running_sealed() {
+        return Ok(());
+    }
+    if let Some(pid) = holder
+        && let Some(copy) = sealed_copy_of(pid)
+    {
+        reexec(&copy)?;
+    }
+    run_from_sealed_copy()
+}
+
+fn sealed_copy_of(pid: u32) -> Option<std::fs::File> {
+    let exe = format!("/proc/{pid}/exe");
+    let target = std::fs::read_link(&exe).ok()?;
+    let expected = format!("/memfd:{} (deleted)", copy_name().ok()?);
+    if target.to_string_lossy() != expected {
+        return None;
+    }
+    let copy = std::fs::File::open(&exe).ok()?;
+    let seals = fcntl(&copy, FcntlArg::F_GET_SEALS).ok()?;
+    let needed = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_WRITE
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW;
+    SealFlag::from_bits_truncate(seals)
+        .contains(needed)
+        .then_some(copy)
+}
+// ANCHOR_END: shared_copy
 
 /// Is this process running from a sealed copy (its exe a memfd)?
 pub fn running_sealed() -> bool {

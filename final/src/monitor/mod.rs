@@ -12,6 +12,7 @@
 //! back-off) or removes a `--rm` container. Nothing idles when nothing runs.
 
 pub mod io;
+pub mod sealed;
 pub mod spawn;
 
 use std::cell::RefCell;
