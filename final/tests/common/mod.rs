@@ -82,6 +82,7 @@ impl Setup {
             .args(args)
             .env(TAG_VAR, &self.tag)
             .replace(self.root().display().to_string(), "<root>")
+            .replace(self.run_dir().display().to_string(), "<run>")
             .replace(self.registry.host(), "127.0.0.1:PORT")
     }
 
