@@ -143,6 +143,7 @@ fn start(
     restartable: bool,
     containers: Vec<String>,
 ) -> Result<i32> {
+    // ANCHOR: restartable
     if restartable {
         let (found, _) = all(engine)?;
         let names: Vec<String> = found
@@ -162,6 +163,7 @@ fn start(
                 .map(|c| crate::start::start_detached(engine, c)),
         ));
     }
+    // ANCHOR_END: restartable
     if containers.is_empty() {
         return Err(Error::invalid(
             "start needs at least one container (or --restartable)",

@@ -9,6 +9,7 @@
 
 use std::io::{self, Read, Write};
 
+// ANCHOR: frame
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     Stdin(Vec<u8>),
@@ -38,6 +39,7 @@ impl Frame {
         out.extend_from_slice(&payload);
         out
     }
+    // ANCHOR_END: frame
 
     pub fn write_to(&self, to: &mut impl Write) -> io::Result<()> {
         to.write_all(&self.encode())

@@ -104,6 +104,7 @@ impl LogWriter {
     }
     // ANCHOR_END: write
 
+    // ANCHOR: rotate
     /// `log` becomes `log.1`, `log.1` becomes `log.2`..., the oldest beyond
     /// `max_files` goes.
     fn rotate(&mut self) -> std::io::Result<()> {
@@ -122,6 +123,7 @@ impl LogWriter {
         self.size = 0;
         Ok(())
     }
+    // ANCHOR_END: rotate
 }
 
 /// The log's files, oldest first: `log.N` ... `log.1`, `log`.

@@ -45,6 +45,7 @@ fn main() {
 }
 
 fn execute(cli: Cli) -> Result<i32> {
+    // ANCHOR: monitor_entry
     if let Command::Monitor { id, attach_first } = &cli.command {
         // The monitor clones containers: it runs from a sealed copy of
         // itself (chapter 7), and starts its successors from the real file.
@@ -58,6 +59,7 @@ fn execute(cli: Cli) -> Result<i32> {
         }
         return Ok(berth::monitor::main(&engine, id, *attach_first));
     }
+    // ANCHOR_END: monitor_entry
     if let Command::Container(berth::cli::ContainerCommand::Exec(_))
     | Command::Containers(berth::cli::ContainerCommand::Exec(_)) = &cli.command
     {

@@ -36,6 +36,7 @@ pub const RECORD: &str = "record.json";
 /// The container's lock, next to it.
 const LOCK: &str = "record.lock";
 
+// ANCHOR: status
 /// Where a container is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +63,7 @@ impl Status {
         }
     }
 }
+// ANCHOR_END: status
 
 /// What runs in the container, as `inspect` shows it under `Config`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +103,7 @@ pub struct Host {
     pub pids_limit: i64,
 }
 
+// ANCHOR: state
 /// The state machine's current values (`inspect`'s `State`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -121,6 +124,7 @@ pub struct State {
     /// "manually stopped").
     pub stopped_by_user: bool,
 }
+// ANCHOR_END: state
 
 impl Default for State {
     fn default() -> State {
@@ -174,6 +178,7 @@ impl Record {
         dir.join(RECORD)
     }
 
+    // ANCHOR: read_save
     /// Reads `dir/record.json`. Missing: `Ok(None)` (a container of a
     /// chapter binary, or one being created); unreadable: an error that
     /// says so and where (the file is left as it is).
@@ -203,6 +208,7 @@ impl Record {
             .map_err(|e| Error::engine(format!("encoding the container record: {e}")))?;
         write_atomic(&Record::path(dir), &json)
     }
+    // ANCHOR_END: read_save
 
     pub fn short_id(&self) -> &str {
         ch04_overlay::id::short_id(&self.id)
@@ -230,6 +236,7 @@ impl Record {
     }
 }
 
+// ANCHOR: update
 /// The container's lock: whoever changes the record holds it.
 pub fn lock(dir: &Path) -> Result<Flock<File>, Error> {
     lock_file(&dir.join(LOCK), FlockArg::LockExclusive)
@@ -244,3 +251,4 @@ pub fn update<T>(dir: &Path, change: impl FnOnce(&mut Record) -> T) -> Result<T,
     record.save(dir)?;
     Ok(out)
 }
+// ANCHOR_END: update

@@ -274,6 +274,7 @@ thread_local! {
     static EXIT_WRITE: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
 }
 
+// ANCHOR: container_stdio
 /// The container's fds 0, 1 and 2: a pty's slave with `-t`; otherwise
 /// pipes for stdout and stderr, and for stdin with `-i` (else /dev/null).
 fn container_stdio(record: &Record, io: &mut Io) -> Result<Vec<OwnedFd>> {
@@ -307,6 +308,7 @@ fn container_stdio(record: &Record, io: &mut Io) -> Result<Vec<OwnedFd>> {
     io.outputs.push((err_read, 1));
     Ok(vec![stdin, out_write, err_write])
 }
+// ANCHOR_END: container_stdio
 
 /// `run` without `-d`, `start -a`: the client connects before the container
 /// starts, so it sees all of its output. With a pty, its window size first.

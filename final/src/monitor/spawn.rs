@@ -71,6 +71,7 @@ pub struct SpawnedMonitor {
     reader: ch01_chroot::report::ReportReader,
 }
 
+// ANCHOR: wait_started
 impl SpawnedMonitor {
     /// Blocks until the container runs (Ok) or the start failed.
     pub fn wait_started(mut self) -> Result<()> {
@@ -90,6 +91,7 @@ impl SpawnedMonitor {
         }
     }
 }
+// ANCHOR_END: wait_started
 
 fn monitor_command(engine: &Engine, id: &str) -> Command {
     let mut command = Command::new(&engine.exe);
