@@ -67,6 +67,12 @@ fn execute(cli: Cli) -> Result<i32> {
         // went through `runc exec`).
         ch07_security::hygiene::run_from_sealed_copy()?;
     }
+    if !streams(&cli.command) {
+        // Output into a closed pipe (`berth ps | head -1`) ends us quietly,
+        // as any command-line tool, instead of a panic in `println!`.
+        // SAFETY: restoring a signal's default disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let engine = Engine::new(cli.root, cli.run_dir)?;
     match cli.command {
         Command::Container(c) | Command::Containers(c) => {
@@ -107,6 +113,21 @@ fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Monitor { .. } => Err(Error::engine("unreachable")),
+    }
+}
+
+/// Commands that relay a container's streams over sockets: a peer that
+/// goes away is an error they report, not a signal that kills them.
+fn streams(command: &Command) -> bool {
+    use berth::cli::ContainerCommand as C;
+    match command {
+        Command::Container(c) | Command::Containers(c) => {
+            matches!(
+                c,
+                C::Run(_) | C::Start { .. } | C::Attach { .. } | C::Exec(_)
+            )
+        }
+        _ => false,
     }
 }
 

@@ -362,13 +362,17 @@ fn monitors_run_from_one_shared_sealed_copy() {
     assert_ne!(a, b);
     let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert!(
-        exe(a).to_string_lossy().starts_with("/memfd:berth-runtime:"),
+        exe(a)
+            .to_string_lossy()
+            .starts_with("/memfd:berth-runtime:"),
         "sealed: {:?}",
         exe(a)
     );
     let inode = |pid: u32| std::fs::metadata(format!("/proc/{pid}/exe")).unwrap().ino();
     assert_eq!(inode(a), inode(b), "one copy, not one per monitor");
     // Sealed: even root cannot open it for writing.
-    let write = std::fs::OpenOptions::new().write(true).open(format!("/proc/{a}/exe"));
+    let write = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{a}/exe"));
     assert!(write.is_err(), "the copy is writable");
 }

@@ -48,14 +48,32 @@ fn detached_run_logs_stop_rm() {
 fn a_containers_life() {
     let s = Setup::new();
     let run = s.berth(&[
-        "run", "-d", "--pull", "never", "--name", "web", "--network", "none", &s.image,
-        "sh", "-c", "echo started; exec httpd -f -v -p 80 -h /",
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--name",
+        "web",
+        "--network",
+        "none",
+        &s.image,
+        "sh",
+        "-c",
+        "echo started; exec httpd -f -v -p 80 -h /",
     ]);
     run.expect_code(0);
     s.wait_status("web", "running");
-    let ps = s.berth(&["ps", "--format", "table {{.Names}}\\t{{.Image}}\\t{{.State}}"]);
+    let ps = s.berth(&[
+        "ps",
+        "--format",
+        "table {{.Names}}\\t{{.Image}}\\t{{.State}}",
+    ]);
     let exec = s.berth(&[
-        "exec", "web", "sh", "-c", "echo pid 1 is $(cat /proc/1/comm) on $(hostname | wc -c) characters of hostname",
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "echo pid 1 is $(cat /proc/1/comm) on $(hostname | wc -c) characters of hostname",
     ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let logs = loop {
@@ -67,7 +85,10 @@ fn a_containers_life() {
     };
     let stop = s.berth(&["stop", "-t", "1", "web"]);
     let inspect = s.berth(&[
-        "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", "web",
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+        "web",
     ]);
     let rm = s.berth(&["rm", "web"]);
     let ps_all = s.berth(&["ps", "-a", "--format", "{{.Names}}"]);

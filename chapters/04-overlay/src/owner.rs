@@ -77,19 +77,30 @@ pub fn start_time(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// True while process `pid` exists. Pid 0 is no process (to `kill(2)` it
-/// means "my process group"), so a name or file saying 0 names no one.
+/// True while process `pid` exists and has not exited. Pid 0 is no
+/// process (to `kill(2)` it means "my process group"), so a name or file
+/// saying 0 names no one; a zombie has exited, only its status is left
+/// for its parent to collect.
 pub fn process_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
-    if pid == 0 {
+    if pid == 0 || is_zombie(pid) {
         return false;
     }
     !matches!(
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
         Err(nix::errno::Errno::ESRCH)
     )
+}
+
+/// The state field of `/proc/PID/stat` says `Z` (or `X`, being reaped).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X")
+    })
 }
 
 #[cfg(test)]
