@@ -87,7 +87,11 @@ fn push_with_history(s: &Setup, dir: &Path, tag: &str) -> String {
         "created": "2024-03-01T10:20:30.5Z",
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Cmd": ["sh"], "Labels": {"team": "berth"}},
+        "config": {
+            "Cmd": ["sh"],
+            "Env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin", "MARK=new"],
+            "Labels": {"team": "berth"}
+        },
         "rootfs": {"type": "layers", "diff_ids": [sha256(&tar)]},
         "history": [
             {"created": "2024-03-01T10:20:00Z",
@@ -405,6 +409,11 @@ fn rmi_force_untags_and_prune_removes_dangling_images() {
 fn history_created_and_a_moved_tag() {
     let s = Setup::new();
     let old = ids(&s, &[]);
+    let mark = ["sh", "-c", "echo ${MARK:-old}"];
+    let mut create = vec!["create", "--name", "before", "--pull", "never"];
+    create.extend(["--network", "none", &s.image]);
+    create.extend(mark);
+    berth(&s, &create).expect_code(0);
     // The tag moves in the registry to an image with a date and history.
     let layout = s.tmp.path().join("history-layout");
     let moved = push_with_history(&s, &layout, "engine");
@@ -439,6 +448,31 @@ fn history_created_and_a_moved_tag() {
     let new = ids(&s, &["--filter", "dangling=false"]);
     assert_eq!(new.len(), 1);
     assert_ne!(new, old);
+    // The container made before starts from its own image (by id); a new
+    // one from the tag's new image.
+    let before = berth(&s, &["start", "-a", "before"]);
+    before.expect_code(0);
+    assert_eq!(before.stdout, "old\n");
+    let mut run = vec![
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        &s.image,
+    ];
+    run.extend(mark);
+    let after = berth(&s, &run);
+    after.expect_code(0);
+    assert_eq!(after.stdout, "new\n");
+    // The container holds the dangling image: prune keeps it, rmi refuses.
+    let prune = berth(&s, &["image", "prune", "-f"]);
+    prune.expect_code(0);
+    assert_eq!(prune.stdout, "Total reclaimed space: 0B\n");
+    let refused = berth(&s, &["rmi", "-f", &old[0]]);
+    refused.expect_code(125);
+    assert!(refused.stderr.contains("no tag left"), "{}", refused.stderr);
 
     let created = berth(
         &s,

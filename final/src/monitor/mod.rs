@@ -225,9 +225,10 @@ fn prepare(
     options.pull = ch06_images::run::PullPolicy::Never;
     // The image the container was made from, by id: its name may have
     // moved to another image (a newer pull, `tag`) or gone (`rmi -f`).
+    // Failing that, the name (whose error then says what is missing).
     let created_from = options.image.to_string();
-    if let Some(name) =
-        crate::images::catalog::name_for_id(engine, &record.image_id, &created_from)?
+    if let Ok(Some(name)) =
+        crate::images::catalog::name_for_id(engine, &record.image_id, &created_from)
     {
         options.image = ch06_images::reference::Reference::parse(&name)?;
     }
