@@ -25,7 +25,7 @@ pub enum ImageCommand {
     #[command(alias = "list")]
     Ls(ListArgs),
     /// Remove images (refused while a container uses one, unless -f).
-    #[command(alias = "remove", alias = "rmi")]
+    #[command(alias = "remove")]
     Rm(RemoveArgs),
     /// Give an image another name: TARGET refers to SOURCE.
     Tag(TagArgs),
