@@ -63,6 +63,12 @@ pub enum Command {
         #[arg(long)]
         attach_first: bool,
     },
+    /// `images`, `rmi`, `tag`, `history`: the short forms of `image ...`.
+    #[command(flatten)]
+    ImageShortcut(crate::images::ImageShortcut),
+    /// Manage images: ls, rm, tag, inspect, history, prune, pull.
+    #[command(name = "image", subcommand)]
+    Image(crate::images::ImageCommand),
 }
 
 #[derive(Subcommand)]

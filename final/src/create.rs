@@ -69,8 +69,9 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let image = ch06_images::run::ensure_image(&images, &options)?;
     // Held until the container names the layers as its lowers (rmi waits).
     let image_lock = images.lock()?;
-    let (_, config, layers) = images.image(&image)?;
-    let image_id = images.lookup(&image)?.manifest;
+    let (manifest, config, layers) = images.image(&image)?;
+    // Docker's image id: the config's digest (what `images` shows).
+    let image_id = manifest.config.digest;
     let image_config = config.config.unwrap_or_default();
     let mut overrides = options.overrides.clone();
     overrides.env = env_file.iter().cloned().chain(overrides.env).collect();

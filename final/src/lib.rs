@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod exec;
 pub mod format;
 pub mod frames;
+pub mod images;
 pub mod inspect;
 pub mod logfile;
 pub mod logs;

@@ -82,23 +82,14 @@ fn execute(cli: Cli) -> Result<i32> {
             quiet,
             registry,
             reference,
-        } => {
-            let store = engine.images()?;
-            let reference = ch06_images::reference::Reference::parse(&reference)?;
-            let progress = if quiet {
-                ch06_images::progress::Progress::Hidden
-            } else {
-                ch06_images::progress::Progress::auto()
-            };
-            let pulled =
-                ch06_images::pull::pull(&store, &reference, &registry.pull_options()?, &progress)?;
-            if !quiet {
-                println!("Digest: {}", pulled.digest);
-                println!("Status: Downloaded image for {}", pulled.name);
-            }
-            println!("{}", pulled.name);
-            Ok(0)
-        }
+        } => berth::images::pull::pull(
+            &engine,
+            berth::images::pull::PullArgs {
+                quiet,
+                registry,
+                reference,
+            },
+        ),
         Command::Network(command) => command.execute(&engine.root),
         Command::Info => {
             let layout = ch03_cgroups::Layout::detect()?;
@@ -113,6 +104,8 @@ fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Monitor { .. } => Err(Error::engine("unreachable")),
+        Command::ImageShortcut(c) => berth::images::execute(&engine, c.into()),
+        Command::Image(c) => berth::images::execute(&engine, c),
     }
 }
 

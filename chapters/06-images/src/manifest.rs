@@ -60,9 +60,16 @@ pub struct Manifest {
     pub layers: Vec<Descriptor>,
 }
 
-/// The image config: platform, run defaults, and the layers' diff_ids.
+/// The image config: platform, run defaults, and the layers' diff_ids;
+/// when and how it was built (`created`, `history`), for `images` and
+/// `history`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// RFC 3339, when the image was built (absent in some images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     #[serde(default)]
     pub architecture: String,
     #[serde(default)]
@@ -70,6 +77,23 @@ pub struct ImageConfig {
     #[serde(default)]
     pub config: Option<ContainerConfig>,
     pub rootfs: RootFs,
+    /// One entry per build step, oldest first; the steps that made no
+    /// layer (`empty_layer`) are skipped when pairing entries with layers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+}
+
+/// One build step of an image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
 }
 
 /// The defaults `docker run` starts from.

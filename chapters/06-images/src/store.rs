@@ -8,6 +8,11 @@
 //! <root>/refs.lock              flock held while refs.json changes
 //! ```
 //!
+//! A tag that moves to another image (a newer pull, `tag`) does not lose
+//! the old one: if no other name reaches it, it stays under its digest
+//! name (`busybox@sha256:...`), untagged ("dangling", as Docker says),
+//! until `rmi` or `image prune` removes it; nothing is left unreachable.
+//!
 //! A blob appears under its name only after its content was hashed and
 //! matched the name, so a name always means the right bytes; an
 //! interrupted pull leaves at most a `.tmp-*` file that is never read.
@@ -42,12 +47,20 @@ pub struct ImageRecord {
     pub size: u64,
 }
 
-/// One line of `images`.
+/// One line of `images`: one name of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
+    /// The name in the store, e.g. `127.0.0.1:5000/app:v1` or `app@sha256:...`.
+    pub name: String,
     pub repository: String,
+    /// `<none>` for a digest name.
     pub tag: String,
+    /// What the name resolved to when pulled (index or manifest).
     pub digest: String,
+    /// The image's id, as Docker's: its config's digest.
+    pub id: String,
+    /// When the image was built (the config's `created`), if it says.
+    pub created: Option<String>,
     pub size: u64,
 }
 
@@ -57,6 +70,8 @@ pub struct Removed {
     pub untagged: String,
     pub blobs: Vec<Digest>,
     pub layers: Vec<Digest>,
+    /// Bytes freed: the deleted blobs and unpacked layers.
+    pub reclaimed: u64,
 }
 
 /// A store rooted at a directory.
@@ -261,13 +276,41 @@ impl Store {
         write_atomic(&self.refs_path(), &json)
     }
 
+    // ANCHOR: tags
     /// Points `name` at an image (under the lock).
     pub fn set_ref(&self, name: &str, record: ImageRecord) -> Result<()> {
         let _lock = self.lock()?;
         let mut refs = self.refs()?;
-        refs.insert(name.to_string(), record);
+        retarget(&mut refs, name, record);
         self.write_refs(&refs)
     }
+
+    /// `tag`: `target` names the image `source` names.
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut refs = self.refs()?;
+        let record = refs
+            .get(source)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("No such image: {source}")))?;
+        retarget(&mut refs, target, record);
+        self.write_refs(&refs)
+    }
+
+    /// Drops the name but keeps the image (`rmi -f` of an image a
+    /// container uses): under its digest name if no other name reaches
+    /// it, which is returned.
+    pub fn untag(&self, name: &str) -> Result<Option<String>> {
+        let _lock = self.lock()?;
+        let mut refs = self.refs()?;
+        let record = refs
+            .remove(name)
+            .ok_or_else(|| Error::not_found(format!("No such image: {name}")))?;
+        let kept = keep_untagged(&mut refs, name, record);
+        self.write_refs(&refs)?;
+        Ok(kept)
+    }
+    // ANCHOR_END: tags
 
     /// The image behind `name`.
     pub fn lookup(&self, name: &str) -> Result<ImageRecord> {
@@ -279,13 +322,7 @@ impl Store {
     /// The manifest, config and unpacked layer directories (bottom first)
     /// of the image behind `name`: what chapter 4 stacks as lower layers.
     pub fn image(&self, name: &str) -> Result<(Manifest, ImageConfig, Vec<PathBuf>)> {
-        let record = self.lookup(name)?;
-        let manifest: Manifest = parse_json(
-            "manifest",
-            &self.read_blob(&Digest::parse(&record.manifest)?)?,
-        )?;
-        let config: ImageConfig =
-            parse_json("image config", &self.read_blob(&manifest.config.digest()?)?)?;
+        let (manifest, config) = self.describe(&self.lookup(name)?)?;
         let mut layers = Vec::new();
         for diff_id in &config.rootfs.diff_ids {
             let path = self.layer_path(&Digest::parse(diff_id)?);
@@ -299,21 +336,36 @@ impl Store {
         Ok((manifest, config, layers))
     }
 
+    /// The manifest and config of an image; the config's digest
+    /// (`manifest.config.digest`) is the image's id.
+    pub fn describe(&self, record: &ImageRecord) -> Result<(Manifest, ImageConfig)> {
+        let manifest: Manifest = parse_json(
+            "manifest",
+            &self.read_blob(&Digest::parse(&record.manifest)?)?,
+        )?;
+        let config: ImageConfig =
+            parse_json("image config", &self.read_blob(&manifest.config.digest()?)?)?;
+        Ok((manifest, config))
+    }
+
     /// `images`: one row per reference.
     pub fn images(&self) -> Result<Vec<ImageRow>> {
-        Ok(self
-            .refs()?
+        self.refs()?
             .into_iter()
             .map(|(name, record)| {
+                let (manifest, config) = self.describe(&record)?;
                 let (repository, tag) = split_name(&name);
-                ImageRow {
+                Ok(ImageRow {
                     repository,
                     tag,
                     digest: record.index.clone().unwrap_or(record.manifest.clone()),
+                    id: manifest.config.digest,
+                    created: config.created,
                     size: record.size,
-                }
+                    name,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Everything an image record uses: blobs and unpacked layers.
@@ -405,20 +457,58 @@ impl Store {
         for layer in layers {
             let path = self.layer_path(&layer);
             if path.exists() {
+                removed.reclaimed += tree_size(&path);
                 remove_dir(&path)?;
                 removed.layers.push(layer);
             }
         }
         for blob in blobs {
             let path = self.blob_path(&blob);
-            if path.exists() {
+            if let Ok(meta) = fs::metadata(&path) {
                 fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+                removed.reclaimed += meta.len();
                 removed.blobs.push(blob);
             }
         }
         Ok(removed)
     }
     // ANCHOR_END: remove
+}
+
+/// Points `name` at `record`; the image it named before stays under its
+/// digest name when no other name reaches it.
+fn retarget(refs: &mut BTreeMap<String, ImageRecord>, name: &str, record: ImageRecord) {
+    if let Some(old) = refs.insert(name.to_string(), record) {
+        keep_untagged(refs, name, old);
+    }
+}
+
+/// Keeps `record`, which `name` no longer names, as `repository@manifest`
+/// unless another name reaches its manifest; the name it was kept under.
+fn keep_untagged(
+    refs: &mut BTreeMap<String, ImageRecord>,
+    name: &str,
+    record: ImageRecord,
+) -> Option<String> {
+    if refs.values().any(|r| r.manifest == record.manifest) {
+        return None;
+    }
+    let kept = format!("{}@{}", split_name(name).0, record.manifest);
+    refs.insert(kept.clone(), record);
+    Some(kept)
+}
+
+/// The bytes of the regular files under `path` (what deleting it frees).
+fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 /// Deletes the temporaries in `dir` whose writer is gone (chapter 4's
@@ -568,6 +658,73 @@ mod tests {
         Store::open(dir.path()).unwrap();
         assert!(!blobs.join(".tmp-2147483646-0").exists());
         assert!(blobs.join(&live).exists());
+    }
+
+    /// A stored image with no layers: its config says `created`.
+    fn fake_image(store: &Store, created: &str) -> ImageRecord {
+        let config = format!(
+            r#"{{"created":"{created}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+        );
+        let config_digest = Digest::of(config.as_bytes());
+        store.put_blob(config.as_bytes(), &config_digest).unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+            crate::manifest::OCI_CONFIG,
+            config.len()
+        );
+        let manifest_digest = Digest::of(manifest.as_bytes());
+        store
+            .put_blob(manifest.as_bytes(), &manifest_digest)
+            .unwrap();
+        ImageRecord {
+            manifest: manifest_digest.to_string(),
+            index: None,
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn a_moved_tag_leaves_the_old_image_untagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let old = fake_image(&store, "2020-01-01T00:00:00Z");
+        let new = fake_image(&store, "2021-01-01T00:00:00Z");
+        store.set_ref("app:v1", old.clone()).unwrap();
+        store.tag("app:v1", "app:stable").unwrap();
+        // Moving one of two names keeps nothing extra: the other reaches it.
+        store.set_ref("app:v1", new.clone()).unwrap();
+        assert_eq!(store.refs().unwrap().len(), 2);
+        // Moving the last name keeps the image under its digest name.
+        store.tag("app:v1", "app:stable").unwrap();
+        let refs = store.refs().unwrap();
+        let kept = format!("app@{}", old.manifest);
+        assert_eq!(refs.get(&kept), Some(&old), "{refs:?}");
+        let rows = store.images().unwrap();
+        let row = rows.iter().find(|r| r.name == kept).unwrap();
+        assert_eq!(
+            (row.repository.as_str(), row.tag.as_str()),
+            ("app", "<none>")
+        );
+        assert_eq!(row.created.as_deref(), Some("2020-01-01T00:00:00Z"));
+        assert!(row.id.starts_with("sha256:"));
+        // untag: one of two names just goes; the last stays as a digest name.
+        assert_eq!(store.untag("app:stable").unwrap(), None);
+        assert_eq!(
+            store.untag("app:v1").unwrap(),
+            Some(format!("app@{}", new.manifest))
+        );
+        let err = store.tag("app:nope", "app:x").unwrap_err();
+        assert_eq!(err.message, "No such image: app:nope");
+        // rmi of both digest names leaves an empty store.
+        for name in store.refs().unwrap().into_keys() {
+            assert!(store.remove(&name).unwrap().reclaimed > 0);
+        }
+        assert!(
+            fs::read_dir(dir.path().join("blobs/sha256"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 
     #[test]

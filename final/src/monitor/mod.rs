@@ -224,6 +224,15 @@ fn prepare(
     let security = create.security.options()?;
     let (mut spec, mut options) = create.image.into_run(engine.root.clone())?;
     options.pull = ch06_images::run::PullPolicy::Never;
+    // The image the container was made from, by id: its name may have
+    // moved to another image (a newer pull, `tag`) or gone (`rmi -f`).
+    // Failing that, the name (whose error then says what is missing).
+    let created_from = options.image.to_string();
+    if let Ok(Some(name)) =
+        crate::images::catalog::name_for_id(engine, &record.image_id, &created_from)
+    {
+        options.image = ch06_images::reference::Reference::parse(&name)?;
+    }
     options.quiet = true;
     options.container.storage.existing = Some(container.clone());
 
