@@ -84,7 +84,10 @@ fn passes(found: &Found, filter: &str) -> Result<bool> {
             Some((k, v)) => r.process.labels.get(k).is_some_and(|l| l == v),
             None => r.process.labels.contains_key(value),
         },
-        "ancestor" => r.image == value || r.image_id.starts_with(value),
+        "ancestor" => {
+            let id = r.image_id.trim_start_matches("sha256:");
+            r.image == value || id.starts_with(value.trim_start_matches("sha256:"))
+        }
         "exited" => r.state.status == Status::Exited && r.state.exit_code.to_string() == value,
         _ => {
             return Err(Error::invalid(format!(
