@@ -86,14 +86,27 @@ pub fn monitor_of(berth: &Berth, id: &str) -> Result<i32> {
     Ok(monitor)
 }
 
-/// The monitor's memory for one idle container, which is then removed.
-pub fn one_monitor(berth: &Berth, image: &str) -> Result<Usage> {
+/// The monitor's memory for one idle container, which is then removed,
+/// and the size of the sealed copy of berth it runs from, if it does.
+pub fn one_monitor(berth: &Berth, image: &str) -> Result<(Usage, Option<u64>)> {
     let id = berth.run_idle(image, &["sleep", "1000"])?;
-    let measured = monitor_of(berth, &id).and_then(usage);
+    let measured = monitor_of(berth, &id).and_then(|pid| Ok((usage(pid)?, sealed_copy_size(pid))));
     let removed = berth.remove(std::slice::from_ref(&id));
-    let usage = measured?;
+    let measured = measured?;
     removed?;
-    Ok(usage)
+    Ok(measured)
+}
+
+/// The size of the memfd `pid` runs from (chapter 7's sealed copy of the
+/// binary): memory of its own, whole, mapped or not, for the process's life.
+pub fn sealed_copy_size(pid: i32) -> Option<u64> {
+    let exe = format!("/proc/{pid}/exe");
+    let target = std::fs::read_link(&exe).ok()?;
+    target
+        .to_string_lossy()
+        .starts_with("/memfd:")
+        .then(|| std::fs::metadata(&exe).ok().map(|m| m.len()))
+        .flatten()
 }
 
 /// conmon's memory for one idle podman container; `None` when podman

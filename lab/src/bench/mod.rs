@@ -385,10 +385,15 @@ fn measure_memory(
         )
     };
     println!();
-    show(
-        "berth monitor, one idle container",
-        &memory::one_monitor(berth, image)?,
-    );
+    let (monitor, sealed) = memory::one_monitor(berth, image)?;
+    show("berth monitor, one idle container", &monitor);
+    if let Some(bytes) = sealed {
+        println!(
+            "{:<50} {:>6.1} MiB (a memfd, the monitor's own for its life)",
+            "berth monitor's sealed copy of berth",
+            mib(bytes / 1024)
+        );
+    }
     match podman.then(|| memory::conmon(image)).flatten() {
         Some(u) => show("conmon, one idle podman container", &u),
         None => println!("conmon: not measured (podman not available)"),
