@@ -198,3 +198,29 @@ pub fn median(all: &[Usage], field: fn(&Usage) -> u64) -> u64 {
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id() as i32;
+        assert_eq!(parent_of(me).unwrap(), nix::unistd::getppid().as_raw());
+        let u = usage(me).unwrap();
+        assert!(u.rss >= u.pss && u.pss >= u.uss && u.uss > 0, "{u:?}");
+        assert!(mem_available().unwrap() > 0);
+        // The test binary is a file, not a sealed copy.
+        assert_eq!(sealed_copy_size(me), None);
+    }
+
+    #[test]
+    fn median_of_usages() {
+        let at = |rss| Usage {
+            rss,
+            ..Usage::default()
+        };
+        assert_eq!(median(&[at(3), at(1), at(2)], |u| u.rss), 2);
+        assert_eq!(median(&[], |u| u.rss), 0);
+    }
+}
