@@ -1,27 +1,40 @@
 //! `cargo lab bench`: how long a container takes to start and stop, by
-//! network mode, side by side in one interleaved run. Measurement only:
-//! nothing here is asserted by a test (timings depend on the machine).
+//! engine and network mode, side by side in one interleaved run, and what
+//! an idle container costs in memory. Measurement only: nothing here is
+//! asserted by a test (timings depend on the machine).
 //!
 //! Each round runs every variant once per repetition, in turn, so a slow
 //! moment of the machine hits all of them alike; the medians are printed.
-//! The variants: `ch05-network run --rm` on the fixture root and
-//! `ch06-images run --rm` of the fixture image (from a local registry),
-//! each with `--network none`, the default bridge and `-p PORT:80`; then
-//! N parallel bridge starts of chapter 5, wall time. Docker and podman
-//! join in when installed and answering (`docker info`, `podman info`),
-//! running the same image pulled from the same local registry; nothing is
-//! installed for them. runc is left out (it needs a bundle, not an image).
+//! The variants: `ch05-network run --rm` on the fixture root,
+//! `ch06-images run --rm` and `berth run --rm` of the fixture image (from a
+//! local registry), each with `--network none`, the default bridge and
+//! `-p PORT:80`; `berth run -d` (the time until it returns; the container
+//! is removed outside the timed part); `runc run` of a bundle made from the
+//! fixture root, when runc is installed. Docker and podman join in when
+//! installed and answering (`docker info`, `podman info`), running the
+//! same image pulled from the same local registry; nothing is installed
+//! for them. Then N parallel bridge starts of chapter 5, wall time; the
+//! memory of berth's monitor for one idle container (and conmon's, when
+//! podman runs); and the host memory `--idle N` idle containers take.
 //!
 //! The networks live on a bridge and chains of the bench's own
 //! (`BERTH_NETWORK_TAG`), removed at the end with the state roots.
 
+mod berth;
+mod interrupt;
+mod memory;
+mod runc;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::{fixture, paths, registry};
+use berth::Berth;
+use memory::{Usage, mib};
 
 /// `cargo lab bench` options.
 #[derive(clap::Args, Debug, Clone)]
@@ -38,16 +51,48 @@ pub struct BenchArgs {
     /// Rounds of the parallel measurement.
     #[arg(long, default_value_t = 3)]
     pub parallel_rounds: usize,
-    /// Where ch05-network and ch06-images are (default: a release build of
-    /// this workspace). Repeat it to compare builds in the same interleaved run.
+    /// Idle berth containers to start for the host memory they take (0: skip).
+    #[arg(long, default_value_t = 200)]
+    pub idle: usize,
+    /// Where ch05-network, ch06-images and berth are (default: a release
+    /// build of this workspace). Repeat it to compare builds in the same
+    /// interleaved run.
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Vec<PathBuf>,
 }
 
+/// Untimed work after a timed run, given what it printed.
+type After = Box<dyn FnMut(&Output) -> Result<()>>;
+
 struct Variant {
     name: String,
     command: Command,
+    /// Removing what the run left (a detached container), untimed.
+    after: Option<After>,
     times: Vec<Duration>,
+}
+
+impl Variant {
+    fn new(name: String, command: Command) -> Variant {
+        Variant {
+            name,
+            command,
+            after: None,
+            times: vec![],
+        }
+    }
+
+    /// One run: the time it took; then the untimed work after it.
+    fn time(&mut self) -> Result<Duration> {
+        interrupt::check()?;
+        let start = Instant::now();
+        let out = check(&mut self.command)?;
+        let time = start.elapsed();
+        if let Some(after) = &mut self.after {
+            after(&out)?;
+        }
+        Ok(time)
+    }
 }
 
 /// Runs the bench and prints its table.
@@ -61,6 +106,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.bin_dir.clone()
     };
     let rootfs = fixture::ensure()?;
+    interrupt::catch()?;
     let work = tempfile::Builder::new().prefix("berth-bench-").tempdir()?;
     let registry = registry::Registry::start()?;
     let image = registry::seed_layers(&work.path().join("layout"), &registry)?;
@@ -75,6 +121,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // installations would have.
     let id = std::process::id() % 100_000;
     let mut setups = vec![];
+    let mut berths = vec![];
     let mut variants = vec![];
     for (k, dir) in bin_dirs.iter().enumerate() {
         let label = if bin_dirs.len() > 1 {
@@ -117,34 +164,95 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped());
-                variants.push(Variant {
-                    name: format!("{engine} run --rm {mode}{label}"),
+                variants.push(Variant::new(
+                    format!("{engine} run --rm {mode}{label}"),
                     command,
-                    times: vec![],
-                });
+                ));
             }
         }
         setups.push(Setup {
-            label,
+            label: label.clone(),
             ch05,
             root5,
             tag5,
             root6,
             tag6,
         });
+        let bin = dir.join("berth");
+        if !bin.is_file() {
+            eprintln!("berth: not measured{label} (no {})", bin.display());
+            continue;
+        }
+        let berth = Rc::new(Berth::new(
+            bin,
+            work.path().join(format!("{k}/berth")),
+            work.path().join(format!("r{k}")),
+            format!("b{id}{k}z"),
+        ));
+        berths.push(Rc::clone(&berth));
+        berth.pull(&registry.host(), &image)?;
+        variants.extend(berth_variants(&berth, &image, &modes, &label));
     }
+    let runc = runc::Runc::prepare(&work.path().join("runc"), &rootfs)?;
+    match &runc {
+        Some(runc) => variants.push(Variant::new(
+            "runc run (own network namespace)".into(),
+            runc.run_command(),
+        )),
+        None => eprintln!("runc: not installed"),
+    }
+    let mut podman = false;
     for engine in ["docker", "podman"] {
         match foreign_variants(engine, &image, &modes) {
-            Some(more) => variants.extend(more),
+            Some(more) => {
+                podman |= engine == "podman";
+                variants.extend(more);
+            }
             None => eprintln!("{engine}: not measured (not installed, or not answering)"),
         }
     }
-    let result = measure(args, &mut variants, &setups, &rootfs);
+    let result = measure(args, &mut variants, &setups, &rootfs)
+        .and_then(|()| measure_memory(args, berths.first().map(|b| &**b), &image, podman));
+    // Containers first (berth's and runc's), then networks and state roots.
+    drop(variants);
+    drop(berths);
+    drop(runc);
     for s in &setups {
         cleanup(&[(&s.root5, &s.tag5), (&s.root6, &s.tag6)]);
     }
     drop(registry);
     result
+}
+
+/// `berth run --rm` in each mode, and `berth run -d` (until it returns;
+/// the container is removed after the timed part).
+fn berth_variants(
+    berth: &Rc<Berth>,
+    image: &str,
+    modes: &[(&str, Vec<&str>)],
+    label: &str,
+) -> Vec<Variant> {
+    let mut variants: Vec<Variant> = modes
+        .iter()
+        .map(|(mode, flags)| {
+            let mut args = vec!["run", "--rm"];
+            args.extend(flags);
+            args.extend([image, "/bin/true"]);
+            let mut command = berth.command(&args);
+            command.stdout(Stdio::null());
+            Variant::new(format!("berth run --rm {mode}{label}"), command)
+        })
+        .collect();
+    let remover = Rc::clone(berth);
+    variants.push(Variant {
+        name: format!("berth run -d none, until it returns{label}"),
+        command: berth.command(&["run", "-d", "--network", "none", image, "sleep", "1000"]),
+        after: Some(Box::new(move |out: &Output| {
+            remover.remove(&[berth::container_id(&out.stdout)?])
+        })),
+        times: vec![],
+    });
+    variants
 }
 
 /// One build's binaries, state roots and tags.
@@ -194,11 +302,7 @@ fn foreign_variants(
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped());
-                Variant {
-                    name: format!("{engine} run --rm {mode}"),
-                    command,
-                    times: vec![],
-                }
+                Variant::new(format!("{engine} run --rm {mode}"), command)
             })
             .collect(),
     )
@@ -212,14 +316,13 @@ fn measure(
 ) -> Result<()> {
     // One of each first: the networks are created, the caches warm.
     for v in variants.iter_mut() {
-        check(&mut v.command)?;
+        v.time().with_context(|| v.name.clone())?;
     }
     for round in 0..args.rounds {
         for _ in 0..args.runs {
             for v in variants.iter_mut() {
-                let start = Instant::now();
-                check(&mut v.command).with_context(|| v.name.clone())?;
-                v.times.push(start.elapsed());
+                let time = v.time().with_context(|| v.name.clone())?;
+                v.times.push(time);
             }
         }
         eprintln!("round {}/{} done", round + 1, args.rounds);
@@ -242,6 +345,7 @@ fn measure(
         let mut walls = vec![vec![]; setups.len()];
         for _ in 0..args.parallel_rounds {
             for (s, walls) in setups.iter().zip(&mut walls) {
+                interrupt::check()?;
                 walls.push(parallel(args.parallel, &s.ch05, &s.root5, rootfs, &s.tag5)?);
             }
         }
@@ -257,6 +361,74 @@ fn measure(
             );
         }
     }
+    Ok(())
+}
+
+/// The monitor's memory for one idle container (and conmon's), then the
+/// host memory `args.idle` idle containers take.
+fn measure_memory(
+    args: &BenchArgs,
+    berth: Option<&Berth>,
+    image: &str,
+    podman: bool,
+) -> Result<()> {
+    let Some(berth) = berth else {
+        return Ok(());
+    };
+    let show = |what: &str, u: &Usage| {
+        println!(
+            "{:<50} RSS {:>6.1} MiB   PSS {:>6.1} MiB   USS {:>6.1} MiB",
+            what,
+            mib(u.rss),
+            mib(u.pss),
+            mib(u.uss)
+        )
+    };
+    println!();
+    let (monitor, sealed) = memory::one_monitor(berth, image)?;
+    show("berth monitor, one idle container", &monitor);
+    if let Some(bytes) = sealed {
+        println!(
+            "{:<50} {:>6.1} MiB (a memfd, the monitor's own for its life)",
+            "berth monitor's sealed copy of berth",
+            mib(bytes / 1024)
+        );
+    }
+    match podman.then(|| memory::conmon(image)).flatten() {
+        Some(u) => show("conmon, one idle podman container", &u),
+        None => println!("conmon: not measured (podman not available)"),
+    }
+    if args.idle == 0 {
+        return Ok(());
+    }
+    let idle = memory::idle(berth, image, args.idle)?;
+    let median = |all: &[Usage]| Usage {
+        rss: memory::median(all, |u| u.rss),
+        pss: memory::median(all, |u| u.pss),
+        uss: memory::median(all, |u| u.uss),
+    };
+    show(
+        &format!("berth monitor, median of {}", idle.n),
+        &median(&idle.monitors),
+    );
+    show(
+        &format!("container's sleep, median of {}", idle.n),
+        &median(&idle.sleeps),
+    );
+    let pss: u64 = idle.monitors.iter().map(|u| u.pss).sum();
+    println!(
+        "{:<50} {:>6.1} MiB of MemAvailable, {:.0} KiB each (monitors' PSS {:.1} MiB)",
+        format!("{} idle containers (sleep), host", idle.n),
+        idle.host_used as f64 / 1024.0,
+        idle.host_used as f64 / idle.n as f64,
+        mib(pss)
+    );
+    println!(
+        "{:<50} {:>8.1}ms each to start (one after the other), {:.1}ms each to rm -f",
+        format!("{} idle containers, time", idle.n),
+        ms(idle.start) / idle.n as f64,
+        ms(idle.remove) / idle.n as f64
+    );
     Ok(())
 }
 
@@ -295,7 +467,7 @@ fn parallel(n: usize, ch05: &Path, root: &Path, rootfs: &Path, tag: &str) -> Res
     Ok(wall)
 }
 
-fn check(command: &mut Command) -> Result<()> {
+fn check(command: &mut Command) -> Result<Output> {
     let out = command.output()?;
     if !out.status.success() {
         bail!(
@@ -304,10 +476,10 @@ fn check(command: &mut Command) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(out)
 }
 
-/// `cargo build --release` of the two chapter binaries; their directory.
+/// `cargo build --release` of the chapter binaries and berth; their directory.
 fn build_release() -> Result<PathBuf> {
     let status = Command::new(paths::cargo())
         .current_dir(paths::workspace())
@@ -318,6 +490,8 @@ fn build_release() -> Result<PathBuf> {
             "ch05-network",
             "-p",
             "ch06-images",
+            "-p",
+            "berth",
         ])
         .status()?;
     if !status.success() {
