@@ -24,7 +24,10 @@ use crate::{Error, Result};
 pub fn connect(socket: &Path) -> Result<UnixStream> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match UnixStream::connect(socket) {
+        let connected = crate::context::short_socket_path(socket).and_then(|(_dir, short)| {
+            UnixStream::connect(&short).map_err(|e| Error::engine(e.to_string()))
+        });
+        match connected {
             Ok(stream) => return Ok(stream),
             Err(e) if Instant::now() >= deadline => {
                 return Err(Error::engine(format!(

@@ -64,3 +64,21 @@ fn private_dir(dir: &Path) -> Result<(), Error> {
         Err(e) => Err(Error::engine(format!("creating {}: {e}", dir.display()))),
     }
 }
+
+/// A socket address for `path` that fits `sockaddr_un`'s 108 bytes
+/// whatever the run directory's length: its directory opened, and the
+/// socket named through `/proc/self/fd/N/NAME`. Keep the returned
+/// descriptor until the bind or connect is done.
+pub fn short_socket_path(path: &Path) -> Result<(std::fs::File, PathBuf), Error> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)
+        .map_err(|e| Error::engine(format!("{}: {e}", dir.display())))?;
+    let name = path.file_name().unwrap_or_default();
+    let short = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())).join(name);
+    Ok((file, short))
+}

@@ -239,7 +239,8 @@ fn prepare(
     let socket = engine.socket_of(&record.id);
     engine.make_run_dir(&record.id)?;
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket)
+    let (_dir, short) = crate::context::short_socket_path(&socket)?;
+    let listener = UnixListener::bind(&short)
         .map_err(|e| Error::engine(format!("attach socket {}: {e}", socket.display())))?;
     let log = LogWriter::open(
         &container.dir.join(LOG),
