@@ -91,11 +91,7 @@ fn execute(cli: Cli) -> Result<i32> {
         }
         Command::Network(command) => command.execute(&engine.root),
         Command::Info => {
-            let layout = ch03_cgroups::Layout::detect()?;
-            println!("Root Dir: {}", engine.root.display());
-            println!("Storage Driver: overlay2");
-            println!("Logging Driver: json-file");
-            println!("Cgroup: {layout}");
+            print!("{}", berth::info::info(&engine)?);
             Ok(0)
         }
         Command::Completion { shell } => {
@@ -103,6 +99,11 @@ fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Monitor { .. } => Err(Error::engine("unreachable")),
+        Command::Version { format } => {
+            print!("{}", berth::version::version(format.as_deref())?);
+            Ok(0)
+        }
+        Command::System(command) => berth::system::system(&engine, command),
     }
 }
 
