@@ -127,8 +127,16 @@ pub fn extract(input: impl Read, target: &Target, dest: &Path, keep_owners: bool
             entry.unpack(&host).map_err(io)?;
         }
         if keep_owners {
-            let uid = entry.header().uid().ok().and_then(|u| u32::try_from(u).ok());
-            let gid = entry.header().gid().ok().and_then(|g| u32::try_from(g).ok());
+            let uid = entry
+                .header()
+                .uid()
+                .ok()
+                .and_then(|u| u32::try_from(u).ok());
+            let gid = entry
+                .header()
+                .gid()
+                .ok()
+                .and_then(|g| u32::try_from(g).ok());
             lchown(&host, uid, gid).map_err(io)?;
         }
     }

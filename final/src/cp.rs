@@ -76,9 +76,12 @@ fn source(target: &Target, path: &str, follow: bool) -> Result<Source> {
     if path.ends_with('/') && !meta.is_dir() {
         return Err(Error::invalid(format!("{path} is not a directory")));
     }
-    let name = Path::new(inside.file_name().unwrap_or(OsStr::new("/")))
-        .to_path_buf();
-    let name = if name == Path::new("/") { PathBuf::from(".") } else { name };
+    let name = Path::new(inside.file_name().unwrap_or(OsStr::new("/"))).to_path_buf();
+    let name = if name == Path::new("/") {
+        PathBuf::from(".")
+    } else {
+        name
+    };
     Ok(Source {
         host,
         is_dir: meta.is_dir(),
@@ -178,7 +181,12 @@ fn copy_in(
                 "{dest} is not a directory in {key}: a tar stream unpacks into a directory"
             )));
         }
-        return extract(std::io::stdin().lock(), &inside, Path::new(dest), keep_owners);
+        return extract(
+            std::io::stdin().lock(),
+            &inside,
+            Path::new(dest),
+            keep_owners,
+        );
     }
     let host = Target { root: None };
     let src = source(&host, src, follow)?;
@@ -192,7 +200,11 @@ fn stream(from: &Path, name: &Path, target: &Target, dir: &Path, keep: bool) -> 
     let (read, write) = nix::unistd::pipe().map_err(|e| Error::engine(format!("pipe: {e}")))?;
     let (from, name) = (from.to_path_buf(), name.to_path_buf());
     let writer = std::thread::spawn(move || {
-        write_tar(&from, &name, std::io::BufWriter::new(std::fs::File::from(write)))
+        write_tar(
+            &from,
+            &name,
+            std::io::BufWriter::new(std::fs::File::from(write)),
+        )
     });
     let unpacked = extract(std::fs::File::from(read), target, dir, keep);
     let written = writer

@@ -190,11 +190,13 @@ fn image_cmd(
 
 /// `--hostname`/`-h` among the options (not in the command after the image).
 fn stored_has_hostname(stored: &[String], trailing: usize) -> bool {
-    stored[..stored.len().saturating_sub(trailing)].iter().any(|a| {
-        a == "--hostname"
-            || a.starts_with("--hostname=")
-            || (a.starts_with("-h") && !a.starts_with("--"))
-    })
+    stored[..stored.len().saturating_sub(trailing)]
+        .iter()
+        .any(|a| {
+            a == "--hostname"
+                || a.starts_with("--hostname=")
+                || (a.starts_with("-h") && !a.starts_with("--"))
+        })
 }
 
 /// `-e KEY` takes KEY's value from the caller's environment, once, here:

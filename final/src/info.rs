@@ -14,7 +14,10 @@ pub fn info(engine: &Engine) -> Result<String> {
     let layout = Layout::detect()?;
     let (found, _) = all(engine)?;
     let count = |s: Status| found.iter().filter(|f| f.record.state.status == s).count();
-    let (running, paused) = (count(Status::Running) + count(Status::Restarting), count(Status::Paused));
+    let (running, paused) = (
+        count(Status::Running) + count(Status::Restarting),
+        count(Status::Paused),
+    );
     let images = engine.images()?.images()?.len();
     let uname = nix::sys::utsname::uname().map_err(|e| Error::engine(format!("uname: {e}")))?;
     let version = match layout.version {
@@ -38,7 +41,10 @@ pub fn info(engine: &Engine) -> Result<String> {
     line(format!("  Paused: {paused}"));
     line(format!("  Stopped: {}", found.len() - running - paused));
     line(format!(" Images: {images}"));
-    line(format!(" Server Version: {} (daemonless)", env!("CARGO_PKG_VERSION")));
+    line(format!(
+        " Server Version: {} (daemonless)",
+        env!("CARGO_PKG_VERSION")
+    ));
     line(" Storage Driver: overlay2".into());
     line(" Logging Driver: json-file".into());
     line(" Cgroup Driver: cgroupfs".into());

@@ -11,10 +11,10 @@ use ch03_cgroups::cgroup::{Cgroup, PARENT};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::Result;
 use crate::context::Engine;
 use crate::format::{align, render_rows};
 use crate::lookup::{Found, all, find};
-use crate::Result;
 
 #[derive(Args)]
 pub struct StatsArgs {
@@ -209,7 +209,10 @@ fn net_io(pid: nix::unistd::Pid) -> (u64, u64) {
                 .split_whitespace()
                 .filter_map(|f| f.parse().ok())
                 .collect();
-            (n.first().copied().unwrap_or(0), n.get(8).copied().unwrap_or(0))
+            (
+                n.first().copied().unwrap_or(0),
+                n.get(8).copied().unwrap_or(0),
+            )
         })
         .fold((0, 0), |(r, t), (a, b)| (r + a, t + b))
 }

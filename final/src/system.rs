@@ -7,11 +7,11 @@ use std::path::Path;
 use ch06_images::store::human_size;
 use clap::Subcommand;
 
+use crate::Result;
 use crate::context::Engine;
 use crate::format::align;
 use crate::lookup::{Found, all};
 use crate::record::Status;
-use crate::Result;
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
@@ -77,9 +77,15 @@ pub fn df(engine: &Engine) -> Result<String> {
     let (containers, _) = all(engine)?;
     let store = engine.images()?;
     let refs = store.refs()?;
-    let used: Vec<&str> = containers.iter().map(|c| c.record.image_id.as_str()).collect();
+    let used: Vec<&str> = containers
+        .iter()
+        .map(|c| c.record.image_id.as_str())
+        .collect();
     let image_size: u64 = refs.values().map(|r| r.size).sum();
-    let active_images = refs.values().filter(|r| used.contains(&r.manifest.as_str())).count();
+    let active_images = refs
+        .values()
+        .filter(|r| used.contains(&r.manifest.as_str()))
+        .count();
     let unused_size: u64 = refs
         .values()
         .filter(|r| !used.contains(&r.manifest.as_str()))
@@ -92,13 +98,7 @@ pub fn df(engine: &Engine) -> Result<String> {
     let container_size: u64 = sizes.iter().map(|(_, s)| s).sum();
     let stopped_size: u64 = sizes.iter().filter(|(a, _)| !a).map(|(_, s)| s).sum();
     let active_containers = sizes.iter().filter(|(a, _)| *a).count();
-    let percent = |part: u64, whole: u64| {
-        if whole == 0 {
-            0
-        } else {
-            part * 100 / whole
-        }
-    };
+    let percent = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let lines = vec![
         vec!["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
             .into_iter()
@@ -109,7 +109,11 @@ pub fn df(engine: &Engine) -> Result<String> {
             refs.len().to_string(),
             active_images.to_string(),
             human_size(image_size),
-            format!("{} ({}%)", human_size(unused_size), percent(unused_size, image_size)),
+            format!(
+                "{} ({}%)",
+                human_size(unused_size),
+                percent(unused_size, image_size)
+            ),
         ],
         vec![
             "Containers".to_string(),
@@ -122,8 +126,12 @@ pub fn df(engine: &Engine) -> Result<String> {
                 percent(stopped_size, container_size)
             ),
         ],
-        ["Local Volumes", "0", "0", "0B", "0B"].map(String::from).to_vec(),
-        ["Build Cache", "0", "0", "0B", "0B"].map(String::from).to_vec(),
+        ["Local Volumes", "0", "0", "0B", "0B"]
+            .map(String::from)
+            .to_vec(),
+        ["Build Cache", "0", "0", "0B", "0B"]
+            .map(String::from)
+            .to_vec(),
     ];
     Ok(align(&lines))
 }
@@ -182,7 +190,10 @@ pub fn prune(engine: &Engine, all_images: bool) -> Result<String> {
     if all_images {
         let store = engine.images()?;
         let (remaining, _) = all(engine)?;
-        let used: Vec<String> = remaining.iter().map(|c| c.record.image_id.clone()).collect();
+        let used: Vec<String> = remaining
+            .iter()
+            .map(|c| c.record.image_id.clone())
+            .collect();
         for (name, record) in store.refs()? {
             if used.contains(&record.manifest) {
                 continue;
@@ -205,7 +216,10 @@ pub fn prune(engine: &Engine, all_images: bool) -> Result<String> {
         }
     }
     section(&mut out, "Deleted Images:", &images);
-    out.push_str(&format!("Total reclaimed space: {}\n", human_size(reclaimed)));
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(reclaimed)
+    ));
     Ok(out)
 }
 
@@ -226,11 +240,7 @@ fn section(out: &mut String, title: &str, items: &[String]) {
 /// policy says so; it stays "active" so systemd leaves the monitors it
 /// started alone (`RemainAfterExit`, `KillMode=process`).
 pub fn unit(engine: &Engine) -> String {
-    let mut command = format!(
-        "{} --root {}",
-        engine.exe.display(),
-        engine.root.display()
-    );
+    let mut command = format!("{} --root {}", engine.exe.display(), engine.root.display());
     if engine.run_dir != Path::new(crate::context::DEFAULT_RUN_DIR) {
         command.push_str(&format!(" --run-dir {}", engine.run_dir.display()));
     }

@@ -87,7 +87,8 @@ fn row(pid: Pid, clock: &Clock) -> Option<Vec<String>> {
     let comm = &stat[open + 1..close];
     let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-    let (ppid, tty, utime, stime, start) = (field(4)?, field(7)?, field(14)?, field(15)?, field(22)?);
+    let (ppid, tty, utime, stime, start) =
+        (field(4)?, field(7)?, field(14)?, field(15)?, field(22)?);
     let cpu_secs = (utime + stime) / clock.ticks;
     let started = clock.boot + start / clock.ticks;
     let elapsed = clock.now.saturating_sub(started).max(1);

@@ -68,7 +68,13 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     let mut new_args = found.record.args.clone();
     if let Some(memory) = args.memory {
         let options = new_args.len() - trailing;
-        set_option(&mut new_args, options, "--memory", Some('m'), &memory.to_string());
+        set_option(
+            &mut new_args,
+            options,
+            "--memory",
+            Some('m'),
+            &memory.to_string(),
+        );
     }
     if let Some(cpus) = args.cpus {
         let options = new_args.len() - trailing;
@@ -77,7 +83,13 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     }
     if let Some(pids) = args.pids_limit {
         let options = new_args.len() - trailing;
-        set_option(&mut new_args, options, "--pids-limit", None, &pids.to_string());
+        set_option(
+            &mut new_args,
+            options,
+            "--pids-limit",
+            None,
+            &pids.to_string(),
+        );
     }
     if found.record.is_active() {
         let cgroup = Cgroup::open(&format!("{PARENT}/{}", found.record.id))?;
@@ -126,7 +138,13 @@ fn apply(cgroup: &Cgroup, limits: &Limits, swap: Option<Swap>) -> Result<()> {
 /// Replaces `--long VALUE`, `--long=VALUE`, `-s VALUE` and `-sVALUE`
 /// among the first `options` words with `--long=value` (only options:
 /// the command after the image is the container's own).
-fn set_option(args: &mut Vec<String>, options: usize, long: &str, short: Option<char>, value: &str) {
+fn set_option(
+    args: &mut Vec<String>,
+    options: usize,
+    long: &str,
+    short: Option<char>,
+    value: &str,
+) {
     let short = short.map(|c| format!("-{c}"));
     let mut i = 0;
     let mut end = options;
@@ -134,9 +152,9 @@ fn set_option(args: &mut Vec<String>, options: usize, long: &str, short: Option<
         let word = args[i].as_str();
         let separate = word == long || Some(word) == short.as_deref();
         let joined = word.starts_with(&format!("{long}="))
-            || short
-                .as_deref()
-                .is_some_and(|s| word.starts_with(s) && word.len() > s.len() && !word.starts_with("--"));
+            || short.as_deref().is_some_and(|s| {
+                word.starts_with(s) && word.len() > s.len() && !word.starts_with("--")
+            });
         if separate && i + 1 < end {
             args.drain(i..i + 2);
             end -= 2;

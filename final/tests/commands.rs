@@ -65,7 +65,10 @@ fn top_lists_the_containers_processes() {
     assert_eq!(row[0], "root");
     assert_eq!(row[row.len() - 2..], ["sleep", "1000"]);
     // The host's pid, as inspect reports it.
-    assert_eq!(row[1], real(&s, &["inspect", "--format", "{{.State.Pid}}", "topbox"]));
+    assert_eq!(
+        row[1],
+        real(&s, &["inspect", "--format", "{{.State.Pid}}", "topbox"])
+    );
     // Not running: refused, 125.
     s.berth(&["stop", "-t", "0", "topbox"]).expect_code(0);
     let stopped = s.berth(&["top", "topbox"]);
@@ -79,6 +82,7 @@ fn stats_no_stream_shows_name_and_memory() {
     sleeper(&s, "statbox", &["--memory", "64m"]);
     let out = s.berth(&["stats", "--no-stream", "statbox"]);
     out.expect_code(0);
+
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("CONTAINER ID"), "{}", out.stdout);
     assert!(lines[0].contains("MEM USAGE / LIMIT"), "{}", out.stdout);
@@ -119,10 +123,15 @@ fn diff_shows_added_and_deleted_files() {
     .expect_code(0);
     let out = s.berth(&["diff", "diffbox"]);
     out.expect_code(0);
+
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines.contains(&"A /new"), "{}", out.stdout);
     assert!(lines.contains(&"D /etc/os-release"), "{}", out.stdout);
     assert!(lines.contains(&"C /etc"), "{}", out.stdout);
+    // The engine's mount points (chapter 5's /etc/hostname, resolv.conf)
+    // are not the container's changes.
+    assert!(!out.stdout.contains("/etc/hostname"), "{}", out.stdout);
+    assert!(!out.stdout.contains("/etc/resolv.conf"), "{}", out.stdout);
 }
 
 #[test]
@@ -272,7 +281,10 @@ fn update_changes_the_live_cgroup_and_the_record() {
         .expect_code(0);
     let after = cgroup_file(&id, "memory", "memory.max", "memory.limit_in_bytes");
     assert_eq!(after.trim(), (96u64 << 20).to_string());
-    assert_eq!(cgroup_file(&id, "pids", "pids.max", "pids.max").trim(), "50");
+    assert_eq!(
+        cgroup_file(&id, "pids", "pids.max", "pids.max").trim(),
+        "50"
+    );
     assert_eq!(
         s.inspect("upbox", "{{.HostConfig.Memory}}"),
         (96u64 << 20).to_string()
@@ -293,7 +305,10 @@ fn version_info_and_system_commands() {
     let s = Setup::new();
     let version = s.berth(&["version"]);
     version.expect_code(0);
-    assert!(version.stdout.starts_with("Client:\n Version:"), "{version:?}");
+    assert!(
+        version.stdout.starts_with("Client:\n Version:"),
+        "{version:?}"
+    );
     assert!(version.stdout.contains(" OS/Arch:"), "{version:?}");
     let info = s.berth(&["info"]);
     info.expect_code(0);
