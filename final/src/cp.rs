@@ -6,15 +6,18 @@
 //! DEST does not exist, else goes inside it; `SRC/.` copies a
 //! directory's contents. Every copy is a tar stream from the source to an
 //! unpacking of it at the destination; paths in the container are
-//! resolved inside its root (see [`crate::archive`]). A stopped
-//! container's root is mounted for the copy.
+//! resolved inside its root (see [`crate::archive`]), the container
+//! frozen meanwhile if it runs. A stopped container's root is mounted for
+//! the copy.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::archive::{Target, extract, write_tar};
 use crate::context::Engine;
-use crate::lookup::find;
+use crate::lookup::{Found, find};
+use crate::pause::set_paused;
+use crate::record::Status;
 use crate::rootfs::Root;
 use crate::{Error, Result};
 
@@ -141,8 +144,33 @@ fn split(path: &Path) -> Result<(PathBuf, PathBuf)> {
     }
 }
 
+/// A running container, frozen (chapter 3's freezer) while a copy walks
+/// its root: none of its processes can swap a directory for a link
+/// between the walk that resolves a path and the use of it (Docker's
+/// CVE-2018-15664). Thawed when dropped.
+struct Frozen<'a>(Option<&'a Found>);
+
+impl<'a> Frozen<'a> {
+    fn freeze(found: &'a Found) -> Result<Frozen<'a>> {
+        if found.record.state.status != Status::Running {
+            return Ok(Frozen(None));
+        }
+        set_paused(found, true)?;
+        Ok(Frozen(Some(found)))
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        if let Some(found) = self.0 {
+            let _ = set_paused(found, false);
+        }
+    }
+}
+
 fn copy_out(engine: &Engine, key: &str, src: &str, dest: &str, follow: bool) -> Result<()> {
     let found = find(engine, key)?;
+    let _frozen = Frozen::freeze(&found)?;
     let root = Root::open(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),
@@ -170,6 +198,7 @@ fn copy_in(
             "container {key}'s root filesystem is read-only (--read-only): cannot copy into it"
         )));
     }
+    let _frozen = Frozen::freeze(&found)?;
     let root = Root::open(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ch04_overlay::Storage;
 use ch04_overlay::store::Mounted;
 
 use crate::Result;
@@ -19,7 +20,8 @@ pub struct Root {
 impl Root {
     pub fn open(found: &Found) -> Result<Root> {
         let container = &found.container;
-        if container.is_mounted() {
+        // vfs: the root is a plain copy, mounted or not.
+        if container.is_mounted() || container.config.storage == Storage::Vfs {
             return Ok(Root {
                 path: container.rootfs(),
                 _mounted: None,
