@@ -212,6 +212,22 @@ pub enum ContainerCommand {
     },
     /// Change the resource limits of containers (at once if they run, and at every start).
     Update(crate::update::UpdateArgs),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Author (e.g. "Jane <jane@example.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Freeze the container during the commit.
+        #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
+        pause: bool,
+        container: String,
+        /// The new image's name (berth keeps images by name).
+        #[arg(value_name = "REPOSITORY[:TAG]")]
+        repository: Option<String>,
+    },
 }
 
 /// `create`'s options: the engine's, then every chapter's. `-h` is

@@ -159,6 +159,31 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                 .iter()
                 .map(|c| crate::update::update(engine, &args, c)),
         )),
+        ContainerCommand::Commit {
+            author,
+            message,
+            pause,
+            container,
+            repository,
+        } => {
+            let name = repository.ok_or_else(|| {
+                Error::invalid(
+                    "commit needs a name for the image: berth commit CONTAINER REPOSITORY[:TAG]",
+                )
+            })?;
+            let id = crate::commit::commit(
+                engine,
+                &crate::commit::Request {
+                    container: &container,
+                    name: &name,
+                    message: message.as_deref(),
+                    author: author.as_deref(),
+                    pause,
+                },
+            )?;
+            println!("{id}");
+            Ok(0)
+        }
     }
 }
 

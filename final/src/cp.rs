@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{Target, extract, write_tar};
 use crate::context::Engine;
-use crate::lookup::{Found, find};
-use crate::pause::set_paused;
-use crate::record::Status;
+use crate::lookup::find;
+use crate::pause::Frozen;
 use crate::rootfs::Root;
 use crate::{Error, Result};
 
@@ -141,30 +140,6 @@ fn split(path: &Path) -> Result<(PathBuf, PathBuf)> {
             "{}: give a file or directory name",
             path.display()
         ))),
-    }
-}
-
-/// A running container, frozen (chapter 3's freezer) while a copy walks
-/// its root: none of its processes can swap a directory for a link
-/// between the walk that resolves a path and the use of it (Docker's
-/// CVE-2018-15664). Thawed when dropped.
-struct Frozen<'a>(Option<&'a Found>);
-
-impl<'a> Frozen<'a> {
-    fn freeze(found: &'a Found) -> Result<Frozen<'a>> {
-        if found.record.state.status != Status::Running {
-            return Ok(Frozen(None));
-        }
-        set_paused(found, true)?;
-        Ok(Frozen(Some(found)))
-    }
-}
-
-impl Drop for Frozen<'_> {
-    fn drop(&mut self) {
-        if let Some(found) = self.0 {
-            let _ = set_paused(found, false);
-        }
     }
 }
 

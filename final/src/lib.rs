@@ -31,6 +31,7 @@ pub mod stop;
 pub mod time;
 // Issue 14's remaining container and system commands.
 pub mod archive;
+pub mod commit;
 pub mod cp;
 pub mod diff;
 pub mod export;

@@ -399,3 +399,65 @@ fn short_h_is_the_hostname() {
     help.expect_code(0);
     assert!(help.stdout.contains("-h, --hostname"), "{help:?}");
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let s = Setup::new();
+    sleeper(&s, "combox", &[]);
+    s.berth(&[
+        "exec",
+        "combox",
+        "sh",
+        "-c",
+        "mkdir -p /data; echo kept > /data/file; rm /etc/os-release",
+    ])
+    .expect_code(0);
+    let out = s.berth(&["commit", "-m", "a test", "combox", "committed:v1"]);
+    out.expect_code(0);
+    assert!(out.stdout.starts_with("sha256:"), "{out:?}");
+    // Still running: the freeze is over.
+    s.berth(&["exec", "combox", "true"]).expect_code(0);
+    // The new image runs with the changes: the file there, the deleted
+    // one gone (a whiteout in the new layer).
+    let run = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "committed:v1",
+        "sh",
+        "-c",
+        "cat /data/file; test -e /etc/os-release && echo still there; echo end",
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "kept\nend\n");
+    // Its default command is the container's.
+    let cmd = s.berth(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--name",
+        "again",
+        "committed:v1",
+    ]);
+    cmd.expect_code(0);
+    s.wait_status("again", "running");
+    let top = s.berth(&["top", "again"]);
+    assert!(top.stdout.contains("sleep 1000"), "{top:?}");
+    // Bad input: no name, unknown container.
+    s.berth(&["commit", "combox"]).expect_code(125);
+    s.berth(&["commit", "nosuch", "x:y"]).expect_code(125);
+    // Two images now, both in use.
+    let df = s.berth(&["system", "df"]);
+    assert!(
+        df.stdout
+            .lines()
+            .any(|l| l.split_whitespace().take(3).eq(["Images", "2", "2"])),
+        "{df:?}"
+    );
+}
