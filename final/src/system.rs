@@ -26,10 +26,13 @@ pub enum SystemCommand {
         #[arg(short, long)]
         force: bool,
     },
-    /// Print a systemd unit that runs `berth start --restartable` at boot,
-    /// so containers with --restart always/unless-stopped/on-failure come
-    /// back after a reboot. Install it with:
-    /// berth system unit > /etc/systemd/system/berth.service && systemctl enable berth
+    /// Print a systemd unit that starts restartable containers at boot.
+    ///
+    /// The unit runs `berth start --restartable` once at boot, so that
+    /// containers with --restart always, unless-stopped or on-failure come
+    /// back after a reboot (berth has no daemon to do it). Install it with
+    /// `berth system unit > /etc/systemd/system/berth.service` and
+    /// `systemctl enable berth`.
     Unit,
 }
 
