@@ -146,7 +146,7 @@ fn split(path: &Path) -> Result<(PathBuf, PathBuf)> {
 fn copy_out(engine: &Engine, key: &str, src: &str, dest: &str, follow: bool) -> Result<()> {
     let found = find(engine, key)?;
     let _frozen = Frozen::freeze(&found)?;
-    let root = Root::open(&found)?;
+    let root = Root::open_seen(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),
     };
@@ -174,7 +174,7 @@ fn copy_in(
         )));
     }
     let _frozen = Frozen::freeze(&found)?;
-    let root = Root::open(&found)?;
+    let root = Root::open_seen(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),
     };

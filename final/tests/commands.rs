@@ -216,6 +216,15 @@ fn cp_copies_both_ways_running_and_stopped() {
         std::fs::read_to_string(out_dir.join("leaf")).unwrap(),
         "leaf\n"
     );
+    // The container's own view: its /etc/hostname, mounted by chapter 5.
+    let hostname = host.join("hostname");
+    s.berth(&["cp", "cpbox:/etc/hostname", &p(&hostname)])
+        .expect_code(0);
+    let short = real(
+        &s,
+        &["inspect", "--format", "{{.Config.Hostname}}", "cpbox"],
+    );
+    assert_eq!(std::fs::read_to_string(&hostname).unwrap().trim(), short);
     // `-`: a tar stream on stdout.
     let tar = std::process::Command::new(common::BIN)
         .arg("--root")
