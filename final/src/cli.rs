@@ -69,6 +69,15 @@ pub enum Command {
     /// Manage images: ls, rm, tag, inspect, history, prune, pull.
     #[command(name = "image", subcommand)]
     Image(crate::images::ImageCommand),
+    /// Print berth's version and how it was built.
+    Version {
+        /// A Go template over the JSON, e.g. '{{.Client.Version}}'.
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Manage berth: disk usage, prune, the boot unit.
+    #[command(subcommand)]
+    System(crate::system::SystemCommand),
 }
 
 #[derive(Subcommand)]
@@ -176,11 +185,65 @@ pub enum ContainerCommand {
         #[arg(short, long)]
         force: bool,
     },
+    /// Display the processes of a running container (`ps -ef`'s columns).
+    Top {
+        container: String,
+        /// ps options (not supported: berth prints ps -ef's columns).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ps_options: Vec<String>,
+    },
+    /// Display containers' resource usage (every running one by default).
+    Stats(crate::stats::StatsArgs),
+    /// List what a container changed in its filesystem (A added, C changed, D deleted).
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive (to stdout by default).
+    Export {
+        /// Write to a file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        container: String,
+    },
+    /// Copy files between a container and the host: CONTAINER:SRC DEST, SRC CONTAINER:DEST (- is a tar stream).
+    Cp {
+        /// Follow a symbolic link given as SRC.
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        /// Archive mode (keep owners: berth always does as root).
+        #[arg(short, long)]
+        archive: bool,
+        #[arg(value_name = "SRC")]
+        source: String,
+        #[arg(value_name = "DEST")]
+        destination: String,
+    },
+    /// Change the resource limits of containers (at once if they run, and at every start).
+    Update(crate::update::UpdateArgs),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Author (e.g. "Jane <jane@example.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Freeze the container during the commit.
+        #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
+        pause: bool,
+        container: String,
+        /// The new image's name (berth keeps images by name).
+        #[arg(value_name = "REPOSITORY[:TAG]")]
+        repository: Option<String>,
+    },
 }
 
-/// `create`'s options: the engine's, then every chapter's.
+/// `create`'s options: the engine's, then every chapter's. `-h` is
+/// `--hostname`, as Docker has it; help is `--help` only.
 #[derive(Args)]
+#[command(disable_help_flag = true, mut_arg("hostname", |a| a.short('h')))]
 pub struct CreateArgs {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Keep STDIN open even if not attached.
     #[arg(short, long)]
     pub interactive: bool,

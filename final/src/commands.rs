@@ -133,6 +133,57 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
             }
             Ok(0)
         }
+        ContainerCommand::Top {
+            container,
+            ps_options,
+        } => {
+            print!("{}", crate::top::top(engine, &container, &ps_options)?);
+            Ok(0)
+        }
+        ContainerCommand::Stats(args) => crate::stats::stats(engine, &args),
+        ContainerCommand::Diff { container } => {
+            print!("{}", crate::diff::diff(engine, &container)?);
+            Ok(0)
+        }
+        ContainerCommand::Export { output, container } => {
+            crate::export::export(engine, &container, output.as_deref()).map(|()| 0)
+        }
+        ContainerCommand::Cp {
+            follow_link,
+            archive,
+            source,
+            destination,
+        } => crate::cp::cp(engine, &source, &destination, follow_link, archive).map(|()| 0),
+        ContainerCommand::Update(args) => Ok(report_each(
+            args.containers
+                .iter()
+                .map(|c| crate::update::update(engine, &args, c)),
+        )),
+        ContainerCommand::Commit {
+            author,
+            message,
+            pause,
+            container,
+            repository,
+        } => {
+            let name = repository.ok_or_else(|| {
+                Error::invalid(
+                    "commit needs a name for the image: berth commit CONTAINER REPOSITORY[:TAG]",
+                )
+            })?;
+            let id = crate::commit::commit(
+                engine,
+                &crate::commit::Request {
+                    container: &container,
+                    name: &name,
+                    message: message.as_deref(),
+                    author: author.as_deref(),
+                    pause,
+                },
+            )?;
+            println!("{id}");
+            Ok(0)
+        }
     }
 }
 

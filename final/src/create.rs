@@ -47,7 +47,8 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
             path.display()
         )));
     }
-    resolve_env_from_caller(&mut stored, args.image.image_and_command.len());
+    let trailing = args.image.image_and_command.len();
+    resolve_env_from_caller(&mut stored, trailing);
     // Then every chapter's, as the chapter binaries check them.
     let security = args.security.options()?;
     let storage = args.image.storage.clone();
@@ -83,7 +84,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let container = engine.containers()?.create(&spec_ch04)?;
     drop(image_lock);
     // As Docker: the hostname is the short id unless --hostname says.
-    let hostname = if stored_has_hostname(&stored) {
+    let hostname = if stored_has_hostname(&stored, trailing) {
         spec.hostname.clone()
     } else {
         let short = container.config.short_id().to_string();
@@ -188,10 +189,15 @@ fn image_cmd(
     }
 }
 
-fn stored_has_hostname(stored: &[String]) -> bool {
-    stored
+/// `--hostname`/`-h` among the options (not in the command after the image).
+fn stored_has_hostname(stored: &[String], trailing: usize) -> bool {
+    stored[..stored.len().saturating_sub(trailing)]
         .iter()
-        .any(|a| a == "--hostname" || a.starts_with("--hostname="))
+        .any(|a| {
+            a == "--hostname"
+                || a.starts_with("--hostname=")
+                || (a.starts_with("-h") && !a.starts_with("--"))
+        })
 }
 
 /// `-e KEY` takes KEY's value from the caller's environment, once, here:

@@ -30,6 +30,19 @@ pub mod signal;
 pub mod start;
 pub mod stop;
 pub mod time;
+// Issue 14's remaining container and system commands.
+pub mod archive;
+pub mod commit;
+pub mod cp;
+pub mod diff;
+pub mod export;
+pub mod info;
+pub mod rootfs;
+pub mod stats;
+pub mod system;
+pub mod top;
+pub mod update;
+pub mod version;
 
 pub use ch01_chroot::Error;
 pub type Result<T> = std::result::Result<T, Error>;

@@ -92,11 +92,7 @@ fn execute(cli: Cli) -> Result<i32> {
         ),
         Command::Network(command) => command.execute(&engine.root),
         Command::Info => {
-            let layout = ch03_cgroups::Layout::detect()?;
-            println!("Root Dir: {}", engine.root.display());
-            println!("Storage Driver: overlay2");
-            println!("Logging Driver: json-file");
-            println!("Cgroup: {layout}");
+            print!("{}", berth::info::info(&engine)?);
             Ok(0)
         }
         Command::Completion { shell } => {
@@ -106,6 +102,11 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Monitor { .. } => Err(Error::engine("unreachable")),
         Command::ImageShortcut(c) => berth::images::execute(&engine, c.into()),
         Command::Image(c) => berth::images::execute(&engine, c),
+        Command::Version { format } => {
+            print!("{}", berth::version::version(format.as_deref())?);
+            Ok(0)
+        }
+        Command::System(command) => berth::system::system(&engine, command),
     }
 }
 

@@ -39,3 +39,28 @@ pub fn set_paused(found: &Found, paused: bool) -> Result<()> {
         cgroup.thaw()
     }
 }
+
+/// A running container, frozen while a command walks its root (`cp`,
+/// `commit`): none of its processes can swap a directory for a link
+/// between the walk that resolves a path and the use of it (Docker's
+/// CVE-2018-15664), nor change files half-way through a commit. Thawed
+/// when dropped; a container that was not running is left as it is.
+pub struct Frozen<'a>(Option<&'a Found>);
+
+impl<'a> Frozen<'a> {
+    pub fn freeze(found: &'a Found) -> Result<Frozen<'a>> {
+        if found.record.state.status != Status::Running {
+            return Ok(Frozen(None));
+        }
+        set_paused(found, true)?;
+        Ok(Frozen(Some(found)))
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        if let Some(found) = self.0 {
+            let _ = set_paused(found, false);
+        }
+    }
+}

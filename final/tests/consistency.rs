@@ -156,13 +156,26 @@ fn two_state_roots_keep_their_own_veth_pairs() {
 fn a_long_run_directory_still_has_room_for_the_socket() {
     let s = Setup::new();
     // Longer than a unix socket's 108 bytes once the id is added.
-    let long = s.tmp.path().join("a-run-directory-with-a-rather-long-name-for-the-monitor-sockets");
+    let long = s
+        .tmp
+        .path()
+        .join("a-run-directory-with-a-rather-long-name-for-the-monitor-sockets");
     let out = lab::scenario::Scenario::new(BIN)
         .arg("--root")
         .arg(s.root())
         .arg("--run-dir")
         .arg(&long)
-        .args(["run", "--rm", "--pull", "never", "--network", "none", &s.image, "echo", "attached"])
+        .args([
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            &s.image,
+            "echo",
+            "attached",
+        ])
         .env(ch05_network::network::TAG_VAR, &s.tag)
         .run();
     out.expect_code(0);

@@ -1,0 +1,162 @@
+//! Tar streams of a tree, and their unpacking into a tree, for `cp` and
+//! `export`. Unpacking into a container resolves every path inside the
+//! container's root (chapter 2's `resolve_in_root`): a symbolic link in
+//! the container never sends a write out of its root.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, lchown};
+use std::path::{Component, Path, PathBuf};
+
+use ch02_namespaces::inroot::resolve_in_root;
+use tar::{Builder, EntryType};
+
+use crate::{Error, Result};
+
+/// Writes `host` (a file or a tree, links not followed) as a tar stream,
+/// its top entry named `name`; an empty `name`: only what is inside.
+pub fn write_tar(host: &Path, name: &Path, out: impl Write) -> Result<()> {
+    let mut builder = Builder::new(out);
+    builder.follow_symlinks(false);
+    append(&mut builder, host, name)?;
+    builder
+        .into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| Error::engine(format!("writing the archive: {e}")))
+}
+
+fn append<W: Write>(builder: &mut Builder<W>, host: &Path, name: &Path) -> Result<()> {
+    let io = |e: std::io::Error| Error::engine(format!("archiving {}: {e}", host.display()));
+    let meta = host.symlink_metadata().map_err(io)?;
+    if meta.file_type().is_socket() {
+        return Ok(()); // as GNU tar: sockets are not archived
+    }
+    if !name.as_os_str().is_empty() {
+        builder.append_path_with_name(host, name).map_err(io)?;
+    }
+    if meta.is_dir() {
+        let mut children: Vec<_> = std::fs::read_dir(host)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        children.sort();
+        for child in children {
+            append(builder, &host.join(&child), &name.join(&child))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where unpacked paths go: a container's root (resolved inside it), or
+/// the host's own filesystem.
+pub struct Target {
+    pub root: Option<PathBuf>,
+}
+
+impl Target {
+    /// The host path for `path`: its directory resolved inside the root,
+    /// its last component as it is (an existing link there is replaced,
+    /// never followed).
+    pub fn place(&self, path: &Path) -> Result<PathBuf> {
+        let Some(root) = &self.root else {
+            return Ok(path.to_path_buf());
+        };
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let dir = resolve_in_root(root, parent)?;
+        Ok(match path.file_name() {
+            Some(name) => dir.join(name),
+            None => dir,
+        })
+    }
+
+    /// The host path for `path`, every link resolved (inside the root).
+    pub fn resolve(&self, path: &Path) -> Result<PathBuf> {
+        match &self.root {
+            Some(root) => resolve_in_root(root, path),
+            None => Ok(path.to_path_buf()),
+        }
+    }
+}
+
+/// Unpacks a tar stream under `dest` (a directory, in `target`'s terms).
+/// `keep_owners`: the archive's uid/gid (`cp -a`); else ours (root).
+pub fn extract(input: impl Read, target: &Target, dest: &Path, keep_owners: bool) -> Result<()> {
+    let mut archive = tar::Archive::new(input);
+    archive.set_preserve_permissions(true);
+    let bad = |e: std::io::Error| Error::invalid(format!("reading the tar stream: {e}"));
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let name = relative(&entry.path().map_err(bad)?)?;
+        if name.as_os_str().is_empty() {
+            continue;
+        }
+        let inside = dest.join(&name);
+        let host = target.place(&inside)?;
+        let io = |e: std::io::Error| Error::engine(format!("writing {}: {e}", inside.display()));
+        if let Some(parent) = host.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let kind = entry.header().entry_type();
+        match host.symlink_metadata() {
+            Ok(m) if m.is_dir() && kind == EntryType::Directory => {}
+            Ok(m) if m.is_dir() => {
+                return Err(Error::conflict(format!(
+                    "cannot overwrite directory {} with a non-directory",
+                    inside.display()
+                )));
+            }
+            Ok(_) => std::fs::remove_file(&host).map_err(io)?,
+            Err(_) => {}
+        }
+        if kind == EntryType::Link {
+            let link = entry
+                .link_name()
+                .map_err(bad)?
+                .ok_or_else(|| Error::invalid("a hard link without a target in the tar stream"))?;
+            let existing = target.resolve(&dest.join(relative(&link)?))?;
+            std::fs::hard_link(existing, &host).map_err(io)?;
+        } else if kind == EntryType::Directory {
+            if !host.is_dir() {
+                std::fs::create_dir(&host).map_err(io)?;
+            }
+            if let Ok(mode) = entry.header().mode() {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode & 0o7777))
+                    .map_err(io)?;
+            }
+        } else {
+            entry.unpack(&host).map_err(io)?;
+        }
+        if keep_owners {
+            let uid = entry
+                .header()
+                .uid()
+                .ok()
+                .and_then(|u| u32::try_from(u).ok());
+            let gid = entry
+                .header()
+                .gid()
+                .ok()
+                .and_then(|g| u32::try_from(g).ok());
+            lchown(&host, uid, gid).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// An archive's path as a relative one; `..` is refused.
+fn relative(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir | Component::RootDir => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "the tar stream has a path outside its directory ({}): refused",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

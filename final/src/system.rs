@@ -1,0 +1,265 @@
+//! `system`: disk usage (`df`), pruning what nothing uses (`prune`), and
+//! the systemd unit that starts restartable containers at boot (`unit`).
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use ch06_images::store::human_size;
+use clap::Subcommand;
+
+use crate::Result;
+use crate::context::Engine;
+use crate::format::align;
+use crate::lookup::{Found, all};
+use crate::record::Status;
+
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// Show disk usage: images, containers, volumes, build cache.
+    Df,
+    /// Remove stopped containers, unused networks, and with -a unused images.
+    Prune {
+        /// Remove every image no container uses (not only dangling ones).
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Print a systemd unit that starts restartable containers at boot.
+    ///
+    /// The unit runs `berth start --restartable` once at boot, so that
+    /// containers with --restart always, unless-stopped or on-failure come
+    /// back after a reboot (berth has no daemon to do it). Install it with
+    /// `berth system unit > /etc/systemd/system/berth.service` and
+    /// `systemctl enable berth`.
+    Unit,
+}
+
+pub fn system(engine: &Engine, command: SystemCommand) -> Result<i32> {
+    match command {
+        SystemCommand::Df => print!("{}", df(engine)?),
+        SystemCommand::Prune { all, force } => {
+            if !force && !confirmed(all)? {
+                return Ok(0);
+            }
+            print!("{}", prune(engine, all)?);
+        }
+        SystemCommand::Unit => print!("{}", unit(engine)),
+    }
+    Ok(0)
+}
+
+/// The bytes under `path` (not following links; each inode once would
+/// need a set: hard links count each time, as `du --count-links`).
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return 0;
+    };
+    let mut total = meta.blocks() * 512;
+    if meta.is_dir()
+        && let Ok(entries) = std::fs::read_dir(path)
+    {
+        for entry in entries.flatten() {
+            total += disk_usage(&entry.path());
+        }
+    }
+    total
+}
+
+fn is_active(f: &Found) -> bool {
+    matches!(
+        f.record.state.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
+}
+
+/// `system df`.
+pub fn df(engine: &Engine) -> Result<String> {
+    let (containers, _) = all(engine)?;
+    let store = engine.images()?;
+    let refs = store.refs()?;
+    let used: Vec<&str> = containers
+        .iter()
+        .map(|c| c.record.image_id.as_str())
+        .collect();
+    let image_size: u64 = refs.values().map(|r| r.size).sum();
+    let active_images = refs
+        .values()
+        .filter(|r| used.contains(&r.manifest.as_str()))
+        .count();
+    let unused_size: u64 = refs
+        .values()
+        .filter(|r| !used.contains(&r.manifest.as_str()))
+        .map(|r| r.size)
+        .sum();
+    let sizes: Vec<(bool, u64)> = containers
+        .iter()
+        .map(|c| (is_active(c), disk_usage(&c.container.upper())))
+        .collect();
+    let container_size: u64 = sizes.iter().map(|(_, s)| s).sum();
+    let stopped_size: u64 = sizes.iter().filter(|(a, _)| !a).map(|(_, s)| s).sum();
+    let active_containers = sizes.iter().filter(|(a, _)| *a).count();
+    let percent = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
+    let lines = vec![
+        vec!["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        vec![
+            "Images".to_string(),
+            refs.len().to_string(),
+            active_images.to_string(),
+            human_size(image_size),
+            format!(
+                "{} ({}%)",
+                human_size(unused_size),
+                percent(unused_size, image_size)
+            ),
+        ],
+        vec![
+            "Containers".to_string(),
+            containers.len().to_string(),
+            active_containers.to_string(),
+            human_size(container_size),
+            format!(
+                "{} ({}%)",
+                human_size(stopped_size),
+                percent(stopped_size, container_size)
+            ),
+        ],
+        ["Local Volumes", "0", "0", "0B", "0B"]
+            .map(String::from)
+            .to_vec(),
+        ["Build Cache", "0", "0", "0B", "0B"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    Ok(align(&lines))
+}
+
+fn confirmed(all: bool) -> Result<bool> {
+    let images = if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    print!(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {images}\n\nAre you sure you want to continue? [y/N] "
+    );
+    let _ = std::io::stdout().flush();
+    // No answer (stdin at its end): no.
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// `system prune`: stopped containers, networks no container uses, and
+/// with `all` the images no container uses. (berth's images always have
+/// a name: there are no dangling ones to prune without `-a`.)
+pub fn prune(engine: &Engine, all_images: bool) -> Result<String> {
+    let mut out = String::new();
+    let mut reclaimed = 0;
+    let (found, _) = all(engine)?;
+    let mut containers = Vec::new();
+    for f in found.iter().filter(|f| {
+        matches!(
+            f.record.state.status,
+            Status::Exited | Status::Created | Status::Dead
+        )
+    }) {
+        let size = disk_usage(&f.container.upper());
+        crate::remove::remove_stopped(engine, &f.container)?;
+        reclaimed += size;
+        containers.push(f.record.id.clone());
+    }
+    section(&mut out, "Deleted Containers:", &containers);
+
+    let host = ch05_network::run::host_for(&engine.root)?;
+    let mut networks = Vec::new();
+    for network in host.list_networks()? {
+        if network.name == ch05_network::network::DEFAULT_NETWORK {
+            continue;
+        }
+        // A network with endpoints is refused by chapter 5: in use, kept.
+        if host.remove_network(&network.name).is_ok() {
+            networks.push(network.name);
+        }
+    }
+    section(&mut out, "Deleted Networks:", &networks);
+
+    let mut images = Vec::new();
+    if all_images {
+        let store = engine.images()?;
+        let (remaining, _) = all(engine)?;
+        let used: Vec<String> = remaining
+            .iter()
+            .map(|c| c.record.image_id.clone())
+            .collect();
+        for (name, record) in store.refs()? {
+            if used.contains(&record.manifest) {
+                continue;
+            }
+            let lowers: Vec<_> = remaining
+                .iter()
+                .flat_map(|c| c.container.config.lowers.clone())
+                .collect();
+            let removed = store.remove_unless_used(&name, |layer| {
+                Ok(if lowers.iter().any(|l| l == layer) {
+                    vec![layer.display().to_string()]
+                } else {
+                    Vec::new()
+                })
+            });
+            if removed.is_ok() {
+                reclaimed += record.size;
+                images.push(format!("untagged: {name}"));
+            }
+        }
+    }
+    section(&mut out, "Deleted Images:", &images);
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(reclaimed)
+    ));
+    Ok(out)
+}
+
+fn section(out: &mut String, title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(title);
+    out.push('\n');
+    for item in items {
+        out.push_str(item);
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// The unit: a oneshot at boot that starts every container whose restart
+/// policy says so; it stays "active" so systemd leaves the monitors it
+/// started alone (`RemainAfterExit`, `KillMode=process`).
+pub fn unit(engine: &Engine) -> String {
+    let mut command = format!("{} --root {}", engine.exe.display(), engine.root.display());
+    if engine.run_dir != Path::new(crate::context::DEFAULT_RUN_DIR) {
+        command.push_str(&format!(" --run-dir {}", engine.run_dir.display()));
+    }
+    format!(
+        "[Unit]\n\
+         Description=berth: start the containers whose restart policy says so\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=oneshot\n\
+         ExecStart={command} start --restartable\n\
+         RemainAfterExit=yes\n\
+         KillMode=process\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n"
+    )
+}
