@@ -52,7 +52,18 @@ pub fn commit(engine: &Engine, request: &Request) -> Result<String> {
     } else {
         None
     };
-    let (old_manifest, old_config) = image_json(&store, &found.record.image_id)?;
+    // The record names the image by id (its config's digest): the
+    // manifest is the one a name of that image points at.
+    let name =
+        crate::images::catalog::name_for_id(engine, &found.record.image_id, &found.record.image)?
+            .ok_or_else(|| {
+            Error::not_found(format!(
+                "the container's image ({}) is no longer in the store: pull it again",
+                found.record.image
+            ))
+        })?;
+    let manifest = store.lookup(&name)?.manifest;
+    let (old_manifest, old_config) = image_json(&store, &manifest)?;
 
     // The unpacked layer, by chapter 4 (staging is ours: a fresh name).
     let staging = store.layer_staging()?;

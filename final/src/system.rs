@@ -79,20 +79,24 @@ fn is_active(f: &Found) -> bool {
 pub fn df(engine: &Engine) -> Result<String> {
     let (containers, _) = all(engine)?;
     let store = engine.images()?;
-    let refs = store.refs()?;
+    // One entry per image (by id, as Docker counts), however many names.
+    let mut images: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for row in store.images()? {
+        images.insert(row.id, row.size);
+    }
     let used: Vec<&str> = containers
         .iter()
         .map(|c| c.record.image_id.as_str())
         .collect();
-    let image_size: u64 = refs.values().map(|r| r.size).sum();
-    let active_images = refs
-        .values()
-        .filter(|r| used.contains(&r.manifest.as_str()))
+    let image_size: u64 = images.values().sum();
+    let active_images = images
+        .keys()
+        .filter(|id| used.contains(&id.as_str()))
         .count();
-    let unused_size: u64 = refs
-        .values()
-        .filter(|r| !used.contains(&r.manifest.as_str()))
-        .map(|r| r.size)
+    let unused_size: u64 = images
+        .iter()
+        .filter(|(id, _)| !used.contains(&id.as_str()))
+        .map(|(_, size)| size)
         .sum();
     let sizes: Vec<(bool, u64)> = containers
         .iter()
@@ -109,7 +113,7 @@ pub fn df(engine: &Engine) -> Result<String> {
             .collect(),
         vec![
             "Images".to_string(),
-            refs.len().to_string(),
+            images.len().to_string(),
             active_images.to_string(),
             human_size(image_size),
             format!(
@@ -156,8 +160,7 @@ fn confirmed(all: bool) -> Result<bool> {
 }
 
 /// `system prune`: stopped containers, networks no container uses, and
-/// with `all` the images no container uses. (berth's images always have
-/// a name: there are no dangling ones to prune without `-a`.)
+/// the dangling images (with `all`, every image no container uses).
 pub fn prune(engine: &Engine, all_images: bool) -> Result<String> {
     let mut out = String::new();
     let mut reclaimed = 0;
@@ -189,35 +192,10 @@ pub fn prune(engine: &Engine, all_images: bool) -> Result<String> {
     }
     section(&mut out, "Deleted Networks:", &networks);
 
-    let mut images = Vec::new();
-    if all_images {
-        let store = engine.images()?;
-        let (remaining, _) = all(engine)?;
-        let used: Vec<String> = remaining
-            .iter()
-            .map(|c| c.record.image_id.clone())
-            .collect();
-        for (name, record) in store.refs()? {
-            if used.contains(&record.manifest) {
-                continue;
-            }
-            let lowers: Vec<_> = remaining
-                .iter()
-                .flat_map(|c| c.container.config.lowers.clone())
-                .collect();
-            let removed = store.remove_unless_used(&name, |layer| {
-                Ok(if lowers.iter().any(|l| l == layer) {
-                    vec![layer.display().to_string()]
-                } else {
-                    Vec::new()
-                })
-            });
-            if removed.is_ok() {
-                reclaimed += record.size;
-                images.push(format!("untagged: {name}"));
-            }
-        }
-    }
+    // Chapter 6's images: dangling ones, or with -a all that no container uses.
+    let pruned = crate::images::prune::prune(engine, all_images)?;
+    reclaimed += pruned.reclaimed;
+    let images = pruned.lines;
     section(&mut out, "Deleted Images:", &images);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
