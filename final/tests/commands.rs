@@ -20,14 +20,7 @@ fn sleeper(s: &Setup, name: &str, options: &[&str]) -> String {
 
 /// `berth ARGS` without the scenario's masks (ids, pids as they are).
 fn real(s: &Setup, args: &[&str]) -> String {
-    let out = std::process::Command::new(common::BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args(args)
-        .output()
-        .unwrap();
+    let out = s.command(args).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -148,14 +141,7 @@ fn export_writes_the_root_as_tar() {
     assert!(names.iter().any(|n| n == "made"), "{names:?}");
     // Stopped: mounted for the export, unmounted after.
     s.berth(&["stop", "-t", "0", "expbox"]).expect_code(0);
-    let stdout = std::process::Command::new(common::BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args(["export", "expbox"])
-        .output()
-        .unwrap();
+    let stdout = s.command(&["export", "expbox"]).output().unwrap();
     assert!(stdout.status.success(), "{stdout:?}");
     let names = tar_names(&stdout.stdout);
     assert!(names.iter().any(|n| n == "made"), "{names:?}");
@@ -226,14 +212,7 @@ fn cp_copies_both_ways_running_and_stopped() {
     );
     assert_eq!(std::fs::read_to_string(&hostname).unwrap().trim(), short);
     // `-`: a tar stream on stdout.
-    let tar = std::process::Command::new(common::BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args(["cp", "cpbox:/newtree", "-"])
-        .output()
-        .unwrap();
+    let tar = s.command(&["cp", "cpbox:/newtree", "-"]).output().unwrap();
     assert!(tar.status.success(), "{tar:?}");
     assert_eq!(tar_names(&tar.stdout), ["newtree", "newtree/leaf"]);
 

@@ -38,12 +38,8 @@ fn a_killed_command_line_leaves_a_store_that_reconciles() {
     let s = Setup::new();
     // Attached: killing the client does not stop the container (Docker's
     // too); the container stays running under its monitor.
-    let mut client = std::process::Command::new(BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args([
+    let mut client = s
+        .command(&[
             "run",
             "--name",
             "kept",
@@ -55,7 +51,6 @@ fn a_killed_command_line_leaves_a_store_that_reconciles() {
             "sleep",
             "1000",
         ])
-        .env(ch05_network::network::TAG_VAR, &s.tag)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -67,13 +62,8 @@ fn a_killed_command_line_leaves_a_store_that_reconciles() {
     assert_eq!(s.inspect("kept", "{{.State.Status}}"), "running");
     // `run -d` killed at moments spread over its whole life.
     for delay_ms in [0u64, 5, 10, 20, 40, 80, 160] {
-        let mut child = std::process::Command::new(BIN)
-            .arg("--root")
-            .arg(s.root())
-            .arg("--run-dir")
-            .arg(s.run_dir())
-            .args(["run", "-d", "--pull", "never", &s.image, "sleep", "1000"])
-            .env(ch05_network::network::TAG_VAR, &s.tag)
+        let mut child = s
+            .command(&["run", "-d", "--pull", "never", &s.image, "sleep", "1000"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -86,16 +76,8 @@ fn a_killed_command_line_leaves_a_store_that_reconciles() {
     let ps = s.berth(&["ps", "-a"]);
     ps.expect_code(0);
     assert!(!ps.stderr.contains("unreadable"), "{ps:?}");
-    let ids = std::process::Command::new(BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args(["ps", "-aq", "--no-trunc"])
-        .output()
-        .unwrap();
-    for id in String::from_utf8_lossy(&ids.stdout).lines() {
-        s.berth(&["rm", "-f", id]).expect_code(0);
+    for id in s.ids() {
+        s.berth(&["rm", "-f", &id]).expect_code(0);
     }
     // Directories of creations killed before their record was written
     // are chapter 4's "unfinished" ones: its sweep removes them.

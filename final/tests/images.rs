@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::Setup;
 use lab::registry::{
@@ -24,13 +24,8 @@ fn berth(s: &Setup, args: &[&str]) -> Outcome {
 }
 
 fn berth_with_stdin(s: &Setup, args: &[&str], stdin: &str) -> Outcome {
-    let mut child = Command::new(common::BIN)
-        .arg("--root")
-        .arg(s.root())
-        .arg("--run-dir")
-        .arg(s.run_dir())
-        .args(args)
-        .env(ch05_network::network::TAG_VAR, &s.tag)
+    let mut child = s
+        .command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -37,13 +37,13 @@ use ch01_chroot::report::{ReportWriter, report_pipe};
 use nix::fcntl::OFlag;
 use nix::sched::{CloneFlags, clone, setns};
 use nix::sys::prctl::set_pdeathsig;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Gid, Pid, Uid, chdir, fork, pipe2, setgroups, setresgid, setresuid};
 
 use crate::Error;
 use crate::fds;
-use crate::forward::{BlockedSignals, wait_forwarding};
+use crate::forward::BlockedSignals;
 use crate::namespaces::Namespace;
 use crate::start::set_environment;
 use crate::stdio::{self, ChildStdio, Relay};
@@ -535,19 +535,13 @@ impl Process {
     /// Waits for it to exit, forwarding signals (and relaying its stdio),
     /// and returns its exit code (128+N for signal N).
     pub fn wait(mut self) -> Result<i32, Error> {
-        let code = match self.relay.take() {
-            Some(relay) => relay.run(self.pid),
-            None => wait_forwarding(self.pid),
-        };
         self.reaped = true;
-        code
+        crate::start::wait_child(self.pid, self.relay.take())
     }
 
     fn reap(&mut self) {
-        if !self.reaped {
-            let _ = kill(self.pid, Signal::SIGKILL);
-            let _ = waitpid(self.pid, None);
-            self.reaped = true;
+        if !std::mem::replace(&mut self.reaped, true) {
+            crate::start::kill_and_reap(self.pid);
         }
     }
 }

@@ -291,22 +291,31 @@ impl Container {
     /// Waits for the container to exit, forwarding signals to it, and
     /// returns its exit code. Teardown follows (in `Drop`).
     pub fn wait(mut self) -> Result<i32, Error> {
-        let code = match self.relay.take() {
-            Some(relay) => relay.run(self.pid),
-            None => wait_forwarding(self.pid),
-        };
         self.reaped = true;
-        code
+        wait_child(self.pid, self.relay.take())
     }
 
     /// Kills (if needed) and reaps the child.
     fn reap(&mut self) {
-        if !self.reaped {
-            let _ = kill(self.pid, Signal::SIGKILL);
-            let _ = waitpid(self.pid, None);
-            self.reaped = true;
+        if !std::mem::replace(&mut self.reaped, true) {
+            kill_and_reap(self.pid);
         }
     }
+}
+
+/// Waits for `pid` to exit, relaying its stdio when there is a relay and
+/// forwarding signals to it; its exit code (128+N for signal N).
+pub(crate) fn wait_child(pid: Pid, relay: Option<Relay>) -> Result<i32, Error> {
+    match relay {
+        Some(relay) => relay.run(pid),
+        None => wait_forwarding(pid),
+    }
+}
+
+/// SIGKILL, then reap: a child never outlives the value that started it.
+pub(crate) fn kill_and_reap(pid: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
 }
 
 impl Drop for Container {

@@ -73,6 +73,32 @@ impl Setup {
         self.scenario(args).run()
     }
 
+    /// `berth --root R --run-dir D ARGS...` as a plain command (raw
+    /// output, ids unhidden; for spawning and killing, or binary output).
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(BIN);
+        command
+            .arg("--root")
+            .arg(self.root())
+            .arg("--run-dir")
+            .arg(self.run_dir())
+            .args(args)
+            .env(TAG_VAR, &self.tag);
+        command
+    }
+
+    /// Every container's full id, as they are (not hidden).
+    pub fn ids(&self) -> Vec<String> {
+        let out = self.command(&["ps", "-aq", "--no-trunc"]).output();
+        out.map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
     pub fn scenario(&self, args: &[&str]) -> Scenario {
         Scenario::new(BIN)
             .arg("--root")
@@ -158,18 +184,8 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        // The ids as they are (the scenario's output hides them).
-        let ids = std::process::Command::new(BIN)
-            .arg("--root")
-            .arg(self.root())
-            .arg("--run-dir")
-            .arg(self.run_dir())
-            .args(["ps", "-aq", "--no-trunc"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for id in ids.lines().filter(|l| !l.is_empty()) {
-            let _ = self.berth(&["rm", "-f", id]);
+        for id in self.ids() {
+            let _ = self.berth(&["rm", "-f", &id]);
         }
         let ls = self.berth(&["network", "ls"]);
         for line in ls.stdout.lines().skip(1) {
