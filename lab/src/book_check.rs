@@ -337,7 +337,8 @@ fn check_exercise_functions(page: &str, text: &str, workspace: &Path, problems: 
     }
 }
 
-/// The chapters' "Exercises" sections (pages `chNN-*.md` under `src`) and
+/// The chapters' "Exercises" sections (pages `chNN-*.md` under `src`, and
+/// part II's `engine-*.md`) and
 /// the catalogue text `catalog` (book/exercises.toml) list the same
 /// exercises: same ids, functions, files and checks.
 pub fn exercises_agree(src: &Path, catalog: &str) -> Vec<String> {
@@ -356,11 +357,17 @@ pub fn exercises_agree(src: &Path, catalog: &str) -> Vec<String> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let Some(chapter) = name
-            .strip_prefix("ch")
-            .and_then(|r| r.get(..2))
-            .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
-        else {
+        // A chapter's page (`chNN-*.md`: exercises `chNN.M`), or part II's
+        // (`engine-*.md`: exercises `engine.M`, on one of its pages).
+        let part = if name.starts_with("engine-") {
+            Some("engine".to_string())
+        } else {
+            name.strip_prefix("ch")
+                .and_then(|r| r.get(..2))
+                .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+                .map(|n| format!("ch{n}"))
+        };
+        let Some(part) = part else {
             continue;
         };
         let text = std::fs::read_to_string(&page).unwrap_or_default();
@@ -369,7 +376,7 @@ pub fn exercises_agree(src: &Path, catalog: &str) -> Vec<String> {
         };
         let section = section.split("\n## ").next().unwrap_or("");
         for (number, item) in numbered_items(section) {
-            let id = format!("ch{chapter}.{number}");
+            let id = format!("{part}.{number}");
             on_pages.insert(id.clone());
             let Some(entry) = exercises.iter().find(|e| e.id == id) else {
                 problems.push(format!(
