@@ -20,10 +20,17 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::frames::{Decoder, Frame};
 use crate::{Error, Result};
 
-/// Connects to the monitor's socket, waiting for it to appear.
-pub fn connect(socket: &Path) -> Result<UnixStream> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Connects to the monitor's socket, waiting for it to appear: while
+/// `monitor` (its pid, when we just started it) lives, or 10 s.
+pub fn connect(socket: &Path, monitor: Option<u32>) -> Result<UnixStream> {
+    let patience = if monitor.is_some() { 120 } else { 10 };
+    let deadline = Instant::now() + Duration::from_secs(patience);
     loop {
+        if let Some(pid) = monitor
+            && !ch04_overlay::owner::process_alive(pid)
+        {
+            return Err(Error::engine("the monitor exited before it listened"));
+        }
         let connected = crate::context::short_socket_path(socket).and_then(|(_dir, short)| {
             UnixStream::connect(&short).map_err(|e| Error::engine(e.to_string()))
         });

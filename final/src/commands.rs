@@ -82,7 +82,7 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                     "cannot attach to container {container}: it is not running"
                 )));
             }
-            let stream = attach::connect(&engine.socket_of(&found.record.id))?;
+            let stream = attach::connect(&engine.socket_of(&found.record.id), None)?;
             let options = Options {
                 stdin: !no_stdin && found.record.process.open_stdin,
                 tty: found.record.process.tty,
@@ -236,8 +236,8 @@ fn start(
     record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
     let socket = engine.socket_of(&found.record.id);
     let mut stream = None;
-    crate::start::start(engine, &found, true, || {
-        stream = Some(attach::connect(&socket)?);
+    crate::start::start(engine, &found, true, |monitor| {
+        stream = Some(attach::connect(&socket, Some(monitor))?);
         Ok(())
     })?;
     let stream = stream.ok_or_else(|| Error::engine("not attached"))?;

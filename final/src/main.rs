@@ -50,9 +50,11 @@ fn execute(cli: Cli) -> Result<i32> {
         // The monitor clones containers: it runs from a sealed copy of
         // itself (chapter 7), and starts its successors from the real file.
         let exe = std::env::var_os("BERTH_EXE").map(std::path::PathBuf::from);
+        berth::monitor::sealed::lock(&cli.run_dir);
         let holder = berth::monitor::sealed::holder(&cli.run_dir);
         ch07_security::hygiene::run_from_shared_copy(holder)?;
         berth::monitor::sealed::offer(&cli.run_dir);
+        berth::monitor::sealed::unlock();
         let mut engine = Engine::new(cli.root.clone(), cli.run_dir.clone())?;
         if let Some(exe) = exe {
             engine.exe = exe;

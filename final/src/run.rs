@@ -22,14 +22,14 @@ pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<i32> {
         e
     };
     if detach {
-        start(engine, &found, false, || Ok(())).map_err(remove)?;
+        start(engine, &found, false, |_| Ok(())).map_err(remove)?;
         println!("{}", created.record.id);
         return Ok(0);
     }
     let mut stream = None;
     let socket = engine.socket_of(&created.record.id);
-    start(engine, &found, true, || {
-        stream = Some(attach::connect(&socket)?);
+    start(engine, &found, true, |monitor| {
+        stream = Some(attach::connect(&socket, Some(monitor))?);
         Ok(())
     })
     .map_err(remove)?;

@@ -14,7 +14,7 @@ pub fn start(
     engine: &Engine,
     found: &Found,
     attach_first: bool,
-    between: impl FnOnce() -> Result<()>,
+    between: impl FnOnce(u32) -> Result<()>,
 ) -> Result<()> {
     let dir = found.dir().clone();
     // The transition is ours: no other start, stop or rm in between.
@@ -32,8 +32,11 @@ pub fn start(
     let spawned = spawn_monitor(engine, &record.id, &dir, attach_first)?;
     // The monitor takes the lock to write the record: let it.
     drop(lock);
-    between()?;
-    spawned.wait_started()
+    let attached = between(spawned.pid());
+    // The monitor's own word first: why it did not start says more than
+    // why we could not attach.
+    spawned.wait_started()?;
+    attached
 }
 // ANCHOR_END: start
 
@@ -44,6 +47,6 @@ pub fn start_detached(engine: &Engine, key: &str) -> Result<String> {
         return Ok(key.to_string());
     }
     record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
-    start(engine, &found, false, || Ok(()))?;
+    start(engine, &found, false, |_| Ok(()))?;
     Ok(key.to_string())
 }

@@ -298,7 +298,10 @@ fn fifty_parallel_detached_runs() {
     let s = Setup::new();
     let handles: Vec<_> = (0..50)
         .map(|_| {
-            let cmd = s.scenario(&["run", "-d", "--pull", "never", &s.image, "sleep", "1000"]);
+            // 50 at once is slow in the lab VM's emulation: time enough.
+            let cmd = s
+                .scenario(&["run", "-d", "--pull", "never", &s.image, "sleep", "1000"])
+                .timeout(std::time::Duration::from_secs(600));
             std::thread::spawn(move || cmd.run())
         })
         .collect();

@@ -329,9 +329,9 @@ fn accept_first(io: &Io) -> Result<Client> {
         revents: 0,
     }];
     // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 10_000) };
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 60_000) };
     if ready <= 0 {
-        return Err(Error::engine("no client attached within 10 s"));
+        return Err(Error::engine("no client attached within 60 s"));
     }
     let (stream, _): (UnixStream, _) = io
         .listener

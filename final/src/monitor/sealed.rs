@@ -8,6 +8,11 @@
 //! (chapter 7's `run_from_shared_copy` checks it is sealed and made from
 //! this binary). When that monitor exits, the next one to start offers its
 //! own copy.
+//!
+//! Monitors starting together (50 parallel `run -d`) would all find no
+//! holder and all copy: the choice is made under a lock, held across the
+//! re-execution (the descriptor survives it, its number in
+//! `BERTH_SEALED_LOCK`) until the new holder has offered its copy.
 
 use std::path::{Path, PathBuf};
 
@@ -30,5 +35,48 @@ pub fn offer(run_dir: &Path) {
     if holder(run_dir).is_none() && ch07_security::hygiene::running_sealed() {
         let _ = std::fs::create_dir_all(run_dir);
         let _ = write_atomic_volatile(&holder_file(run_dir), Owner::current().render().as_bytes());
+    }
+}
+
+/// The variable that tells the re-executed monitor which descriptor holds
+/// the lock, so that it lets go once it has offered its copy.
+const LOCK_VAR: &str = "BERTH_SEALED_LOCK";
+
+/// Before sealing: waits for the lock (not close-on-exec), and names its
+/// descriptor in the environment the re-executed monitor inherits.
+pub fn lock(run_dir: &Path) {
+    use std::os::fd::IntoRawFd;
+    if ch07_security::hygiene::running_sealed() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(run_dir);
+    let Ok(file) = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(run_dir.join("sealed.lock"))
+    else {
+        return; // no lock: at worst, one more copy
+    };
+    let fd = file.into_raw_fd();
+    // SAFETY: our own descriptor; clearing close-on-exec and locking it.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, 0);
+        libc::flock(fd, libc::LOCK_EX);
+        std::env::set_var(LOCK_VAR, fd.to_string());
+    }
+}
+
+/// After sealing and offering: lets the next monitor choose.
+pub fn unlock() {
+    if let Some(fd) = std::env::var(LOCK_VAR)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
+        // SAFETY: the descriptor `lock` opened, inherited across exec.
+        unsafe {
+            libc::close(fd);
+            std::env::remove_var(LOCK_VAR);
+        }
     }
 }

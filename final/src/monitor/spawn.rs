@@ -73,6 +73,11 @@ pub struct SpawnedMonitor {
 
 // ANCHOR: wait_started
 impl SpawnedMonitor {
+    /// The monitor's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Blocks until the container runs (Ok) or the start failed.
     pub fn wait_started(mut self) -> Result<()> {
         match self.reader.receive() {
