@@ -272,11 +272,11 @@ pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<Vec<MountPoint>> {
             Request::Volume { name } => {
                 let volume = match name {
                     Some(n) => volumes.get_or_create(n)?,
-                    None => volumes.create(None, Default::default())?,
+                    None => volumes.create(None, Default::default(), Default::default())?,
                 };
                 point.kind = "volume".into();
                 point.anonymous = name.is_none();
-                point.source = volume.mountpoint.clone();
+                point.source = volume.data();
                 point.name = volume.name;
             }
             Request::Tmpfs { options } => {

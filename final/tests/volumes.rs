@@ -129,6 +129,27 @@ fn binds_read_only_mounts_and_tmpfs() {
     let v = format!("{}:/m", made.display());
     run(&s, &["-v", &v], &s.image, &["true"]).expect_code(0);
     assert!(made.is_dir());
+    // A named volume that is a host directory (the local driver's bind).
+    let device = format!("device={}", host.display());
+    let create = [
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "named-host",
+    ];
+    s.berth(&create).expect_code(0);
+    let out = run(&s, &["-v", "named-host:/n"], &s.image, &["cat", "/n/file"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "hello\n");
+    s.berth(&["volume", "rm", "named-host"]).expect_code(0);
+    assert!(host.join("file").exists(), "the device is the host's: kept");
+    let bad = s.berth(&["volume", "create", "-o", "type=tmpfs", "t"]);
+    bad.expect_code(125);
     // tmpfs, with its options.
     let out = run(
         &s,
@@ -223,6 +244,19 @@ fn a_used_volume_is_kept_and_rm_v_removes_anonymous_ones() {
     );
     let dangling = s.berth(&["volume", "ls", "-q", "--filter", "dangling=true"]);
     assert_eq!(dangling.stdout, "");
+    // Another container mounts holder's volumes, read-only here.
+    let out = run(
+        &s,
+        &["--volumes-from", "holder:ro"],
+        &s.image,
+        &["sh", "-c", "echo x > /k/f; grep -c ' /anon ' /proc/mounts"],
+    );
+    assert_eq!(out.stdout, "1\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
     let mounts = s.inspect("holder", "{{json .Mounts}}");
     assert!(mounts.contains(r#""Destination":"/k""#), "{mounts}");
     assert!(mounts.contains(r#""Name":"keep""#), "{mounts}");

@@ -104,8 +104,14 @@ pub fn mount_one(m: &BindMount, target: &Path) -> Result<(), Error> {
 /// Creates the mount point (and its parents) unless it exists.
 fn create_target(target: &Path, dir: bool) -> Result<(), Error> {
     let io = |e: std::io::Error| {
+        // A read-only root cannot get new directories.
+        let hint = if e.raw_os_error() == Some(libc::EROFS) {
+            " (the root is read-only: mount where the image has a directory)"
+        } else {
+            ""
+        };
         Error::engine(format!(
-            "creating mount point {}: {}",
+            "creating mount point {}: {}{hint}",
             target.display(),
             crate::io_reason(&e)
         ))

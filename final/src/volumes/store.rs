@@ -36,6 +36,19 @@ pub struct Volume {
 }
 // ANCHOR_END: volume
 
+impl Volume {
+    /// What containers mount: the volume's `_data`, or the host directory
+    /// of the local driver's `-o type=none,o=bind,device=/path`.
+    pub fn data(&self) -> PathBuf {
+        match self.options.get("device") {
+            Some(device) if self.options.get("type").map(String::as_str) == Some("none") => {
+                PathBuf::from(device)
+            }
+            _ => self.mountpoint.clone(),
+        }
+    }
+}
+
 /// The store of one engine root.
 pub struct Volumes {
     dir: PathBuf,
@@ -70,13 +83,18 @@ impl Volumes {
     }
 
     pub fn get_or_create(&self, name: &str) -> Result<Volume> {
-        self.create(Some(name), BTreeMap::new())
+        self.create(Some(name), BTreeMap::new(), BTreeMap::new())
     }
 
     // ANCHOR: create
     /// Creates a volume (a random 64-hex name without `name`); an existing
     /// one of that name is returned as it is, as Docker does.
-    pub fn create(&self, name: Option<&str>, labels: BTreeMap<String, String>) -> Result<Volume> {
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<Volume> {
         let name = match name {
             Some(n) => n.to_string(),
             None => ch04_overlay::id::new_id()?,
@@ -90,7 +108,7 @@ impl Volumes {
             name: name.clone(),
             driver: "local".into(),
             labels,
-            options: BTreeMap::new(),
+            options,
             created_at: rfc3339(now_nanos()),
             scope: "local".into(),
             mountpoint: dir.join(DATA),
