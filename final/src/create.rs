@@ -84,11 +84,12 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     // The engine's monitor removes a --rm container, not chapter 4's sweep.
     spec_ch04.auto_remove = false;
     // Volumes and `-v`'s host directories: made now, everything checked.
-    let mut mounts = crate::mounts::resolve(engine, &wanted)?;
+    let (mut mounts, volumes_lock) = crate::mounts::resolve(engine, &wanted)?;
     mounts.extend(inherited);
     let container = match engine.containers()?.create(&spec_ch04) {
         Ok(c) => c,
         Err(e) => {
+            drop(volumes_lock);
             crate::mounts::remove_anonymous(engine, &mounts);
             return Err(e);
         }
@@ -166,6 +167,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
         })
         // Created: whoever starts it (a monitor) becomes its user.
         .and_then(|()| container.disown());
+    drop(volumes_lock);
     if let Err(e) = written {
         let _ = engine.containers()?.remove(&container);
         crate::mounts::remove_anonymous(engine, &record.mounts);

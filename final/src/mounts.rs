@@ -3,7 +3,10 @@
 //! [`MountPoint`]s (volumes made, `-v` bind sources made), and handed to
 //! chapter 2's `bind-mounts` step at every start.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::Flock;
 
 use ch02_namespaces::binds::{BindMount, MountSource};
 use serde::{Deserialize, Serialize};
@@ -249,9 +252,12 @@ pub fn parse_tmpfs(spec: &str) -> Result<Wanted> {
 
 // ANCHOR: resolve
 /// Makes what the mounts need (volumes, `-v`'s missing host directories)
-/// and returns what the record keeps.
-pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<Vec<MountPoint>> {
+/// and returns what the record keeps, with the volume store's lock: held
+/// until the record names the volumes, so no `volume rm` finds them unused
+/// meanwhile.
+pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<(Vec<MountPoint>, Flock<File>)> {
     let volumes = Volumes::open(engine)?;
+    let lock = volumes.lock()?;
     let mut out = Vec::new();
     for w in wanted {
         let mut point = MountPoint {
@@ -271,8 +277,8 @@ pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<Vec<MountPoint>> {
             }
             Request::Volume { name } => {
                 let volume = match name {
-                    Some(n) => volumes.get_or_create(n)?,
-                    None => volumes.create(None, Default::default(), Default::default())?,
+                    Some(n) => volumes.get_or_create_locked(n)?,
+                    None => volumes.create_locked(None, Default::default(), Default::default())?,
                 };
                 point.kind = "volume".into();
                 point.anonymous = name.is_none();
@@ -286,7 +292,7 @@ pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<Vec<MountPoint>> {
         }
         out.push(point);
     }
-    Ok(out)
+    Ok((out, lock))
 }
 // ANCHOR_END: resolve
 

@@ -82,8 +82,9 @@ impl Volumes {
         Ok(volume)
     }
 
-    pub fn get_or_create(&self, name: &str) -> Result<Volume> {
-        self.create(Some(name), BTreeMap::new(), BTreeMap::new())
+    /// The volume `name`, made if missing; the caller holds the lock.
+    pub fn get_or_create_locked(&self, name: &str) -> Result<Volume> {
+        self.create_locked(Some(name), BTreeMap::new(), BTreeMap::new())
     }
 
     // ANCHOR: create
@@ -95,11 +96,21 @@ impl Volumes {
         labels: BTreeMap<String, String>,
         options: BTreeMap<String, String>,
     ) -> Result<Volume> {
+        let _lock = self.lock()?;
+        self.create_locked(name, labels, options)
+    }
+
+    /// [`Volumes::create`] under a lock the caller holds.
+    pub fn create_locked(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<Volume> {
         let name = match name {
             Some(n) => n.to_string(),
             None => ch04_overlay::id::new_id()?,
         };
-        let _lock = self.lock()?;
         if let Ok(existing) = self.get(&name) {
             return Ok(existing);
         }
