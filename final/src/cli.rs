@@ -78,6 +78,9 @@ pub enum Command {
     /// Manage berth: disk usage, prune, the boot unit.
     #[command(subcommand)]
     System(crate::system::SystemCommand),
+    /// Manage volumes: create, ls, inspect, rm, prune.
+    #[command(subcommand)]
+    Volume(crate::volumes::VolumeCommand),
 }
 
 #[derive(Subcommand)]
@@ -127,7 +130,7 @@ pub enum ContainerCommand {
         /// Kill a running container first.
         #[arg(short, long)]
         force: bool,
-        /// Remove anonymous volumes too (none yet).
+        /// Remove the container's anonymous volumes too.
         #[arg(short, long)]
         volumes: bool,
         #[arg(required = true, value_name = "CONTAINER")]
@@ -268,6 +271,18 @@ pub struct CreateArgs {
     /// Log driver options: max-size=10m, max-file=3.
     #[arg(long = "log-opt", value_name = "OPT=VALUE")]
     pub log_opts: Vec<String>,
+    /// Mount a volume: /dst (anonymous), NAME:/dst[:ro] or /host/path:/dst[:ro].
+    #[arg(short = 'v', long = "volume", value_name = "VOLUME")]
+    pub volumes: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly].
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs: /dst[:size=64m,mode=1777].
+    #[arg(long = "tmpfs", value_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount every volume of another container (:ro read-only).
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:ro]")]
+    pub volumes_from: Vec<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]

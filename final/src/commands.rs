@@ -43,11 +43,13 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                 .map(|c| crate::stop::kill_container(engine, c, &signal)),
         )),
         ContainerCommand::Rm {
-            force, containers, ..
+            force,
+            volumes,
+            containers,
         } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::remove::rm(engine, c, force)),
+                .map(|c| crate::remove::rm(engine, c, force, volumes)),
         )),
         ContainerCommand::Ps(args) => {
             let (found, unreadable) = all(engine)?;

@@ -39,6 +39,8 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let env_file = read_env_files(&args.env_files)?;
     let (log_max_size, log_max_files) = parse_log_opts(&args.log_opts)?;
     parse_signal(&args.stop_signal)?;
+    let wanted = crate::mounts::parse_all(&args.volumes, &args.mounts, &args.tmpfs)?;
+    let inherited = crate::mounts::volumes_from(engine, &args.volumes_from)?;
     if let Some(path) = &args.cidfile
         && path.exists()
     {
@@ -81,7 +83,17 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let mut spec_ch04 = storage.spec(layers);
     // The engine's monitor removes a --rm container, not chapter 4's sweep.
     spec_ch04.auto_remove = false;
-    let container = engine.containers()?.create(&spec_ch04)?;
+    // Volumes and `-v`'s host directories: made now, everything checked.
+    let (mut mounts, volumes_lock) = crate::mounts::resolve(engine, &wanted)?;
+    mounts.extend(inherited);
+    let container = match engine.containers()?.create(&spec_ch04) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(volumes_lock);
+            crate::mounts::remove_anonymous(engine, &mounts);
+            return Err(e);
+        }
+    };
     drop(image_lock);
     // As Docker: the hostname is the short id unless --hostname says.
     let hostname = if stored_has_hostname(&stored, trailing) {
@@ -145,6 +157,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
         },
         state: State::default(),
         endpoint: None,
+        mounts,
     };
     let written = record
         .save(&container.dir)
@@ -154,8 +167,10 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
         })
         // Created: whoever starts it (a monitor) becomes its user.
         .and_then(|()| container.disown());
+    drop(volumes_lock);
     if let Err(e) = written {
         let _ = engine.containers()?.remove(&container);
+        crate::mounts::remove_anonymous(engine, &record.mounts);
         return Err(e);
     }
     Ok(Created {

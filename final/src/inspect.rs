@@ -80,7 +80,7 @@ pub fn inspect(found: &Found) -> Value {
                 "MergedDir": found.container.rootfs(),
             },
         },
-        "Mounts": [],
+        "Mounts": r.mounts.iter().map(crate::mounts::inspect).collect::<Vec<_>>(),
         "Config": {
             "Hostname": r.process.hostname,
             "User": r.process.user,

@@ -43,6 +43,9 @@ pub mod system;
 pub mod top;
 pub mod update;
 pub mod version;
+// Issue 15: volumes, bind mounts, tmpfs.
+pub mod mounts;
+pub mod volumes;
 
 pub use ch01_chroot::Error;
 pub type Result<T> = std::result::Result<T, Error>;

@@ -109,6 +109,7 @@ fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::System(command) => berth::system::system(&engine, command),
+        Command::Volume(command) => berth::volumes::execute(&engine, command),
     }
 }
 

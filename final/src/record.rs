@@ -171,6 +171,10 @@ pub struct Record {
     pub host: Host,
     pub state: State,
     pub endpoint: Option<Endpoint>,
+    /// `-v`, `--mount`, `--tmpfs`, resolved once at `create` (an
+    /// anonymous volume keeps its name across starts).
+    #[serde(default)]
+    pub mounts: Vec<crate::mounts::MountPoint>,
 }
 
 impl Record {

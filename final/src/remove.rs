@@ -5,7 +5,8 @@ use crate::context::Engine;
 use crate::lookup::find;
 use crate::{Error, Result};
 
-pub fn rm(engine: &Engine, key: &str, force: bool) -> Result<String> {
+/// `volumes` (`rm -v`): the container's anonymous volumes go too.
+pub fn rm(engine: &Engine, key: &str, force: bool, volumes: bool) -> Result<String> {
     let store = engine.containers()?;
     // An unreadable record can only be removed by name, and by force.
     if let ch04_overlay::store::Found::Unreadable(u) =
@@ -47,6 +48,9 @@ pub fn rm(engine: &Engine, key: &str, force: bool) -> Result<String> {
         }
     }
     remove_stopped(engine, &found.container)?;
+    if volumes {
+        crate::mounts::remove_anonymous(engine, &found.record.mounts);
+    }
     Ok(key.to_string())
 }
 

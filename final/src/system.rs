@@ -133,14 +133,37 @@ pub fn df(engine: &Engine) -> Result<String> {
                 percent(stopped_size, container_size)
             ),
         ],
-        ["Local Volumes", "0", "0", "0B", "0B"]
-            .map(String::from)
-            .to_vec(),
+        volumes_line(engine, &containers)?,
         ["Build Cache", "0", "0", "0B", "0B"]
             .map(String::from)
             .to_vec(),
     ];
     Ok(align(&lines))
+}
+
+/// "Local Volumes": every volume, those a container uses, their size,
+/// and what the unused ones hold.
+fn volumes_line(engine: &Engine, containers: &[Found]) -> Result<Vec<String>> {
+    use crate::volumes::store::{Volumes, users};
+    let volumes = Volumes::open(engine)?.list()?;
+    let (mut size, mut unused, mut active) = (0, 0, 0);
+    for v in &volumes {
+        let bytes = disk_usage(&v.mountpoint);
+        size += bytes;
+        if users(containers, &v.name).is_empty() {
+            unused += bytes;
+        } else {
+            active += 1;
+        }
+    }
+    let percent = (unused * 100).checked_div(size).unwrap_or(0);
+    Ok(vec![
+        "Local Volumes".to_string(),
+        volumes.len().to_string(),
+        active.to_string(),
+        human_size(size),
+        format!("{} ({percent}%)", human_size(unused)),
+    ])
 }
 
 fn confirmed(all: bool) -> Result<bool> {

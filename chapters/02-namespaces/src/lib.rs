@@ -18,6 +18,7 @@
 //! And it enters a running container ([`join`]): `setns` into the
 //! namespaces of its first process, then exec, as `docker exec` does.
 
+pub mod binds;
 pub mod cli;
 pub mod dev;
 pub mod fds;

@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ch01_chroot::report::ReportWriter;
+use ch02_namespaces::binds::BindMounts;
 use ch02_namespaces::terminal::open_pty;
 use ch02_namespaces::{ParentContext, ParentStep, StartSequence};
 use ch04_overlay::owner::Owner;
@@ -153,6 +154,13 @@ fn monitor(
     };
     let mut sequence = StartSequence::standard();
     sequence.parent_step(Box::new(RecordStep(shared.clone())));
+    // ANCHOR: bind_step
+    // Before `pivot_root`: chapter 7's steps, added later, stay after it.
+    sequence.child_step_before(
+        "pivot_root",
+        Box::new(BindMounts(crate::mounts::bind_mounts(&record.mounts))),
+    );
+    // ANCHOR_END: bind_step
     let began = Instant::now();
     let result = ch07_security::run::run_with(spec, &options, &security, sequence);
     if !shared.borrow().started {
@@ -392,6 +400,8 @@ fn finish(
     let _ = std::fs::remove_dir(engine.run_dir_of(&record.id));
     if record.host.auto_remove {
         crate::remove::remove_stopped(engine, container)?;
+        // As Docker: `--rm` takes the anonymous volumes along.
+        crate::mounts::remove_anonymous(engine, &record.mounts);
     }
     Ok(())
 }

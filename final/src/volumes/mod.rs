@@ -1,0 +1,97 @@
+//! `volume create|ls|inspect|rm|prune`: named directories that outlive
+//! containers, in the engine's root ([`store`]). One module per verb.
+
+pub mod create;
+pub mod inspect;
+pub mod list;
+pub mod prune;
+pub mod remove;
+pub mod store;
+
+use clap::{Args, Subcommand};
+
+use crate::Result;
+use crate::context::Engine;
+
+/// `berth volume ...`.
+#[derive(Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume (a random name without NAME).
+    Create(CreateArgs),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(ListArgs),
+    /// Print volumes as JSON.
+    Inspect {
+        /// A Go template such as '{{.Mountpoint}}'.
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true, value_name = "VOLUME")]
+        volumes: Vec<String>,
+    },
+    /// Remove volumes (refused while a container uses one).
+    #[command(alias = "remove")]
+    Rm {
+        /// Accepted for Docker's sake: a used volume is still refused.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true, value_name = "VOLUME")]
+        volumes: Vec<String>,
+    },
+    /// Remove every anonymous volume no container uses (-a: every unused one).
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The driver: berth has `local`.
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Set a label, KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Driver options (berth's local driver takes none yet).
+    #[arg(short = 'o', long = "opt", value_name = "OPT=VALUE")]
+    pub opts: Vec<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// dangling=true|false, name=TEXT, label=KEY[=VALUE] (repeatable).
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// json, or a Go template such as '{{.Name}}'.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+pub fn execute(engine: &Engine, command: VolumeCommand) -> Result<i32> {
+    match command {
+        VolumeCommand::Create(args) => {
+            println!("{}", create::create(engine, &args)?);
+            Ok(0)
+        }
+        VolumeCommand::Ls(args) => {
+            print!("{}", list::list(engine, &args)?);
+            Ok(0)
+        }
+        VolumeCommand::Inspect { format, volumes } => {
+            inspect::inspect(engine, format.as_deref(), &volumes)
+        }
+        VolumeCommand::Rm { volumes, .. } => remove::remove(engine, &volumes),
+        VolumeCommand::Prune { all, force } => {
+            print!("{}", prune::prune(engine, all, force)?);
+            Ok(0)
+        }
+    }
+}
