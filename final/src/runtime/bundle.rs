@@ -1,0 +1,160 @@
+//! A bundle's config.json, read with the `oci-spec` types and turned into
+//! chapter 2's [`Spec`]: what fits is mapped, what berth-runtime cannot do
+//! yet is refused with the reason (or, for extra mounts, warned about).
+
+use std::path::{Path, PathBuf};
+
+use ch01_chroot::events::warning;
+use ch02_namespaces::Spec;
+use ch02_namespaces::namespaces::{Namespace, Namespaces};
+use oci_spec::runtime::{LinuxNamespaceType, Spec as Config};
+
+use crate::Error;
+
+/// The mounts chapter 2 makes itself (`mount-proc`, `mount-sys`,
+/// `mount-dev`), so a config listing them loses nothing.
+const MADE_BY_CHAPTER_2: [&str; 7] = [
+    "/proc",
+    "/sys",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/sys/fs/cgroup",
+];
+
+/// A bundle read from disk: its absolute directory, its config, the
+/// chapter 2 spec built from it.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub spec: Spec,
+}
+
+/// Reads `dir/config.json` and builds the spec.
+pub fn load(dir: &Path) -> Result<Bundle, Error> {
+    let dir = std::path::absolute(dir)
+        .map_err(|e| Error::invalid(format!("bundle {}: {e}", dir.display())))?;
+    let path = dir.join("config.json");
+    if !path.is_file() {
+        return Err(Error::invalid(format!(
+            "bundle {}: no config.json (make one with `berth-runtime spec --bundle {}`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let config =
+        Config::load(&path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let spec = to_spec(&dir, &config)?;
+    Ok(Bundle { dir, config, spec })
+}
+
+/// The root filesystem's host path (`root.path` is relative to the bundle).
+pub fn rootfs(dir: &Path, config: &Config) -> Result<PathBuf, Error> {
+    let root = config.root().as_ref().ok_or_else(|| {
+        Error::invalid("config.json has no root: add \"root\": {\"path\": \"rootfs\"}")
+    })?;
+    Ok(dir.join(root.path()))
+}
+
+// ANCHOR: to_spec
+/// The chapter 2 spec of `config` (the bundle at `dir`).
+pub fn to_spec(dir: &Path, config: &Config) -> Result<Spec, Error> {
+    let process = config
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("config.json has no process: add process.args"))?;
+    let argv = process.args().clone().unwrap_or_default();
+    if argv.is_empty() {
+        return Err(Error::invalid(
+            "config.json: process.args is empty: name the command to run",
+        ));
+    }
+    if process.terminal().unwrap_or(false) {
+        return Err(Error::invalid(
+            "config.json: process.terminal is true, which berth-runtime does not support yet: set it to false",
+        ));
+    }
+    let user = process.user();
+    if user.uid() != 0 || user.gid() != 0 {
+        return Err(Error::invalid(format!(
+            "config.json: process.user {}:{} is not supported yet: berth-runtime runs the process as 0:0",
+            user.uid(),
+            user.gid()
+        )));
+    }
+    let mut spec = Spec::new(rootfs(dir, config)?, argv);
+    spec.env = process.env().clone().unwrap_or_default();
+    spec.cwd = process.cwd().clone();
+    spec.namespaces = namespaces(config)?;
+    if let Some(linux) = config.linux() {
+        if let Some(maps) = linux.uid_mappings() {
+            spec.uid_map = maps.iter().map(id_map).collect();
+        }
+        if let Some(maps) = linux.gid_mappings() {
+            spec.gid_map = maps.iter().map(id_map).collect();
+        }
+    }
+    if let Some(hostname) = config.hostname() {
+        spec.hostname = hostname.clone();
+    }
+    warn_unmapped_mounts(config);
+    Ok(spec)
+}
+// ANCHOR_END: to_spec
+
+fn id_map(map: &oci_spec::runtime::LinuxIdMapping) -> ch02_namespaces::idmap::IdMap {
+    ch02_namespaces::idmap::IdMap {
+        inside: map.container_id(),
+        outside: map.host_id(),
+        count: map.size(),
+    }
+}
+
+/// The namespaces `linux.namespaces` asks for; joining one by path is
+/// refused for now.
+fn namespaces(config: &Config) -> Result<Namespaces, Error> {
+    let mut set = Namespaces::default();
+    for ns in set.clone().iter() {
+        set.remove(ns);
+    }
+    let listed = config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in listed {
+        let kind = match ns.typ() {
+            LinuxNamespaceType::Mount => Namespace::Mount,
+            LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+            LinuxNamespaceType::Uts => Namespace::Uts,
+            LinuxNamespaceType::Ipc => Namespace::Ipc,
+            LinuxNamespaceType::User => Namespace::User,
+            LinuxNamespaceType::Pid => Namespace::Pid,
+            LinuxNamespaceType::Network => Namespace::Net,
+            LinuxNamespaceType::Time => Namespace::Time,
+        };
+        if let Some(path) = ns.path() {
+            return Err(Error::invalid(format!(
+                "config.json: joining the {} namespace at {} is not supported yet: remove its path",
+                kind.name(),
+                path.display()
+            )));
+        }
+        set.insert(kind);
+    }
+    Ok(set)
+}
+
+/// Mounts beyond the ones chapter 2 makes are not made yet: say so.
+fn warn_unmapped_mounts(config: &Config) {
+    for mount in config.mounts().clone().unwrap_or_default() {
+        let target = mount.destination().to_string_lossy().to_string();
+        if !MADE_BY_CHAPTER_2.contains(&target.as_str()) {
+            warning(format!(
+                "mount {target} ({}) is not made: berth-runtime mounts only /proc, /sys and /dev",
+                mount.typ().clone().unwrap_or_default()
+            ));
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! berth-runtime driven as containerd's shim drives runc: global flags,
+//! then create, state, start, kill, delete, on a bundle made from the lab's
+//! busybox fixture. Runs as root; every container is deleted on every path.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
+
+/// A state root and a bundle of their own; containers left are deleted.
+struct Lab {
+    dir: tempfile::TempDir,
+    ids: Vec<String>,
+}
+
+impl Lab {
+    /// A bundle whose process runs `args`.
+    fn new(args: &[&str]) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir(&bundle).unwrap();
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(lab::fixture::rootfs())
+            .arg(bundle.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let lab = Lab {
+            dir,
+            ids: Vec::new(),
+        };
+        let out = lab.runtime(&["spec", "--bundle", bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        let path = bundle.join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        config["process"]["args"] = serde_json::json!(args);
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        lab
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command.arg("--root").arg(self.root()).args(args);
+        command
+    }
+
+    fn runtime(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `create` with its stdout on `stdout` (the container's, then); its
+    /// stderr goes to a file too, as a pipe would stay open in the container.
+    fn create(&mut self, id: &str, stdout: &Path) -> Output {
+        self.ids.push(id.to_string());
+        let stderr = stdout.with_extension("err");
+        let bundle = self.bundle();
+        let pid_file = self.dir.path().join(format!("{id}.pid"));
+        self.command(&[
+            "--log",
+            self.dir.path().join("log.json").to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(File::create(stdout).unwrap())
+        .stderr(File::create(&stderr).unwrap())
+        .status()
+        .map(|status| Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&stderr).unwrap(),
+        })
+        .unwrap()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let out = self.runtime(&["state", id]);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Polls `state` until the status is `status` (and, stopped, the exit
+    /// code is recorded).
+    fn wait_for(&self, id: &str, status: &str) -> Value {
+        let since = Instant::now();
+        loop {
+            let state = self.state(id);
+            let done = state["status"] == status
+                && (status != "stopped" || state.get("exitCode").is_some());
+            if done {
+                return state;
+            }
+            assert!(since.elapsed() < Duration::from_secs(10), "{state}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let _ = self.runtime(&["delete", "--force", id]);
+        }
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+fn stderr_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(text.lines().count(), 1, "one line expected: {text:?}");
+    text
+}
+
+#[test]
+fn create_state_start_output_stopped_delete() {
+    let mut lab = Lab::new(&["sh", "-c", "echo hi; echo there > /tmp/out"]);
+    let stdout = lab.dir.path().join("stdout");
+    let out = lab.create("c1", &stdout);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.state("c1");
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["ociVersion"], "1.2.0");
+    assert_eq!(state["bundle"], lab.bundle().to_str().unwrap());
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(pid > 0 && alive(pid));
+    let pid_file = std::fs::read_to_string(lab.dir.path().join("c1.pid")).unwrap();
+    assert_eq!(pid_file.trim(), pid.to_string());
+    // Created: nothing ran yet.
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "");
+    let listed = lab.runtime(&["list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("created"));
+
+    let out = lab.runtime(&["start", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.wait_for("c1", "stopped");
+    assert_eq!(state["exitCode"], 0);
+    assert!(!alive(pid));
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "hi\n");
+    let written = lab.bundle().join("rootfs/tmp/out");
+    assert_eq!(std::fs::read_to_string(written).unwrap(), "there\n");
+    // A stopped container cannot be started again.
+    assert!(!lab.runtime(&["start", "c1"]).status.success());
+
+    let out = lab.runtime(&["delete", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!lab.root().join("c1").exists());
+    assert!(!lab.runtime(&["state", "c1"]).status.success());
+}
+
+#[test]
+fn kill_running_sleep_stops_it() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    let out = lab.create("k1", &lab.dir.path().join("stdout"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(lab.runtime(&["start", "k1"]).status.success());
+    let state = lab.wait_for("k1", "running");
+    let pid = state["pid"].as_i64().unwrap();
+    // A running container is deleted only with --force.
+    let out = lab.runtime(&["delete", "k1"]);
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("running"));
+    assert!(alive(pid));
+    // Numbers, as the shim sends them, and names.
+    let out = lab.runtime(&["kill", "k1", "BOGUS"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+    let out = lab.runtime(&["kill", "k1", "9"]);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.wait_for("k1", "stopped");
+    assert_eq!(state["exitCode"], 128 + 9);
+    assert!(!alive(pid));
+    assert!(lab.runtime(&["delete", "k1"]).status.success());
+}
+
+#[test]
+fn delete_force_kills_a_running_container() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    assert!(lab.create("f1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "f1"]).status.success());
+    let pid = lab.wait_for("f1", "running")["pid"].as_i64().unwrap();
+    let out = lab.runtime(&["delete", "--force", "f1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!alive(pid));
+    assert!(!lab.root().join("f1").exists());
+    // The shim's cleanup deletes with --force what is already gone.
+    assert!(lab.runtime(&["delete", "--force", "f1"]).status.success());
+}
+
+#[test]
+fn delete_of_a_created_container_kills_it() {
+    let mut lab = Lab::new(&["true"]);
+    assert!(lab.create("d1", &lab.dir.path().join("o")).status.success());
+    let pid = lab.state("d1")["pid"].as_i64().unwrap();
+    assert!(lab.runtime(&["delete", "d1"]).status.success());
+    assert!(!alive(pid));
+    assert!(!lab.root().join("d1").exists());
+}
+
+#[test]
+fn run_returns_the_exit_code_and_cleans_up() {
+    let lab = Lab::new(&["sh", "-c", "echo ran; exit 3"]);
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "r1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    assert!(!lab.root().join("r1").exists());
+}
+
+#[test]
+fn version_features_and_spec() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("berth-runtime version "), "{text}");
+    assert!(text.lines().any(|l| l == "spec: 1.2.0"), "{text}");
+
+    let out = Command::new(BIN).arg("features").output().unwrap();
+    assert!(out.status.success());
+    let features: oci_spec::runtime::Features = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(features.oci_version_max(), "1.2.0");
+
+    let lab = Lab::new(&["true"]);
+    let config = oci_spec::runtime::Spec::load(lab.bundle().join("config.json")).unwrap();
+    assert_eq!(config.version(), "1.2.0");
+    assert_eq!(config.root().as_ref().unwrap().path(), Path::new("rootfs"));
+    // An existing config.json is left alone.
+    let out = lab.runtime(&["spec", "--bundle", lab.bundle().to_str().unwrap()]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let mut lab = Lab::new(&["true"]);
+    let out = lab.runtime(&["state", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("nosuch does not exist"));
+    let out = lab.runtime(&["start", "nosuch"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+
+    let missing = lab.dir.path().join("missing");
+    let out = lab.runtime(&["create", "--bundle", missing.to_str().unwrap(), "b1"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("config.json"));
+    assert!(!lab.root().join("b1").exists());
+
+    let out = lab.runtime(&["create", "../escape"]);
+    assert_eq!(out.status.code(), Some(125));
+    stderr_line(&out);
+
+    let out = lab.runtime(&["--systemd-cgroup", "list"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("systemd"));
+
+    // A second create of the same id is refused; the first is untouched.
+    assert!(lab.create("b2", &lab.dir.path().join("o")).status.success());
+    let out = lab.create("b2", &lab.dir.path().join("o2"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("already exists"));
+    assert_eq!(lab.state("b2")["status"], "created");
+    // The shim reads the reason from the json log.
+    let log = std::fs::read_to_string(lab.dir.path().join("log.json")).unwrap();
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("already exists"));
+}
