@@ -43,6 +43,14 @@ impl Lab {
         lab
     }
 
+    /// Changes the bundle's config.json.
+    fn edit(&self, change: impl FnOnce(&mut Value)) {
+        let path = self.bundle().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        change(&mut config);
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    }
+
     fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
@@ -289,4 +297,55 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
     assert!(last["msg"].as_str().unwrap().contains("already exists"));
+}
+
+#[test]
+fn memory_and_pids_limits_apply_through_chapter_3() {
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null \
+         || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+    ]);
+    lab.edit(|config| {
+        config["linux"]["resources"] =
+            serde_json::json!({ "memory": { "limit": 67108864 }, "pids": { "limit": 42 } });
+    });
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "m1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "67108864\n42\n");
+    // The cgroup went with the container.
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-m1").is_err());
+}
+
+#[test]
+fn capabilities_no_new_privileges_and_paths_through_chapter_7() {
+    // The default spec keeps AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE
+    // (10), sets noNewPrivileges, masks /proc/keys, makes /proc/sys read-only.
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status; wc -c < /proc/keys; \
+         awk '$5 == \"/proc/sys\" { split($6, o, \",\"); print o[1] }' /proc/self/mountinfo",
+    ]);
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "s1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<_> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .collect();
+    assert_eq!(lines[0], ["CapEff:", "0000000020000420"], "{text}");
+    assert_eq!(lines[1], ["CapBnd:", "0000000020000420"], "{text}");
+    assert_eq!(lines[2], ["NoNewPrivs:", "1"], "{text}");
+    assert_eq!(lines[3], ["0"], "{text}");
+    assert_eq!(lines[4], ["ro"], "{text}");
 }

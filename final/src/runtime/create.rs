@@ -14,8 +14,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use std::sync::Arc;
+
 use ch02_namespaces::StartSequence;
 use ch02_namespaces::start::start;
+use ch03_cgroups::Cgroup;
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 use serde::{Deserialize, Serialize};
@@ -151,7 +154,7 @@ pub fn keeper(globals: &Globals, id: &str, bundle: &Path, pid_file: Option<&Path
     let mut ready = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(READY_FD) });
     let dir = globals.dir(id);
     let created = create_container(globals, id, bundle, pid_file);
-    let (container, mut state) = match created {
+    let (container, cgroup, mut state) = match created {
         Ok(created) => created,
         Err(error) => {
             let answer = Ready {
@@ -185,6 +188,7 @@ pub fn keeper(globals: &Globals, id: &str, bundle: &Path, pid_file: Option<&Path
         }
         128 + 9
     });
+    super::resources::remove(cgroup);
     state.status = Status::Stopped;
     state.exit_code = Some(code);
     // The directory is gone if the container was deleted meanwhile.
@@ -201,7 +205,7 @@ fn create_container(
     id: &str,
     bundle: &Path,
     pid_file: Option<&Path>,
-) -> Result<(ch02_namespaces::start::Container, State), Error> {
+) -> Result<(ch02_namespaces::start::Container, Arc<Cgroup>, State), Error> {
     let dir = globals.dir(id);
     let mut loaded = bundle::load(bundle)?;
     loaded.spec.exec_fifo = Some(dir.join(EXEC_FIFO));
@@ -213,14 +217,18 @@ fn create_container(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
     }
-    let container = start(&loaded.spec, StartSequence::standard())?;
+    let mut sequence = StartSequence::standard();
+    let limits = super::resources::limits(&loaded.config);
+    let cgroup = super::resources::cgroup_for(id, &limits, &mut sequence)?;
+    super::security::confine(&loaded.config, &mut sequence)?;
+    let container = start(&loaded.spec, sequence)?;
     state.pid = container.pid().as_raw();
     state.status = Status::Created;
     state.save(&dir)?;
     if let Some(pid_file) = pid_file {
         ch04_overlay::atomic::write_atomic_volatile(pid_file, state.pid.to_string().as_bytes())?;
     }
-    Ok((container, state))
+    Ok((container, cgroup, state))
 }
 
 /// Points the keeper's fds 0, 1 and 2 at /dev/null.
