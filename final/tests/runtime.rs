@@ -349,3 +349,51 @@ fn capabilities_no_new_privileges_and_paths_through_chapter_7() {
     assert_eq!(lines[3], ["0"], "{text}");
     assert_eq!(lines[4], ["ro"], "{text}");
 }
+
+#[test]
+fn bind_and_tmpfs_mounts_are_made_others_warned_about() {
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "cat /mnt/share/f /etc/extra; (echo x > /mnt/share/g) 2>/dev/null || echo read-only; \
+         awk '$2 == \"/scratch\" { print $3, $4 }' /proc/mounts",
+    ]);
+    let share = lab.bundle().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("f"), "shared\n").unwrap();
+    let extra = lab.dir.path().join("extra");
+    std::fs::write(&extra, "extra\n").unwrap();
+    lab.edit(|config| {
+        let mounts = config["mounts"].as_array_mut().unwrap();
+        mounts.push(
+            serde_json::json!({ "destination": "/mnt/share", "type": "bind",
+            "source": "share", "options": ["rbind", "ro"] }),
+        );
+        mounts.push(
+            serde_json::json!({ "destination": "/etc/extra", "type": "bind",
+            "source": extra, "options": ["bind"] }),
+        );
+        mounts.push(
+            serde_json::json!({ "destination": "/scratch", "type": "tmpfs",
+            "source": "tmpfs", "options": ["nosuid", "size=1m"] }),
+        );
+        mounts.push(serde_json::json!({ "destination": "/net", "type": "nfs",
+            "source": "host:/x" }));
+    });
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "b1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shared\nextra\nread-only\ntmpfs rw,nosuid,relatime,size=1024k\n"
+    );
+    assert!(!share.join("g").exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mount /net of type \"nfs\" is left out"),
+        "{stderr}"
+    );
+}

@@ -1,27 +1,14 @@
 //! A bundle's config.json, read with the `oci-spec` types and turned into
 //! chapter 2's [`Spec`]: what fits is mapped, what berth-runtime cannot do
-//! yet is refused with the reason (or, for extra mounts, warned about).
+//! yet is refused with the reason (mounts: see [`super::mounts`]).
 
 use std::path::{Path, PathBuf};
 
-use ch01_chroot::events::warning;
 use ch02_namespaces::Spec;
 use ch02_namespaces::namespaces::{Namespace, Namespaces};
 use oci_spec::runtime::{LinuxNamespaceType, Spec as Config};
 
 use crate::Error;
-
-/// The mounts chapter 2 makes itself (`mount-proc`, `mount-sys`,
-/// `mount-dev`), so a config listing them loses nothing.
-const MADE_BY_CHAPTER_2: [&str; 7] = [
-    "/proc",
-    "/sys",
-    "/dev",
-    "/dev/pts",
-    "/dev/shm",
-    "/dev/mqueue",
-    "/sys/fs/cgroup",
-];
 
 /// A bundle read from disk: its absolute directory, its config, the
 /// chapter 2 spec built from it.
@@ -29,6 +16,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub config: Config,
     pub spec: Spec,
+    /// config.json's mounts that chapter 2 does not make itself.
+    pub mounts: Vec<super::mounts::Planned>,
 }
 
 /// Reads `dir/config.json` and builds the spec.
@@ -46,7 +35,13 @@ pub fn load(dir: &Path) -> Result<Bundle, Error> {
     let config =
         Config::load(&path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     let spec = to_spec(&dir, &config)?;
-    Ok(Bundle { dir, config, spec })
+    let mounts = super::mounts::plan(&dir, &config);
+    Ok(Bundle {
+        dir,
+        config,
+        spec,
+        mounts,
+    })
 }
 
 /// The root filesystem's host path (`root.path` is relative to the bundle).
@@ -98,7 +93,6 @@ pub fn to_spec(dir: &Path, config: &Config) -> Result<Spec, Error> {
     if let Some(hostname) = config.hostname() {
         spec.hostname = hostname.clone();
     }
-    warn_unmapped_mounts(config);
     Ok(spec)
 }
 // ANCHOR_END: to_spec
@@ -144,17 +138,4 @@ fn namespaces(config: &Config) -> Result<Namespaces, Error> {
         set.insert(kind);
     }
     Ok(set)
-}
-
-/// Mounts beyond the ones chapter 2 makes are not made yet: say so.
-fn warn_unmapped_mounts(config: &Config) {
-    for mount in config.mounts().clone().unwrap_or_default() {
-        let target = mount.destination().to_string_lossy().to_string();
-        if !MADE_BY_CHAPTER_2.contains(&target.as_str()) {
-            warning(format!(
-                "mount {target} ({}) is not made: berth-runtime mounts only /proc, /sys and /dev",
-                mount.typ().clone().unwrap_or_default()
-            ));
-        }
-    }
 }

@@ -220,6 +220,7 @@ fn create_container(
     let mut sequence = StartSequence::standard();
     let limits = super::resources::limits(&loaded.config);
     let cgroup = super::resources::cgroup_for(id, &limits, &mut sequence)?;
+    super::mounts::add_step(loaded.mounts.clone(), &mut sequence);
     super::security::confine(&loaded.config, &mut sequence)?;
     let container = start(&loaded.spec, sequence)?;
     state.pid = container.pid().as_raw();

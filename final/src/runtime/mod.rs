@@ -9,6 +9,7 @@ pub mod features;
 pub mod kill;
 pub mod list;
 pub mod log;
+pub mod mounts;
 pub mod resources;
 pub mod run;
 pub mod security;
