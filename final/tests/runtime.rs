@@ -397,3 +397,25 @@ fn bind_and_tmpfs_mounts_are_made_others_warned_about() {
         "{stderr}"
     );
 }
+
+#[test]
+fn process_user_is_switched_to_after_create_and_start() {
+    let mut lab = Lab::new(&["sh", "-c", "id; grep CapEff /proc/self/status"]);
+    lab.edit(|config| {
+        config["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1001,
+            "additionalGids": [10] });
+    });
+    let stdout = lab.dir.path().join("stdout");
+    let out = lab.create("u1", &stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(lab.runtime(&["start", "u1"]).status.success());
+    assert_eq!(lab.wait_for("u1", "stopped")["exitCode"], 0);
+    let text = std::fs::read_to_string(&stdout).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("uid=1000 gid=1001 groups=10"),
+        "{text}"
+    );
+    assert!(text.contains("0000000000000000"), "{text}");
+    assert!(lab.runtime(&["delete", "u1"]).status.success());
+}

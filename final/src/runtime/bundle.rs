@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ch02_namespaces::Spec;
 use ch02_namespaces::namespaces::{Namespace, Namespaces};
+use ch06_images::runconfig::User;
 use oci_spec::runtime::{LinuxNamespaceType, Spec as Config};
 
 use crate::Error;
@@ -16,6 +17,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub config: Config,
     pub spec: Spec,
+    /// The user to switch to, when not root (`process.user`).
+    pub user: Option<User>,
     /// config.json's mounts that chapter 2 does not make itself.
     pub mounts: Vec<super::mounts::Planned>,
 }
@@ -36,8 +39,10 @@ pub fn load(dir: &Path) -> Result<Bundle, Error> {
         Config::load(&path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     let spec = to_spec(&dir, &config)?;
     let mounts = super::mounts::plan(&dir, &config);
+    let user = config.process().as_ref().and_then(user);
     Ok(Bundle {
         dir,
+        user,
         config,
         spec,
         mounts,
@@ -70,14 +75,6 @@ pub fn to_spec(dir: &Path, config: &Config) -> Result<Spec, Error> {
             "config.json: process.terminal is true, which berth-runtime does not support yet: set it to false",
         ));
     }
-    let user = process.user();
-    if user.uid() != 0 || user.gid() != 0 {
-        return Err(Error::invalid(format!(
-            "config.json: process.user {}:{} is not supported yet: berth-runtime runs the process as 0:0",
-            user.uid(),
-            user.gid()
-        )));
-    }
     let mut spec = Spec::new(rootfs(dir, config)?, argv);
     spec.env = process.env().clone().unwrap_or_default();
     spec.cwd = process.cwd().clone();
@@ -96,6 +93,21 @@ pub fn to_spec(dir: &Path, config: &Config) -> Result<Spec, Error> {
     Ok(spec)
 }
 // ANCHOR_END: to_spec
+
+/// `process.user` as chapter 6's user, unless it is plain root.
+fn user(process: &oci_spec::runtime::Process) -> Option<User> {
+    let user = process.user();
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    if user.uid() == 0 && user.gid() == 0 && groups.is_empty() {
+        return None;
+    }
+    Some(User {
+        uid: user.uid(),
+        gid: user.gid(),
+        groups,
+        home: String::new(),
+    })
+}
 
 fn id_map(map: &oci_spec::runtime::LinuxIdMapping) -> ch02_namespaces::idmap::IdMap {
     ch02_namespaces::idmap::IdMap {

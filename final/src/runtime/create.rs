@@ -222,6 +222,9 @@ fn create_container(
     let cgroup = super::resources::cgroup_for(id, &limits, &mut sequence)?;
     super::mounts::add_step(loaded.mounts.clone(), &mut sequence);
     super::security::confine(&loaded.config, &mut sequence)?;
+    if let Some(user) = loaded.user.clone() {
+        super::user::add_steps(user, loaded.spec.exec_fifo.clone(), &mut sequence);
+    }
     let container = start(&loaded.spec, sequence)?;
     state.pid = container.pid().as_raw();
     state.status = Status::Created;

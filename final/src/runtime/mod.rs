@@ -16,6 +16,7 @@ pub mod security;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod user;
 
 use std::path::PathBuf;
 
