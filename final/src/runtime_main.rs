@@ -87,6 +87,8 @@ enum Verb {
         bundle: PathBuf,
         #[arg(long)]
         pid_file: Option<PathBuf>,
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
         id: String,
     },
 }
@@ -99,7 +101,7 @@ struct CreateArgs {
     /// Write the container's pid here.
     #[arg(long)]
     pid_file: Option<PathBuf>,
-    /// Send a pty's master here (not supported yet).
+    /// Send the pty's master here (with process.terminal).
     #[arg(long)]
     console_socket: Option<PathBuf>,
     /// Accepted for containerd; pivot_root is always used.
@@ -217,8 +219,18 @@ fn run(cli: &Cli, globals: &Globals) -> berth::Result<i32> {
         Verb::Keeper {
             bundle,
             pid_file,
+            console_socket,
             id,
-        } => return Ok(create::keeper(globals, id, bundle, pid_file.as_deref())),
+        } => {
+            let keeper = create::keeper(
+                globals,
+                id,
+                bundle,
+                pid_file.as_deref(),
+                console_socket.as_deref(),
+            );
+            return Ok(keeper);
+        }
     }
     Ok(0)
 }

@@ -419,3 +419,72 @@ fn process_user_is_switched_to_after_create_and_start() {
     assert!(text.contains("0000000000000000"), "{text}");
     assert!(lab.runtime(&["delete", "u1"]).status.success());
 }
+
+/// Receives the one descriptor a runtime sends on a console socket.
+fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut name = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: the buffers outlive recvmsg; the control message is read
+    // only when the kernel filled one in.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = control.len() as _;
+        assert!(libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) > 0);
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null());
+        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    use std::io::Read;
+    let mut lab = Lab::new(&["sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty"]);
+    lab.edit(|config| config["process"]["terminal"] = Value::Bool(true));
+    // Without a socket: refused, nothing made.
+    let out = lab.create("t0", &lab.dir.path().join("o0"));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("--console-socket"));
+    assert!(!lab.root().join("t0").exists());
+
+    let socket = lab.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        receive_fd(&stream)
+    });
+    lab.ids.push("t1".to_string());
+    let out = lab.runtime(&[
+        "create",
+        "--bundle",
+        lab.bundle().to_str().unwrap(),
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "t1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let master = File::from(receiver.join().unwrap());
+    assert!(lab.runtime(&["start", "t1"]).status.success());
+    assert_eq!(lab.wait_for("t1", "stopped")["exitCode"], 0);
+    // Read until the slave's last holder is gone (EIO).
+    let mut text = String::new();
+    let mut buf = [0u8; 256];
+    let mut master = master;
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(text, "on-a-tty\r\n");
+}

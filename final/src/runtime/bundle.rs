@@ -70,12 +70,8 @@ pub fn to_spec(dir: &Path, config: &Config) -> Result<Spec, Error> {
             "config.json: process.args is empty: name the command to run",
         ));
     }
-    if process.terminal().unwrap_or(false) {
-        return Err(Error::invalid(
-            "config.json: process.terminal is true, which berth-runtime does not support yet: set it to false",
-        ));
-    }
     let mut spec = Spec::new(rootfs(dir, config)?, argv);
+    spec.tty = process.terminal().unwrap_or(false);
     spec.env = process.env().clone().unwrap_or_default();
     spec.cwd = process.cwd().clone();
     spec.namespaces = namespaces(config)?;

@@ -51,13 +51,21 @@ struct Ready {
 /// Creates container `options.id`; returns once it waits at its gate.
 pub fn create(globals: &Globals, options: &CreateOptions) -> Result<(), Error> {
     check_id(&options.id)?;
-    if options.console_socket.is_some() {
-        return Err(Error::invalid(
-            "--console-socket is not supported yet: create the container without a terminal",
-        ));
-    }
     // Read now, so that bad input fails before anything is made.
     let bundle = bundle::load(&options.bundle)?;
+    match (bundle.spec.tty, &options.console_socket) {
+        (true, None) => {
+            return Err(Error::invalid(
+                "process.terminal is true: pass --console-socket to receive the pty, or set it to false",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Error::invalid(
+                "--console-socket needs process.terminal set to true in config.json",
+            ));
+        }
+        _ => {}
+    }
     std::fs::create_dir_all(&globals.root)
         .map_err(|e| Error::engine(format!("root {}: {e}", globals.root.display())))?;
     let dir = globals.dir(&options.id);
@@ -100,6 +108,11 @@ fn spawn_keeper(globals: &Globals, options: &CreateOptions, bundle: &Path) -> Re
         let pid_file = std::path::absolute(pid_file)
             .map_err(|e| Error::invalid(format!("pid file {}: {e}", pid_file.display())))?;
         command.arg("--pid-file").arg(pid_file);
+    }
+    if let Some(socket) = &options.console_socket {
+        let socket = std::path::absolute(socket)
+            .map_err(|e| Error::invalid(format!("console socket {}: {e}", socket.display())))?;
+        command.arg("--console-socket").arg(socket);
     }
     command.arg(&options.id);
     // stdio is inherited: it becomes the container's.
@@ -149,11 +162,17 @@ fn spawn_keeper(globals: &Globals, options: &CreateOptions, bundle: &Path) -> Re
 /// The keeper's whole life (`berth-runtime __keeper`): start the container
 /// with a gate, say so, wait for it, record its exit. Returns the code the
 /// keeper exits with.
-pub fn keeper(globals: &Globals, id: &str, bundle: &Path, pid_file: Option<&Path>) -> i32 {
+pub fn keeper(
+    globals: &Globals,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+) -> i32 {
     // SAFETY: fd 3 was set up by `create` for this process alone.
     let mut ready = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(READY_FD) });
     let dir = globals.dir(id);
-    let created = create_container(globals, id, bundle, pid_file);
+    let created = create_container(globals, id, bundle, pid_file, console_socket);
     let (container, cgroup, mut state) = match created {
         Ok(created) => created,
         Err(error) => {
@@ -205,11 +224,21 @@ fn create_container(
     id: &str,
     bundle: &Path,
     pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
 ) -> Result<(ch02_namespaces::start::Container, Arc<Cgroup>, State), Error> {
     let dir = globals.dir(id);
     let mut loaded = bundle::load(bundle)?;
     loaded.spec.exec_fifo = Some(dir.join(EXEC_FIFO));
     loaded.spec.stdio = Some([0, 1, 2]);
+    // With a terminal, the pty's slave is all three; it stays open here
+    // until `start` has handed it on.
+    let console = console_socket
+        .map(super::console::console_for)
+        .transpose()?;
+    if let Some(slave) = &console {
+        let fd = slave.as_raw_fd();
+        loaded.spec.stdio = Some([fd, fd, fd]);
+    }
     let mut state = State::new(id, &loaded.dir, &loaded.spec.rootfs);
     if let Some(annotations) = loaded.config.annotations() {
         state.annotations = annotations

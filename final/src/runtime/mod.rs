@@ -3,6 +3,7 @@
 //! start sequence. One module per verb; `bundle` reads config.json.
 
 pub mod bundle;
+pub mod console;
 pub mod create;
 pub mod delete;
 pub mod features;
