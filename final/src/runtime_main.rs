@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use berth::runtime::{
-    self, Globals, create, delete, features, kill, list, log, spec, start, state,
+    self, Globals, create, delete, features, kill, list, log, pause, ps, spec, start, state,
 };
 use ch01_chroot::events::{Event, Sink, set_sink};
 use clap::{Parser, Subcommand};
@@ -56,12 +56,23 @@ enum Verb {
     State { id: String },
     /// Send a signal (default TERM) to a container.
     Kill {
-        /// Signal every process (accepted; the container's first process is signalled).
+        /// Signal every process of the container.
         #[arg(short, long)]
         all: bool,
         id: String,
         #[arg(default_value = "TERM")]
         signal: String,
+    },
+    /// Freeze a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List a container's processes (host pids).
+    Ps {
+        /// table or json.
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
     },
     /// Remove a stopped container (a running one with --force).
     Delete {
@@ -196,7 +207,24 @@ fn run(cli: &Cli, globals: &Globals) -> berth::Result<i32> {
         Verb::Create(args) => create::create(globals, &args.options())?,
         Verb::Start { id } => start::start(globals, id)?,
         Verb::State { id } => println!("{}", state::state(globals, id)?),
-        Verb::Kill { id, signal, .. } => kill::kill(globals, id, signal)?,
+        Verb::Kill { id, signal, all } => kill::kill(globals, id, signal, *all)?,
+        Verb::Pause { id } => pause::pause(globals, id)?,
+        Verb::Resume { id } => pause::resume(globals, id)?,
+        Verb::Ps { format, id } => {
+            let pids = ps::pids(globals, id)?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::json!(pids)),
+                "table" => {
+                    println!("PID");
+                    pids.iter().for_each(|p| println!("{p}"));
+                }
+                other => {
+                    return Err(berth::Error::invalid(format!(
+                        "unknown ps format {other:?}: use table or json"
+                    )));
+                }
+            }
+        }
         Verb::Delete { id, force } => delete::delete(globals, id, *force)?,
         Verb::List { format, quiet } => {
             let states = list::states(globals)?;

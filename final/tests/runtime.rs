@@ -488,3 +488,37 @@ fn terminal_goes_to_the_console_socket() {
     }
     assert_eq!(text, "on-a-tty\r\n");
 }
+
+#[test]
+fn ps_pause_resume_and_kill_all() {
+    let mut lab = Lab::new(&["sh", "-c", "sleep 100 & sleep 100; true"]);
+    assert!(lab.create("p1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "p1"]).status.success());
+    let pid = lab.wait_for("p1", "running")["pid"].as_i64().unwrap();
+    // Both sleeps have started once ps lists three processes.
+    let since = Instant::now();
+    let pids = loop {
+        let out = lab.runtime(&["ps", "--format", "json", "p1"]);
+        assert!(out.status.success(), "{out:?}");
+        let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+        if pids.len() == 3 || since.elapsed() > Duration::from_secs(10) {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    assert!(pids.contains(&pid));
+    assert!(lab.runtime(&["pause", "p1"]).status.success());
+    assert_eq!(lab.state("p1")["status"], "paused");
+    assert!(!lab.runtime(&["pause", "p1"]).status.success());
+    assert!(lab.runtime(&["resume", "p1"]).status.success());
+    assert_eq!(lab.state("p1")["status"], "running");
+    assert!(
+        lab.runtime(&["kill", "--all", "p1", "KILL"])
+            .status
+            .success()
+    );
+    assert_eq!(lab.wait_for("p1", "stopped")["exitCode"], 137);
+    assert!(pids.iter().all(|p| !alive(*p)));
+    assert!(lab.runtime(&["delete", "p1"]).status.success());
+}

@@ -22,13 +22,17 @@ pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), Error> {
         Err(e) => return Err(e),
     };
     match state.status {
-        Status::Running if !force => {
+        Status::Running | Status::Paused if !force => {
             return Err(Error::conflict(format!(
                 "container {id} is running: stop it (kill) first, or delete --force"
             )));
         }
-        Status::Created | Status::Running => {
+        Status::Created | Status::Running | Status::Paused => {
             let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+            // A frozen process dies only once thawed.
+            if let Ok(cgroup) = super::resources::open(id) {
+                let _ = cgroup.thaw();
+            }
             wait_stopped(globals, id)?;
         }
         Status::Creating | Status::Stopped => {}

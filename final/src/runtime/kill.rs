@@ -27,15 +27,25 @@ pub fn parse_signal(text: &str) -> Result<Signal, Error> {
     Signal::from_str(&name).map_err(|_| bad())
 }
 
-/// Sends `signal` to container `id` (created or running).
-pub fn kill(globals: &Globals, id: &str, signal: &str) -> Result<(), Error> {
+/// Sends `signal` to container `id` (created, running or paused): to its
+/// first process, or with `all` to every process of its cgroup.
+pub fn kill(globals: &Globals, id: &str, signal: &str, all: bool) -> Result<(), Error> {
     let signal = parse_signal(signal)?;
     let state = State::load(globals, id)?;
-    if !matches!(state.status, Status::Created | Status::Running) {
+    if !matches!(
+        state.status,
+        Status::Created | Status::Running | Status::Paused
+    ) {
         return Err(Error::conflict(format!(
             "container {id} is {}: there is no process to signal",
             state.status.as_str()
         )));
+    }
+    if all {
+        for pid in super::resources::open(id)?.procs() {
+            let _ = send(pid, signal);
+        }
+        return Ok(());
     }
     send(Pid::from_raw(state.pid), signal)
         .map_err(|e| Error::engine(format!("signalling container {id}: {}", e.desc())))

@@ -11,6 +11,8 @@ pub mod kill;
 pub mod list;
 pub mod log;
 pub mod mounts;
+pub mod pause;
+pub mod ps;
 pub mod resources;
 pub mod run;
 pub mod security;

@@ -45,7 +45,7 @@ pub fn cgroup_for(
 ) -> Result<Arc<Cgroup>, Error> {
     limits.validate(ch03_cgroups::run::online_cpus())?;
     let layout = Layout::detect()?;
-    let cgroup = Arc::new(Cgroup::create_in(&layout, &format!("{PARENT}/rt-{id}"))?);
+    let cgroup = Arc::new(Cgroup::create_in(&layout, &cgroup_name(id))?);
     for text in cgroup.apply(limits)? {
         warning(text);
     }
@@ -61,6 +61,16 @@ pub fn cgroup_for(
     Ok(cgroup)
 }
 // ANCHOR_END: cgroup
+
+/// The name of container `id`'s cgroup.
+pub fn cgroup_name(id: &str) -> String {
+    format!("{PARENT}/rt-{id}")
+}
+
+/// A handle on container `id`'s cgroup, which its keeper owns.
+pub fn open(id: &str) -> Result<Cgroup, Error> {
+    Cgroup::open(&cgroup_name(id))
+}
 
 /// Removes the cgroup once the container is gone (its last holder).
 pub fn remove(cgroup: Arc<Cgroup>) {

@@ -24,6 +24,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -33,6 +34,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -100,6 +102,10 @@ impl State {
                 state.status = Status::Stopped;
             } else if !dir.join(EXEC_FIFO).exists() {
                 state.status = Status::Running;
+                let frozen = super::resources::open(id).and_then(|c| c.is_frozen());
+                if frozen.unwrap_or(false) {
+                    state.status = Status::Paused;
+                }
             }
         }
         if state.status == Status::Stopped {
