@@ -522,3 +522,14 @@ fn ps_pause_resume_and_kill_all() {
     assert!(pids.iter().all(|p| !alive(*p)));
     assert!(lab.runtime(&["delete", "p1"]).status.success());
 }
+
+#[test]
+fn a_failed_step_fails_create_and_leaves_nothing() {
+    let mut lab = Lab::new(&["true"]);
+    lab.edit(|config| config["process"]["cwd"] = Value::from("/no/such/dir"));
+    let out = lab.create("w1", &lab.dir.path().join("o"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("/no/such/dir"));
+    assert!(!lab.root().join("w1").exists());
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-w1").is_err());
+}
