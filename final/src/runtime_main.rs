@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use berth::runtime::{
-    self, Globals, create, delete, features, kill, list, log, pause, ps, spec, start, state,
+    self, Globals, create, delete, exec, features, kill, list, log, pause, ps, spec, start, state,
 };
 use ch01_chroot::events::{Event, Sink, set_sink};
 use clap::{Parser, Subcommand};
@@ -62,6 +62,24 @@ enum Verb {
         id: String,
         #[arg(default_value = "TERM")]
         signal: String,
+    },
+    /// Run another process in a running container.
+    Exec {
+        /// The process as runtime-spec JSON (else the command given).
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        /// Return once it runs.
+        #[arg(short, long)]
+        detach: bool,
+        /// Write its pid here.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Send its pty's master here (with process.terminal).
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
     },
     /// Freeze a running container.
     Pause { id: String },
@@ -208,6 +226,24 @@ fn run(cli: &Cli, globals: &Globals) -> berth::Result<i32> {
         Verb::Start { id } => start::start(globals, id)?,
         Verb::State { id } => println!("{}", state::state(globals, id)?),
         Verb::Kill { id, signal, all } => kill::kill(globals, id, signal, *all)?,
+        Verb::Exec {
+            process,
+            detach,
+            pid_file,
+            console_socket,
+            id,
+            command,
+        } => {
+            let options = exec::ExecOptions {
+                id: id.clone(),
+                process: process.clone(),
+                command: command.clone(),
+                detach: *detach,
+                pid_file: pid_file.clone(),
+                console_socket: console_socket.clone(),
+            };
+            return exec::exec(globals, &options);
+        }
         Verb::Pause { id } => pause::pause(globals, id)?,
         Verb::Resume { id } => pause::resume(globals, id)?,
         Verb::Ps { format, id } => {

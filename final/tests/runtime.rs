@@ -533,3 +533,54 @@ fn a_failed_step_fails_create_and_leaves_nothing() {
     assert!(!lab.root().join("w1").exists());
     assert!(ch03_cgroups::Cgroup::open("berth/rt-w1").is_err());
 }
+
+#[test]
+fn exec_runs_in_the_container_with_its_confinement() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    assert!(lab.create("e1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "e1"]).status.success());
+    lab.wait_for("e1", "running");
+    // A command on the line; stdout is exec's own.
+    let out = lab.runtime(&[
+        "exec",
+        "e1",
+        "sh",
+        "-c",
+        "cat /proc/1/comm; grep CapEff /proc/self/status; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let words: Vec<_> = text.split_whitespace().collect();
+    assert_eq!(words, ["sleep", "CapEff:", "0000000020000420"], "{text}");
+    // As the shim gives it: a Process file, with a pid file.
+    let process = lab.dir.path().join("process.json");
+    let json = serde_json::json!({ "args": ["sh", "-c", "id -u; id -g"],
+        "cwd": "/tmp", "env": ["PATH=/bin:/usr/bin"], "user": { "uid": 1000, "gid": 1001 } });
+    std::fs::write(&process, json.to_string()).unwrap();
+    let pid_file = lab.dir.path().join("exec.pid");
+    let out = lab.runtime(&[
+        "exec",
+        "--process",
+        process.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "e1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n1001\n");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 0);
+    // --detach is refused for now, with the reason.
+    let out = lab.runtime(&["exec", "--detach", "e1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("--detach"));
+    assert!(lab.runtime(&["delete", "--force", "e1"]).status.success());
+    // exec in a stopped container is refused.
+    let out = lab.runtime(&["exec", "e1", "true"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+}

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod console;
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
