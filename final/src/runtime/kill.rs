@@ -50,3 +50,17 @@ pub fn kill(globals: &Globals, id: &str, signal: &str, all: bool) -> Result<(), 
     send(Pid::from_raw(state.pid), signal)
         .map_err(|e| Error::engine(format!("signalling container {id}: {}", e.desc())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_number_and_name() {
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("sighup").unwrap(), Signal::SIGHUP);
+        assert_eq!(parse_signal("NOPE").unwrap_err().code, 125);
+        assert!(parse_signal("99").is_err());
+    }
+}

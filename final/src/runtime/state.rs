@@ -131,3 +131,16 @@ pub fn state(globals: &Globals, id: &str) -> Result<String, Error> {
     let state = State::load(globals, id)?;
     serde_json::to_string_pretty(&state).map_err(|e| Error::engine(format!("state of {id}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_leave_the_root() {
+        check_id("abc-1_2.3+x").unwrap();
+        for bad in ["", "..", ".hidden", "a/b", "../x", "a b"] {
+            assert_eq!(check_id(bad).unwrap_err().code, 125, "{bad:?}");
+        }
+    }
+}
