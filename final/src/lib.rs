@@ -38,6 +38,7 @@ pub mod diff;
 pub mod export;
 pub mod info;
 pub mod rootfs;
+pub mod runtime;
 pub mod stats;
 pub mod system;
 pub mod top;

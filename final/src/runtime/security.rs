@@ -1,0 +1,82 @@
+//! `process.capabilities`, `process.noNewPrivileges`, `linux.maskedPaths`
+//! and `linux.readonlyPaths` through chapter 7's steps.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use caps::{Capability, CapsHashSet};
+use ch02_namespaces::{ChildContext, ChildStep, StartSequence};
+use ch07_security::masks::{mask, read_only};
+use ch07_security::steps::{BoundCapabilities, LeastPrivilege};
+use oci_spec::runtime::Spec as Config;
+
+use crate::Error;
+
+/// The bounding set config.json keeps (none listed: none kept).
+pub fn capabilities(config: &Config) -> Result<CapsHashSet, Error> {
+    let bounding = config
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().clone())
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default();
+    bounding
+        .iter()
+        .map(|cap| {
+            let name = format!("CAP_{cap}");
+            Capability::from_str(&name)
+                .map_err(|_| Error::invalid(format!("config.json: unknown capability {name}")))
+        })
+        .collect()
+}
+
+// ANCHOR: confine
+/// Adds chapter 7's steps: the paths hidden or made read-only after
+/// `pivot_root`, then the bounding set, and last before the exec gate the
+/// kept capabilities and no_new_privileges.
+pub fn confine(config: &Config, sequence: &mut StartSequence) -> Result<(), Error> {
+    let caps = capabilities(config)?;
+    let linux = config.linux().clone().unwrap_or_default();
+    let paths = ConfigPaths {
+        masked: linux.masked_paths().clone().unwrap_or_default(),
+        read_only: linux.readonly_paths().clone().unwrap_or_default(),
+    };
+    sequence.child_step_after("pivot_root", Box::new(paths));
+    let no_new_privileges = config
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
+    sequence.child_step(Box::new(BoundCapabilities(caps.clone())));
+    sequence.child_step(Box::new(LeastPrivilege {
+        capabilities: caps,
+        no_new_privileges,
+        filters: Vec::new(),
+    }));
+    Ok(())
+}
+// ANCHOR_END: confine
+
+/// Child step `config-paths`: config.json's masked and read-only paths.
+struct ConfigPaths {
+    masked: Vec<String>,
+    read_only: Vec<String>,
+}
+
+impl ChildStep for ConfigPaths {
+    fn name(&self) -> &str {
+        "config-paths"
+    }
+    fn run(&mut self, ctx: &mut ChildContext) -> Result<(), Error> {
+        for path in &self.read_only {
+            let at: PathBuf = ctx.path(path);
+            if at.exists() {
+                read_only(&at)?;
+            }
+        }
+        for path in &self.masked {
+            mask(&ctx.path(path))?;
+        }
+        Ok(())
+    }
+}

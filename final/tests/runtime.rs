@@ -1,0 +1,586 @@
+//! berth-runtime driven as containerd's shim drives runc: global flags,
+//! then create, state, start, kill, delete, on a bundle made from the lab's
+//! busybox fixture. Runs as root; every container is deleted on every path.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
+
+/// A state root and a bundle of their own; containers left are deleted.
+struct Lab {
+    dir: tempfile::TempDir,
+    ids: Vec<String>,
+}
+
+impl Lab {
+    /// A bundle whose process runs `args`.
+    fn new(args: &[&str]) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir(&bundle).unwrap();
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(lab::fixture::rootfs())
+            .arg(bundle.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let lab = Lab {
+            dir,
+            ids: Vec::new(),
+        };
+        let out = lab.runtime(&["spec", "--bundle", bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        let path = bundle.join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        config["process"]["args"] = serde_json::json!(args);
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        lab
+    }
+
+    /// Changes the bundle's config.json.
+    fn edit(&self, change: impl FnOnce(&mut Value)) {
+        let path = self.bundle().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        change(&mut config);
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command.arg("--root").arg(self.root()).args(args);
+        command
+    }
+
+    fn runtime(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `create` with its stdout on `stdout` (the container's, then); its
+    /// stderr goes to a file too, as a pipe would stay open in the container.
+    fn create(&mut self, id: &str, stdout: &Path) -> Output {
+        self.ids.push(id.to_string());
+        let stderr = stdout.with_extension("err");
+        let bundle = self.bundle();
+        let pid_file = self.dir.path().join(format!("{id}.pid"));
+        self.command(&[
+            "--log",
+            self.dir.path().join("log.json").to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(File::create(stdout).unwrap())
+        .stderr(File::create(&stderr).unwrap())
+        .status()
+        .map(|status| Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&stderr).unwrap(),
+        })
+        .unwrap()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let out = self.runtime(&["state", id]);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Polls `state` until the status is `status` (and, stopped, the exit
+    /// code is recorded).
+    fn wait_for(&self, id: &str, status: &str) -> Value {
+        let since = Instant::now();
+        loop {
+            let state = self.state(id);
+            let done = state["status"] == status
+                && (status != "stopped" || state.get("exitCode").is_some());
+            if done {
+                return state;
+            }
+            assert!(since.elapsed() < Duration::from_secs(10), "{state}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let _ = self.runtime(&["delete", "--force", id]);
+        }
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+fn stderr_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(text.lines().count(), 1, "one line expected: {text:?}");
+    text
+}
+
+#[test]
+fn create_state_start_output_stopped_delete() {
+    let mut lab = Lab::new(&["sh", "-c", "echo hi; echo there > /tmp/out"]);
+    let stdout = lab.dir.path().join("stdout");
+    let out = lab.create("c1", &stdout);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.state("c1");
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["ociVersion"], "1.2.0");
+    assert_eq!(state["bundle"], lab.bundle().to_str().unwrap());
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(pid > 0 && alive(pid));
+    let pid_file = std::fs::read_to_string(lab.dir.path().join("c1.pid")).unwrap();
+    assert_eq!(pid_file.trim(), pid.to_string());
+    // Created: nothing ran yet.
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "");
+    let listed = lab.runtime(&["list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("created"));
+
+    let out = lab.runtime(&["start", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.wait_for("c1", "stopped");
+    assert_eq!(state["exitCode"], 0);
+    assert!(!alive(pid));
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "hi\n");
+    let written = lab.bundle().join("rootfs/tmp/out");
+    assert_eq!(std::fs::read_to_string(written).unwrap(), "there\n");
+    // A stopped container cannot be started again.
+    assert!(!lab.runtime(&["start", "c1"]).status.success());
+
+    let out = lab.runtime(&["delete", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!lab.root().join("c1").exists());
+    assert!(!lab.runtime(&["state", "c1"]).status.success());
+}
+
+#[test]
+fn kill_running_sleep_stops_it() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    let out = lab.create("k1", &lab.dir.path().join("stdout"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(lab.runtime(&["start", "k1"]).status.success());
+    let state = lab.wait_for("k1", "running");
+    let pid = state["pid"].as_i64().unwrap();
+    // A running container is deleted only with --force.
+    let out = lab.runtime(&["delete", "k1"]);
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("running"));
+    assert!(alive(pid));
+    // Numbers, as the shim sends them, and names.
+    let out = lab.runtime(&["kill", "k1", "BOGUS"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+    let out = lab.runtime(&["kill", "k1", "9"]);
+    assert!(out.status.success(), "{out:?}");
+    let state = lab.wait_for("k1", "stopped");
+    assert_eq!(state["exitCode"], 128 + 9);
+    assert!(!alive(pid));
+    assert!(lab.runtime(&["delete", "k1"]).status.success());
+}
+
+#[test]
+fn delete_force_kills_a_running_container() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    assert!(lab.create("f1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "f1"]).status.success());
+    let pid = lab.wait_for("f1", "running")["pid"].as_i64().unwrap();
+    let out = lab.runtime(&["delete", "--force", "f1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!alive(pid));
+    assert!(!lab.root().join("f1").exists());
+    // The shim's cleanup deletes with --force what is already gone.
+    assert!(lab.runtime(&["delete", "--force", "f1"]).status.success());
+}
+
+#[test]
+fn delete_of_a_created_container_kills_it() {
+    let mut lab = Lab::new(&["true"]);
+    assert!(lab.create("d1", &lab.dir.path().join("o")).status.success());
+    let pid = lab.state("d1")["pid"].as_i64().unwrap();
+    assert!(lab.runtime(&["delete", "d1"]).status.success());
+    assert!(!alive(pid));
+    assert!(!lab.root().join("d1").exists());
+}
+
+#[test]
+fn run_returns_the_exit_code_and_cleans_up() {
+    let lab = Lab::new(&["sh", "-c", "echo ran; exit 3"]);
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "r1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    assert!(!lab.root().join("r1").exists());
+}
+
+#[test]
+fn version_features_and_spec() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("berth-runtime version "), "{text}");
+    assert!(text.lines().any(|l| l == "spec: 1.2.0"), "{text}");
+
+    let out = Command::new(BIN).arg("features").output().unwrap();
+    assert!(out.status.success());
+    let features: oci_spec::runtime::Features = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(features.oci_version_max(), "1.2.0");
+
+    let lab = Lab::new(&["true"]);
+    let config = oci_spec::runtime::Spec::load(lab.bundle().join("config.json")).unwrap();
+    assert_eq!(config.version(), "1.2.0");
+    assert_eq!(config.root().as_ref().unwrap().path(), Path::new("rootfs"));
+    // An existing config.json is left alone.
+    let out = lab.runtime(&["spec", "--bundle", lab.bundle().to_str().unwrap()]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let mut lab = Lab::new(&["true"]);
+    let out = lab.runtime(&["state", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("nosuch does not exist"));
+    let out = lab.runtime(&["start", "nosuch"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+
+    let missing = lab.dir.path().join("missing");
+    let out = lab.runtime(&["create", "--bundle", missing.to_str().unwrap(), "b1"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("config.json"));
+    assert!(!lab.root().join("b1").exists());
+
+    let out = lab.runtime(&["create", "../escape"]);
+    assert_eq!(out.status.code(), Some(125));
+    stderr_line(&out);
+
+    let out = lab.runtime(&["--systemd-cgroup", "list"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("systemd"));
+
+    // A second create of the same id is refused; the first is untouched.
+    assert!(lab.create("b2", &lab.dir.path().join("o")).status.success());
+    let out = lab.create("b2", &lab.dir.path().join("o2"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("already exists"));
+    assert_eq!(lab.state("b2")["status"], "created");
+    // The shim reads the reason from the json log.
+    let log = std::fs::read_to_string(lab.dir.path().join("log.json")).unwrap();
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("already exists"));
+}
+
+#[test]
+fn memory_and_pids_limits_apply_through_chapter_3() {
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null \
+         || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+    ]);
+    lab.edit(|config| {
+        config["linux"]["resources"] =
+            serde_json::json!({ "memory": { "limit": 67108864 }, "pids": { "limit": 42 } });
+    });
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "m1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "67108864\n42\n");
+    // The cgroup went with the container.
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-m1").is_err());
+}
+
+#[test]
+fn capabilities_no_new_privileges_and_paths_through_chapter_7() {
+    // The default spec keeps AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE
+    // (10), sets noNewPrivileges, masks /proc/keys, makes /proc/sys read-only.
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status; wc -c < /proc/keys; \
+         awk '$5 == \"/proc/sys\" { split($6, o, \",\"); print o[1] }' /proc/self/mountinfo",
+    ]);
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "s1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<_> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .collect();
+    assert_eq!(lines[0], ["CapEff:", "0000000020000420"], "{text}");
+    assert_eq!(lines[1], ["CapBnd:", "0000000020000420"], "{text}");
+    assert_eq!(lines[2], ["NoNewPrivs:", "1"], "{text}");
+    assert_eq!(lines[3], ["0"], "{text}");
+    assert_eq!(lines[4], ["ro"], "{text}");
+}
+
+#[test]
+fn bind_and_tmpfs_mounts_are_made_others_warned_about() {
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "cat /mnt/share/f /etc/extra; (echo x > /mnt/share/g) 2>/dev/null || echo read-only; \
+         awk '$2 == \"/scratch\" { print $3, $4 }' /proc/mounts",
+    ]);
+    let share = lab.bundle().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("f"), "shared\n").unwrap();
+    let extra = lab.dir.path().join("extra");
+    std::fs::write(&extra, "extra\n").unwrap();
+    lab.edit(|config| {
+        let mounts = config["mounts"].as_array_mut().unwrap();
+        mounts.push(
+            serde_json::json!({ "destination": "/mnt/share", "type": "bind",
+            "source": "share", "options": ["rbind", "ro"] }),
+        );
+        mounts.push(
+            serde_json::json!({ "destination": "/etc/extra", "type": "bind",
+            "source": extra, "options": ["bind"] }),
+        );
+        mounts.push(
+            serde_json::json!({ "destination": "/scratch", "type": "tmpfs",
+            "source": "tmpfs", "options": ["nosuid", "size=1m"] }),
+        );
+        mounts.push(serde_json::json!({ "destination": "/net", "type": "nfs",
+            "source": "host:/x" }));
+    });
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "b1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shared\nextra\nread-only\ntmpfs rw,nosuid,relatime,size=1024k\n"
+    );
+    assert!(!share.join("g").exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mount /net of type \"nfs\" is left out"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn process_user_is_switched_to_after_create_and_start() {
+    let mut lab = Lab::new(&["sh", "-c", "id; grep CapEff /proc/self/status"]);
+    lab.edit(|config| {
+        config["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1001,
+            "additionalGids": [10] });
+    });
+    let stdout = lab.dir.path().join("stdout");
+    let out = lab.create("u1", &stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(lab.runtime(&["start", "u1"]).status.success());
+    assert_eq!(lab.wait_for("u1", "stopped")["exitCode"], 0);
+    let text = std::fs::read_to_string(&stdout).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("uid=1000 gid=1001 groups=10"),
+        "{text}"
+    );
+    assert!(text.contains("0000000000000000"), "{text}");
+    assert!(lab.runtime(&["delete", "u1"]).status.success());
+}
+
+/// Receives the one descriptor a runtime sends on a console socket.
+fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut name = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: the buffers outlive recvmsg; the control message is read
+    // only when the kernel filled one in.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = control.len() as _;
+        assert!(libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) > 0);
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null());
+        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    use std::io::Read;
+    let mut lab = Lab::new(&["sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty"]);
+    lab.edit(|config| config["process"]["terminal"] = Value::Bool(true));
+    // Without a socket: refused, nothing made.
+    let out = lab.create("t0", &lab.dir.path().join("o0"));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("--console-socket"));
+    assert!(!lab.root().join("t0").exists());
+
+    let socket = lab.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        receive_fd(&stream)
+    });
+    lab.ids.push("t1".to_string());
+    let out = lab.runtime(&[
+        "create",
+        "--bundle",
+        lab.bundle().to_str().unwrap(),
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "t1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let master = File::from(receiver.join().unwrap());
+    assert!(lab.runtime(&["start", "t1"]).status.success());
+    assert_eq!(lab.wait_for("t1", "stopped")["exitCode"], 0);
+    // Read until the slave's last holder is gone (EIO).
+    let mut text = String::new();
+    let mut buf = [0u8; 256];
+    let mut master = master;
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(text, "on-a-tty\r\n");
+}
+
+#[test]
+fn ps_pause_resume_and_kill_all() {
+    let mut lab = Lab::new(&["sh", "-c", "sleep 100 & sleep 100; true"]);
+    assert!(lab.create("p1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "p1"]).status.success());
+    let pid = lab.wait_for("p1", "running")["pid"].as_i64().unwrap();
+    // Both sleeps have started once ps lists three processes.
+    let since = Instant::now();
+    let pids = loop {
+        let out = lab.runtime(&["ps", "--format", "json", "p1"]);
+        assert!(out.status.success(), "{out:?}");
+        let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+        if pids.len() == 3 || since.elapsed() > Duration::from_secs(10) {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    assert!(pids.contains(&pid));
+    assert!(lab.runtime(&["pause", "p1"]).status.success());
+    assert_eq!(lab.state("p1")["status"], "paused");
+    assert!(!lab.runtime(&["pause", "p1"]).status.success());
+    assert!(lab.runtime(&["resume", "p1"]).status.success());
+    assert_eq!(lab.state("p1")["status"], "running");
+    assert!(
+        lab.runtime(&["kill", "--all", "p1", "KILL"])
+            .status
+            .success()
+    );
+    assert_eq!(lab.wait_for("p1", "stopped")["exitCode"], 137);
+    assert!(pids.iter().all(|p| !alive(*p)));
+    assert!(lab.runtime(&["delete", "p1"]).status.success());
+}
+
+#[test]
+fn a_failed_step_fails_create_and_leaves_nothing() {
+    let mut lab = Lab::new(&["true"]);
+    lab.edit(|config| config["process"]["cwd"] = Value::from("/no/such/dir"));
+    let out = lab.create("w1", &lab.dir.path().join("o"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("/no/such/dir"));
+    assert!(!lab.root().join("w1").exists());
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-w1").is_err());
+}
+
+#[test]
+fn exec_runs_in_the_container_with_its_confinement() {
+    let mut lab = Lab::new(&["sleep", "100"]);
+    assert!(lab.create("e1", &lab.dir.path().join("o")).status.success());
+    assert!(lab.runtime(&["start", "e1"]).status.success());
+    lab.wait_for("e1", "running");
+    // A command on the line; stdout is exec's own.
+    let out = lab.runtime(&[
+        "exec",
+        "e1",
+        "sh",
+        "-c",
+        "cat /proc/1/comm; grep CapEff /proc/self/status; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let words: Vec<_> = text.split_whitespace().collect();
+    assert_eq!(words, ["sleep", "CapEff:", "0000000020000420"], "{text}");
+    // As the shim gives it: a Process file, with a pid file.
+    let process = lab.dir.path().join("process.json");
+    let json = serde_json::json!({ "args": ["sh", "-c", "id -u; id -g"],
+        "cwd": "/tmp", "env": ["PATH=/bin:/usr/bin"], "user": { "uid": 1000, "gid": 1001 } });
+    std::fs::write(&process, json.to_string()).unwrap();
+    let pid_file = lab.dir.path().join("exec.pid");
+    let out = lab.runtime(&[
+        "exec",
+        "--process",
+        process.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "e1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n1001\n");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 0);
+    // --detach is refused for now, with the reason.
+    let out = lab.runtime(&["exec", "--detach", "e1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr_line(&out).contains("--detach"));
+    assert!(lab.runtime(&["delete", "--force", "e1"]).status.success());
+    // exec in a stopped container is refused.
+    let out = lab.runtime(&["exec", "e1", "true"]);
+    assert!(!out.status.success());
+    stderr_line(&out);
+}
