@@ -1,22 +1,33 @@
 //! Each command's wiring: arguments in, the engine's functions, output and
 //! exit code out (Docker's: one line per container acted on, errors on
-//! stderr, 125 when the engine refuses).
+//! stderr, 125 when the engine refuses). Part of the binary: only it
+//! prints; the engine library returns values.
 
 use ch01_chroot::cli::report_each;
 
-use crate::attach::{self, Options, parse_detach_keys};
-use crate::cli::ContainerCommand;
-use crate::context::Engine;
-use crate::lookup::{all, find};
-use crate::record::{self, Status};
-use crate::{Error, Result};
+pub mod images;
+pub mod system;
+pub mod volumes;
+
+use berth::attach::{self, Options, parse_detach_keys};
+use berth::cli::ContainerCommand;
+use berth::context::Engine;
+use berth::lookup::{all, find};
+use berth::record::{self, Status};
+use berth::{Error, Result};
 
 /// Runs one container command; `stored` is `run`/`create`'s command line.
 pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>) -> Result<i32> {
     match command {
-        ContainerCommand::Run(args) => crate::run::run(engine, *args, stored),
+        ContainerCommand::Run(args) => match berth::run::run(engine, *args, stored)? {
+            berth::run::Ran::Detached(id) => {
+                println!("{id}");
+                Ok(0)
+            }
+            berth::run::Ran::Exited(code) => Ok(code),
+        },
         ContainerCommand::Create(args) => {
-            let created = crate::create::create(engine, *args, stored)?;
+            let created = berth::create::create(engine, *args, stored)?;
             println!("{}", created.record.id);
             Ok(0)
         }
@@ -29,18 +40,18 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
         ContainerCommand::Stop { time, containers } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::stop::stop(engine, c, time)),
+                .map(|c| berth::stop::stop(engine, c, time)),
         )),
         ContainerCommand::Restart { time, containers } => {
             Ok(report_each(containers.iter().map(|c| {
-                crate::stop::stop(engine, c, time)?;
-                crate::start::start_detached(engine, c)
+                berth::stop::stop(engine, c, time)?;
+                berth::start::start_detached(engine, c)
             })))
         }
         ContainerCommand::Kill { signal, containers } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::stop::kill_container(engine, c, &signal)),
+                .map(|c| berth::stop::kill_container(engine, c, &signal)),
         )),
         ContainerCommand::Rm {
             force,
@@ -49,7 +60,7 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
         } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::remove::rm(engine, c, force, volumes)),
+                .map(|c| berth::remove::rm(engine, c, force, volumes)),
         )),
         ContainerCommand::Ps(args) => {
             let (found, unreadable) = all(engine)?;
@@ -60,10 +71,10 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                     e.message
                 );
             }
-            print!("{}", crate::ps::ps(found, &args)?);
+            print!("{}", berth::ps::ps(found, &args)?);
             Ok(0)
         }
-        ContainerCommand::Logs(args) => crate::logs::logs(engine, &args),
+        ContainerCommand::Logs(args) => berth::logs::logs(engine, &args),
         ContainerCommand::Inspect {
             format, containers, ..
         } => inspect(engine, format, containers),
@@ -93,18 +104,18 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                 pid: found.record.live_pid(),
             };
             let ended = attach::relay(stream, &options)?;
-            crate::run::exit_code(engine, &found, ended)
+            berth::run::exit_code(engine, &found, ended)
         }
-        ContainerCommand::Exec(args) => crate::exec::exec(engine, args),
+        ContainerCommand::Exec(args) => berth::exec::exec(engine, args),
         ContainerCommand::Pause { containers } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::pause::pause(engine, c, true)),
+                .map(|c| berth::pause::pause(engine, c, true)),
         )),
         ContainerCommand::Unpause { containers } => Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::pause::pause(engine, c, false)),
+                .map(|c| berth::pause::pause(engine, c, false)),
         )),
         ContainerCommand::Rename {
             container,
@@ -126,7 +137,7 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                     Status::Exited | Status::Created | Status::Dead
                 )
             }) {
-                crate::remove::remove_stopped(engine, &f.container)?;
+                berth::remove::remove_stopped(engine, &f.container)?;
                 reclaimed.push(f.record.id.clone());
             }
             println!("Deleted Containers:");
@@ -139,27 +150,27 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
             container,
             ps_options,
         } => {
-            print!("{}", crate::top::top(engine, &container, &ps_options)?);
+            print!("{}", berth::top::top(engine, &container, &ps_options)?);
             Ok(0)
         }
-        ContainerCommand::Stats(args) => crate::stats::stats(engine, &args),
+        ContainerCommand::Stats(args) => berth::stats::stats(engine, &args),
         ContainerCommand::Diff { container } => {
-            print!("{}", crate::diff::diff(engine, &container)?);
+            print!("{}", berth::diff::diff(engine, &container)?);
             Ok(0)
         }
         ContainerCommand::Export { output, container } => {
-            crate::export::export(engine, &container, output.as_deref()).map(|()| 0)
+            berth::export::export(engine, &container, output.as_deref()).map(|()| 0)
         }
         ContainerCommand::Cp {
             follow_link,
             archive,
             source,
             destination,
-        } => crate::cp::cp(engine, &source, &destination, follow_link, archive).map(|()| 0),
+        } => berth::cp::cp(engine, &source, &destination, follow_link, archive).map(|()| 0),
         ContainerCommand::Update(args) => Ok(report_each(
             args.containers
                 .iter()
-                .map(|c| crate::update::update(engine, &args, c)),
+                .map(|c| berth::update::update(engine, &args, c)),
         )),
         ContainerCommand::Commit {
             author,
@@ -173,9 +184,9 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                     "commit needs a name for the image: berth commit CONTAINER REPOSITORY[:TAG]",
                 )
             })?;
-            let id = crate::commit::commit(
+            let id = berth::commit::commit(
                 engine,
-                &crate::commit::Request {
+                &berth::commit::Request {
                     container: &container,
                     name: &name,
                     message: message.as_deref(),
@@ -213,7 +224,7 @@ fn start(
         return Ok(report_each(
             names
                 .iter()
-                .map(|c| crate::start::start_detached(engine, c)),
+                .map(|c| berth::start::start_detached(engine, c)),
         ));
     }
     // ANCHOR_END: restartable
@@ -226,7 +237,7 @@ fn start(
         return Ok(report_each(
             containers
                 .iter()
-                .map(|c| crate::start::start_detached(engine, c)),
+                .map(|c| berth::start::start_detached(engine, c)),
         ));
     }
     let [key] = containers.as_slice() else {
@@ -238,21 +249,21 @@ fn start(
     record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
     let socket = engine.socket_of(&found.record.id);
     let mut stream = None;
-    crate::start::start(engine, &found, true, |monitor| {
+    berth::start::start(engine, &found, true, |monitor| {
         stream = Some(attach::connect(&socket, Some(monitor))?);
         Ok(())
     })?;
     let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
-    let running = find(engine, key)?;
+    let running = berth::record::Record::read(found.dir())?;
     let options = Options {
         stdin: interactive && found.record.process.open_stdin,
         tty: found.record.process.tty,
         detach_keys: parse_detach_keys(None)?,
         sig_proxy: true,
-        pid: running.record.live_pid(),
+        pid: running.and_then(|r| r.live_pid()),
     };
     let ended = attach::relay(stream, &options)?;
-    crate::run::exit_code(engine, &found, ended)
+    berth::run::exit_code(engine, &found, ended)
 }
 
 fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> Result<i32> {
@@ -260,7 +271,7 @@ fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> 
     let mut failed = None;
     for key in &containers {
         match find(engine, key) {
-            Ok(found) => values.push(crate::inspect::inspect(&found)),
+            Ok(found) => values.push(berth::inspect::inspect(&found)),
             Err(e) => {
                 eprintln!("berth: {e}");
                 failed = Some(1);
@@ -270,7 +281,7 @@ fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> 
     match format {
         Some(f) if f != "json" => {
             for v in &values {
-                println!("{}", crate::format::render(&f, v)?);
+                println!("{}", berth::format::render(&f, v)?);
             }
         }
         _ => println!(
@@ -282,19 +293,15 @@ fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> 
 }
 
 /// Blocks until `key` is not running; its exit code.
+/// Blocks until `key` has run and stopped (Docker's wait blocks on a
+/// created container until it runs and exits; so do we).
 fn wait(engine: &Engine, key: &str) -> Result<i32> {
-    let found = find(engine, key)?;
     loop {
         let now = find(engine, key)?;
         if !now.record.is_active() && now.record.state.status != Status::Created {
             return Ok(now.record.state.exit_code);
         }
-        if now.record.state.status == Status::Created && !now.record.monitor_alive() {
-            // Docker's wait blocks on a created container until it runs
-            // and exits; so do we.
-        }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let _ = &found;
     }
 }
 

@@ -13,22 +13,17 @@ use ch06_images::runconfig;
 
 use crate::cli::CreateArgs;
 use crate::context::Engine;
+use crate::lookup::Found;
 use crate::record::{Host, Process, Record, State};
 use crate::signal::parse_signal;
 use crate::time::now_nanos;
 use crate::{Error, Result};
 
-/// A new container.
-pub struct Created {
-    pub dir: PathBuf,
-    pub record: Record,
-}
-
 // ANCHOR: create
 /// Creates the container `args` describes. `stored` is the command line
 /// it was given (options, image, command), kept in the record and parsed
 /// again by the monitor at every start.
-pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Result<Created> {
+pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Result<Found> {
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::engine(
             "berth needs root: run it with sudo (rootless containers are chapter 7's `ch07-security`)",
@@ -173,10 +168,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
         crate::mounts::remove_anonymous(engine, &record.mounts);
         return Err(e);
     }
-    Ok(Created {
-        dir: container.dir,
-        record,
-    })
+    Ok(Found { container, record })
 }
 // ANCHOR_END: create
 

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use ch02_namespaces::join::{ExecSpec, ExecSteps, exec as enter};
-use clap::Parser;
 use nix::unistd::Pid;
 
 use crate::cli::ExecArgs;
@@ -15,14 +14,6 @@ use crate::context::Engine;
 use crate::lookup::find;
 use crate::record::Status;
 use crate::{Error, Result};
-
-/// The container's stored options, to confine the new process alike.
-#[derive(Parser)]
-#[command(name = "run", no_binary_name = true)]
-struct Stored {
-    #[command(flatten)]
-    run: crate::cli::RunArgs,
-}
 
 // ANCHOR: exec
 pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
@@ -43,9 +34,7 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
             )));
         }
     };
-    let stored = Stored::try_parse_from(&found.record.args)
-        .map_err(|e| Error::engine(format!("the container's stored options: {e}")))?;
-    let security = stored.run.create.security.options()?;
+    let security = found.record.options()?.create.security.options()?;
     let root = PathBuf::from(format!("/proc/{target}/root"));
     let user_spec = args
         .user

@@ -7,7 +7,6 @@
 
 pub mod attach;
 pub mod cli;
-pub mod commands;
 pub mod context;
 pub mod create;
 pub mod endpoint;

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::Ordering;
 
+mod commands;
+
 use berth::cli::{Cli, Command};
 use berth::context::Engine;
 use berth::{Error, Result};
@@ -78,13 +80,13 @@ fn execute(cli: Cli) -> Result<i32> {
     let engine = Engine::new(cli.root, cli.run_dir)?;
     match cli.command {
         Command::Container(c) | Command::Containers(c) => {
-            berth::commands::container(&engine, c, stored_args())
+            commands::container(&engine, c, stored_args())
         }
         Command::Pull {
             quiet,
             registry,
             reference,
-        } => berth::images::pull::pull(
+        } => commands::images::pull(
             &engine,
             berth::images::pull::PullArgs {
                 quiet,
@@ -102,14 +104,14 @@ fn execute(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Monitor { .. } => Err(Error::engine("unreachable")),
-        Command::ImageShortcut(c) => berth::images::execute(&engine, c.into()),
-        Command::Image(c) => berth::images::execute(&engine, c),
+        Command::ImageShortcut(c) => commands::images::execute(&engine, c.into()),
+        Command::Image(c) => commands::images::execute(&engine, c),
         Command::Version { format } => {
             print!("{}", berth::version::version(format.as_deref())?);
             Ok(0)
         }
-        Command::System(command) => berth::system::system(&engine, command),
-        Command::Volume(command) => berth::volumes::execute(&engine, command),
+        Command::System(command) => commands::system::system(&engine, command),
+        Command::Volume(command) => commands::volumes::execute(&engine, command),
     }
 }
 

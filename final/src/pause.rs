@@ -30,9 +30,7 @@ pub fn pause(engine: &Engine, key: &str, paused: bool) -> Result<String> {
 
 /// Freezes or thaws the cgroup the container's first process is in.
 pub fn set_paused(found: &Found, paused: bool) -> Result<()> {
-    // Chapter 4 names the cgroup after the container's id.
-    let name = format!("{}/{}", ch03_cgroups::cgroup::PARENT, found.record.id);
-    let cgroup = ch03_cgroups::cgroup::Cgroup::open(&name)?;
+    let cgroup = ch03_cgroups::cgroup::Cgroup::of_container(&found.record.id)?;
     if paused {
         cgroup.freeze()
     } else {

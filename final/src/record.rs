@@ -241,6 +241,30 @@ impl Record {
 }
 
 // ANCHOR: update
+/// The stored options, parsed as `run` parses them.
+#[derive(clap::Parser)]
+#[command(name = "run", no_binary_name = true)]
+struct Stored {
+    #[command(flatten)]
+    run: crate::cli::RunArgs,
+}
+
+impl Record {
+    /// The container's options (`args`), parsed again: the monitor starts
+    /// from them, `exec` confines alike, `update` rewrites them.
+    pub fn options(&self) -> Result<crate::cli::RunArgs, Error> {
+        use clap::Parser;
+        Stored::try_parse_from(&self.args)
+            .map(|s| s.run)
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "the container's stored options no longer parse: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ))
+            })
+    }
+}
+
 /// The container's lock: whoever changes the record holds it.
 pub fn lock(dir: &Path) -> Result<Flock<File>, Error> {
     lock_file(&dir.join(LOCK), FlockArg::LockExclusive)

@@ -9,13 +9,21 @@ use crate::lookup::find;
 use crate::start::start;
 use crate::{Error, Result};
 
+/// How `run` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// `-d`: the container runs; its id, for the caller to print.
+    Detached(String),
+    /// Attached: the code to exit with.
+    Exited(i32),
+}
+
 // ANCHOR: run
-pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<i32> {
+pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<Ran> {
     let detach = args.detach;
     let detach_keys = parse_detach_keys(args.detach_keys.as_deref())?;
     let sig_proxy = args.sig_proxy;
-    let created = create(engine, args.create, stored)?;
-    let found = find(engine, &created.record.id)?;
+    let found = create(engine, args.create, stored)?;
     let remove = |e: Error| {
         // A container that could not start is not kept: nothing half-made.
         let _ = crate::remove::remove_stopped(engine, &found.container);
@@ -23,27 +31,27 @@ pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<i32> {
     };
     if detach {
         start(engine, &found, false, |_| Ok(())).map_err(remove)?;
-        println!("{}", created.record.id);
-        return Ok(0);
+        return Ok(Ran::Detached(found.record.id));
     }
     let mut stream = None;
-    let socket = engine.socket_of(&created.record.id);
+    let socket = engine.socket_of(&found.record.id);
     start(engine, &found, true, |monitor| {
         stream = Some(attach::connect(&socket, Some(monitor))?);
         Ok(())
     })
     .map_err(remove)?;
     let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
-    let running = find(engine, &created.record.id)?;
+    // The record now names the running process (for --sig-proxy).
+    let running = crate::record::Record::read(found.dir())?;
     let options = Options {
-        stdin: created.record.process.open_stdin,
-        tty: created.record.process.tty,
+        stdin: found.record.process.open_stdin,
+        tty: found.record.process.tty,
         detach_keys,
         sig_proxy,
-        pid: running.record.live_pid(),
+        pid: running.and_then(|r| r.live_pid()),
     };
     let ended = attach::relay(stream, &options)?;
-    exit_code(engine, &found, ended)
+    exit_code(engine, &found, ended).map(Ran::Exited)
 }
 // ANCHOR_END: run
 

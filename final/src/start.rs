@@ -28,7 +28,8 @@ pub fn start(
             record.state.status.as_str()
         )));
     }
-    crate::lookup::sweep(engine);
+    // (What dead runs left is swept by the chapters on the monitor's way
+    // to the start: chapter 5's reclaim, chapter 4's and 3's sweeps.)
     let spawned = spawn_monitor(engine, &record.id, &dir, attach_first)?;
     // The monitor takes the lock to write the record: let it.
     drop(lock);

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ch03_cgroups::cgroup::{Cgroup, PARENT};
+use ch03_cgroups::cgroup::Cgroup;
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -97,7 +97,7 @@ fn cgroup_of(found: &Found) -> Option<Cgroup> {
     if !found.record.is_active() {
         return None;
     }
-    Cgroup::open(&format!("{PARENT}/{}", found.record.id)).ok()
+    Cgroup::of_container(&found.record.id).ok()
 }
 
 fn read_cpu(found: &Found) -> Reading {

@@ -88,8 +88,9 @@ pub fn kill_and_wait(engine: &Engine, found: &Found) -> Result<()> {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
+            // Looking it up reconciles the record and sweeps what the
+            // monitor held.
             crate::lookup::find(engine, &record.id)?;
-            crate::lookup::sweep(engine);
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));

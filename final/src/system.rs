@@ -1,7 +1,6 @@
 //! `system`: disk usage (`df`), pruning what nothing uses (`prune`), and
 //! the systemd unit that starts restartable containers at boot (`unit`).
 
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 use ch06_images::store::human_size;
@@ -34,20 +33,6 @@ pub enum SystemCommand {
     /// `berth system unit > /etc/systemd/system/berth.service` and
     /// `systemctl enable berth`.
     Unit,
-}
-
-pub fn system(engine: &Engine, command: SystemCommand) -> Result<i32> {
-    match command {
-        SystemCommand::Df => print!("{}", df(engine)?),
-        SystemCommand::Prune { all, force } => {
-            if !force && !confirmed(all)? {
-                return Ok(0);
-            }
-            print!("{}", prune(engine, all)?);
-        }
-        SystemCommand::Unit => print!("{}", unit(engine)),
-    }
-    Ok(0)
 }
 
 /// The bytes under `path` (not following links; each inode once would
@@ -164,22 +149,6 @@ fn volumes_line(engine: &Engine, containers: &[Found]) -> Result<Vec<String>> {
         human_size(size),
         format!("{} ({percent}%)", human_size(unused)),
     ])
-}
-
-fn confirmed(all: bool) -> Result<bool> {
-    let images = if all {
-        "all images without at least one container associated to them"
-    } else {
-        "all dangling images"
-    };
-    print!(
-        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {images}\n\nAre you sure you want to continue? [y/N] "
-    );
-    let _ = std::io::stdout().flush();
-    // No answer (stdin at its end): no.
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// `system prune`: stopped containers, networks no container uses, and

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ch03_cgroups::cgroup::{Cgroup, PARENT};
+use ch03_cgroups::cgroup::Cgroup;
 use nix::unistd::Pid;
 
 use crate::context::Engine;
@@ -45,7 +45,7 @@ pub fn processes(found: &Found) -> Result<Vec<Pid>> {
     if !found.record.is_active() {
         return Err(Error::conflict("not running"));
     }
-    let cgroup = Cgroup::open(&format!("{PARENT}/{}", found.record.id))?;
+    let cgroup = Cgroup::of_container(&found.record.id)?;
     Ok(cgroup.procs())
 }
 

@@ -3,11 +3,11 @@
 //! once; the record changes too, its `HostConfig` and the stored options
 //! the monitor parses again at every start, so the new limits stay.
 
-use ch03_cgroups::cgroup::{Cgroup, PARENT};
+use ch03_cgroups::cgroup::Cgroup;
 use ch03_cgroups::limits::Swap;
 use ch03_cgroups::units::{parse_cpus, parse_size};
 use ch03_cgroups::{Limits, run::online_cpus};
-use clap::{Args, Parser};
+use clap::Args;
 
 use crate::context::Engine;
 use crate::lookup::find;
@@ -29,14 +29,6 @@ pub struct UpdateArgs {
     pub containers: Vec<String>,
 }
 
-/// The stored options, parsed as the monitor parses them.
-#[derive(Parser)]
-#[command(name = "run", no_binary_name = true)]
-struct Stored {
-    #[command(flatten)]
-    run: crate::cli::RunArgs,
-}
-
 pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     if args.memory.is_none() && args.cpus.is_none() && args.pids_limit.is_none() {
         return Err(Error::invalid(
@@ -51,9 +43,8 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     };
     limits.validate(online_cpus())?;
     let found = find(engine, key)?;
-    let stored = Stored::try_parse_from(&found.record.args)
-        .map_err(|e| Error::engine(format!("the container's stored options: {e}")))?;
-    let swap = stored.run.create.image.limits.memory_swap;
+    let stored = found.record.options()?;
+    let swap = stored.create.image.limits.memory_swap;
     if let (Some(memory), Some(Swap::Total(total))) = (args.memory, swap)
         && total < memory
     {
@@ -64,7 +55,7 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
         )));
     }
     // The command after the image is the container's own: left alone.
-    let trailing = stored.run.create.image.image_and_command.len();
+    let trailing = stored.create.image.image_and_command.len();
     let mut new_args = found.record.args.clone();
     if let Some(memory) = args.memory {
         let options = new_args.len() - trailing;
@@ -92,7 +83,7 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
         );
     }
     if found.record.is_active() {
-        let cgroup = Cgroup::open(&format!("{PARENT}/{}", found.record.id))?;
+        let cgroup = Cgroup::of_container(&found.record.id)?;
         apply(&cgroup, &limits, swap)?;
     }
     record::update(found.dir(), |r| {

@@ -90,6 +90,12 @@ impl Cgroup {
         })
     }
 
+    /// [`Cgroup::open`] of container `id`'s cgroup, `berth/<id>` (from
+    /// chapter 4 on, a container's cgroup is named after its id).
+    pub fn of_container(id: &str) -> Result<Cgroup, Error> {
+        Cgroup::open(&format!("{PARENT}/{id}"))
+    }
+
     /// Moves process `pid` into this cgroup in every hierarchy. Its future
     /// children are born inside.
     pub fn add_process(&self, pid: Pid) -> Result<(), Error> {

@@ -19,7 +19,7 @@ use crate::layout::Layout;
 use crate::limits::Limits;
 use crate::pause::PauseTimer;
 use crate::stats::Stats;
-use crate::steps::{JoinCgroup, MountCgroupfs};
+use crate::steps::add_cgroup_steps;
 use crate::sweep::sweep_stale;
 use crate::units::format_size;
 
@@ -81,18 +81,9 @@ pub fn run_with(
     for warning in cgroup.apply(&options.limits)? {
         events::warning(format!("{}: warning: {warning}", program()));
     }
-    // The child joins its cgroup before any other parent step (as runc
-    // does): everything after is accounted. (Until it joins, the cgroup is
+    // The child joins its cgroup first. (Until it joins, the cgroup is
     // empty; the owner lock `cgroup` holds keeps concurrent sweeps off it.)
-    let join = Box::new(JoinCgroup::new(cgroup.clone()));
-    match sequence.parent_names().first() {
-        Some(first) => {
-            let first = first.clone();
-            sequence.parent_step_before(&first, join)
-        }
-        None => sequence.parent_step(join),
-    };
-    sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(&cgroup)));
+    add_cgroup_steps(&mut sequence, &cgroup);
     // On error, `cgroup` is dropped on the way out, which removes it.
     let container = start(spec, sequence)?;
     let timer = options

@@ -42,6 +42,21 @@ impl ParentStep for JoinCgroup {
     // is gone, then removes it (and `Cgroup`'s drop removes it on any
     // other path out).
 }
+
+/// Adds this chapter's two steps for `cgroup` to `sequence`: the join
+/// before any other parent step (as runc does: everything after is
+/// accounted), the read-only cgroupfs after `/sys` is mounted.
+pub fn add_cgroup_steps(sequence: &mut ch02_namespaces::StartSequence, cgroup: &Arc<Cgroup>) {
+    let join = Box::new(JoinCgroup::new(cgroup.clone()));
+    match sequence.parent_names().first() {
+        Some(first) => {
+            let first = first.clone();
+            sequence.parent_step_before(&first, join)
+        }
+        None => sequence.parent_step(join),
+    };
+    sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(cgroup)));
+}
 // ANCHOR_END: join_cgroup
 
 /// What the child mounts: one host directory per hierarchy, by name.

@@ -4,10 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::InspectArgs;
 use super::catalog::Catalog;
 use crate::Result;
-use crate::context::Engine;
 use crate::time::ZERO;
 
 /// The JSON of the image `key` names.
@@ -58,33 +56,4 @@ pub fn inspect(catalog: &Catalog, key: &str) -> Result<Value> {
             "Layers": config.rootfs.diff_ids,
         },
     }))
-}
-
-/// Prints every image's JSON (one array) or template; 1 if any was
-/// missing (after printing the others), as Docker.
-pub fn print(engine: &Engine, args: &InspectArgs) -> Result<i32> {
-    let catalog = Catalog::open(engine)?;
-    let mut values = Vec::new();
-    let mut code = 0;
-    for key in &args.images {
-        match inspect(&catalog, key) {
-            Ok(v) => values.push(v),
-            Err(e) => {
-                eprintln!("berth: {e}");
-                code = 1;
-            }
-        }
-    }
-    match args.format.as_deref() {
-        Some(f) if f != "json" => {
-            for v in &values {
-                println!("{}", crate::format::render(f, v)?);
-            }
-        }
-        _ => println!(
-            "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        ),
-    }
-    Ok(code)
 }

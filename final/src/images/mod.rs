@@ -15,9 +15,6 @@ pub mod tag;
 
 use clap::{Args, Subcommand};
 
-use crate::Result;
-use crate::context::Engine;
-
 /// `berth image ...`.
 #[derive(Subcommand)]
 pub enum ImageCommand {
@@ -142,27 +139,4 @@ pub struct PruneArgs {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
-}
-
-/// Runs one image command: its output on stdout, its exit code.
-pub fn execute(engine: &Engine, command: ImageCommand) -> Result<i32> {
-    match command {
-        ImageCommand::Ls(args) => {
-            print!("{}", list::list(engine, &args)?);
-            Ok(0)
-        }
-        ImageCommand::Rm(args) => {
-            Ok(ch01_chroot::cli::report_each(args.images.iter().map(
-                |key| remove::rmi(engine, key, args.force).map(|lines| lines.join("\n")),
-            )))
-        }
-        ImageCommand::Tag(args) => tag::tag(engine, &args.source, &args.target).map(|()| 0),
-        ImageCommand::Inspect(args) => inspect::print(engine, &args),
-        ImageCommand::History(args) => {
-            print!("{}", history::history(engine, &args)?);
-            Ok(0)
-        }
-        ImageCommand::Prune(args) => prune::run(engine, &args),
-        ImageCommand::Pull(args) => pull::pull(engine, args),
-    }
 }

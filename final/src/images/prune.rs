@@ -2,13 +2,9 @@
 //! moved tag or `rmi -f` left), or with `-a` every image no container was
 //! made from; Docker's confirmation, report and reclaimed space.
 
-use std::io::{BufRead, Write};
-
 use ch01_chroot::events::warning;
 use ch06_images::run::containers_using;
-use ch06_images::store::human_size;
 
-use super::PruneArgs;
 use super::catalog::{Catalog, used_ids};
 use crate::Result;
 use crate::context::Engine;
@@ -56,36 +52,3 @@ pub fn prune(engine: &Engine, all: bool) -> Result<Pruned> {
     Ok(pruned)
 }
 // ANCHOR_END: prune
-
-/// `image prune [-a] [-f]`: asks first unless `-f`, then prints the report.
-pub fn run(engine: &Engine, args: &PruneArgs) -> Result<i32> {
-    if !args.force && !confirm(args.all) {
-        return Ok(0);
-    }
-    let pruned = prune(engine, args.all)?;
-    if !pruned.lines.is_empty() {
-        println!("Deleted Images:");
-        for line in &pruned.lines {
-            println!("{line}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", human_size(pruned.reclaimed));
-    Ok(0)
-}
-
-/// Docker's question; only `y` or `yes` goes on.
-fn confirm(all: bool) -> bool {
-    let what = if all {
-        "all images without at least one container associated to them"
-    } else {
-        "all dangling images"
-    };
-    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}

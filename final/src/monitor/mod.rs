@@ -28,7 +28,6 @@ use ch02_namespaces::binds::BindMounts;
 use ch02_namespaces::terminal::open_pty;
 use ch02_namespaces::{ParentContext, ParentStep, StartSequence};
 use ch04_overlay::owner::Owner;
-use clap::Parser;
 
 use crate::context::Engine;
 use crate::frames::Frame;
@@ -42,14 +41,6 @@ use io::{Client, Io};
 /// The descriptor on which `start` waits for "started" or the error.
 pub const REPORT_FD: RawFd = 3;
 
-/// The container's options, parsed as `run` parses them.
-#[derive(Parser)]
-#[command(name = "run", no_binary_name = true)]
-struct Stored {
-    #[command(flatten)]
-    run: crate::cli::RunArgs,
-}
-
 /// What the monitor and its `record` step share.
 struct Shared {
     dir: PathBuf,
@@ -58,6 +49,8 @@ struct Shared {
     child_ends: Vec<OwnedFd>,
     io: Option<Io>,
     thread: Option<JoinHandle<()>>,
+    /// The main thread's end of the exit pipe: the code goes to the I/O loop.
+    exit: Option<OwnedFd>,
     started: bool,
 }
 
@@ -145,6 +138,7 @@ fn monitor(
         child_ends: Vec::new(),
         io: None,
         thread: None,
+        exit: None,
         started: false,
     }));
     let prepared = prepare(engine, &record, &container, attach_first, &shared);
@@ -215,13 +209,7 @@ fn prepare(
     ch06_images::run::RunOptions,
     ch07_security::options::SecurityOptions,
 )> {
-    let stored = Stored::try_parse_from(&record.args).map_err(|e| {
-        Error::invalid(format!(
-            "the container's stored options no longer parse: {}",
-            e.to_string().lines().next().unwrap_or_default()
-        ))
-    })?;
-    let mut create = stored.run.create;
+    let mut create = record.options()?.create;
     let env: Vec<String> = record
         .env_file
         .iter()
@@ -279,17 +267,12 @@ fn prepare(
         let mut s = shared.borrow_mut();
         s.child_ends = child_ends;
         s.io = Some(io);
+        s.exit = Some(exit_write);
     }
-    EXIT_WRITE.with(|w| *w.borrow_mut() = Some(exit_write));
     let _ = record::update(&container.dir, |r| {
         r.state.monitor = Some(Owner::current());
     });
     Ok((spec, options, security))
-}
-
-thread_local! {
-    /// The main thread's end of the exit pipe.
-    static EXIT_WRITE: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
 }
 
 // ANCHOR: container_stdio
@@ -387,7 +370,8 @@ fn finish(
         r.clone()
     })?;
     // The clients hear the code once the record says it.
-    if let Some(exit) = EXIT_WRITE.with(|w| w.borrow_mut().take()) {
+    let exit = shared.borrow_mut().exit.take();
+    if let Some(exit) = exit {
         write_all(exit.as_raw_fd(), &code.to_be_bytes());
     }
     if let Some(thread) = shared.borrow_mut().thread.take() {
@@ -395,7 +379,7 @@ fn finish(
     }
     let _ = std::fs::remove_file(engine.socket_of(&record.id));
     if record.state.status == Status::Restarting {
-        return restart(engine, &record, ran);
+        return restart(engine, dir, &record, ran);
     }
     let _ = std::fs::remove_dir(engine.run_dir_of(&record.id));
     if record.host.auto_remove {
@@ -409,24 +393,23 @@ fn finish(
 /// Waits out the back-off, then becomes a new monitor (same pid and start
 /// time, so the record's monitor stays valid): a fresh, single-threaded
 /// process to clone the container from.
-fn restart(engine: &Engine, record: &Record, ran: Duration) -> Result<()> {
+fn restart(engine: &Engine, dir: &Path, record: &Record, ran: Duration) -> Result<()> {
     let delay = backoff(record.state.restart_count, ran);
-    let dir = engine.containers()?.find(&record.id)?.dir;
     let deadline = Instant::now() + delay;
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
         // `stop` during the back-off: stay stopped.
-        if Record::read(&dir)?.is_some_and(|r| r.state.stopped_by_user) {
-            record::update(&dir, |r| {
+        if Record::read(dir)?.is_some_and(|r| r.state.stopped_by_user) {
+            record::update(dir, |r| {
                 r.state.status = Status::Exited;
                 r.state.monitor = None;
             })?;
             return Ok(());
         }
     }
-    record::update(&dir, |r| r.state.restart_count += 1)?;
+    record::update(dir, |r| r.state.restart_count += 1)?;
     let error = spawn::exec_monitor(engine, &record.id);
-    record::update(&dir, |r| {
+    record::update(dir, |r| {
         r.state.status = Status::Exited;
         r.state.monitor = None;
         r.state.error = error.message.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ch01_chroot::events::warning;
 use ch02_namespaces::StartSequence;
 use ch03_cgroups::cgroup::{Cgroup, PARENT};
-use ch03_cgroups::steps::{JoinCgroup, MountCgroupfs};
+use ch03_cgroups::steps::add_cgroup_steps;
 use ch03_cgroups::{Layout, Limits};
 use oci_spec::runtime::Spec as Config;
 
@@ -49,15 +49,7 @@ pub fn cgroup_for(
     for text in cgroup.apply(limits)? {
         warning(text);
     }
-    let join = Box::new(JoinCgroup::new(cgroup.clone()));
-    match sequence.parent_names().first() {
-        Some(first) => {
-            let first = first.clone();
-            sequence.parent_step_before(&first, join)
-        }
-        None => sequence.parent_step(join),
-    };
-    sequence.child_step_after("mount-sys", Box::new(MountCgroupfs::new(&cgroup)));
+    add_cgroup_steps(sequence, &cgroup);
     Ok(cgroup)
 }
 // ANCHOR_END: cgroup

@@ -2,16 +2,12 @@
 //! containers, in the engine's root ([`store`]). One module per verb.
 
 pub mod create;
-pub mod inspect;
 pub mod list;
 pub mod prune;
 pub mod remove;
 pub mod store;
 
 use clap::{Args, Subcommand};
-
-use crate::Result;
-use crate::context::Engine;
 
 /// `berth volume ...`.
 #[derive(Subcommand)]
@@ -73,25 +69,4 @@ pub struct ListArgs {
     /// json, or a Go template such as '{{.Name}}'.
     #[arg(long)]
     pub format: Option<String>,
-}
-
-pub fn execute(engine: &Engine, command: VolumeCommand) -> Result<i32> {
-    match command {
-        VolumeCommand::Create(args) => {
-            println!("{}", create::create(engine, &args)?);
-            Ok(0)
-        }
-        VolumeCommand::Ls(args) => {
-            print!("{}", list::list(engine, &args)?);
-            Ok(0)
-        }
-        VolumeCommand::Inspect { format, volumes } => {
-            inspect::inspect(engine, format.as_deref(), &volumes)
-        }
-        VolumeCommand::Rm { volumes, .. } => remove::remove(engine, &volumes),
-        VolumeCommand::Prune { all, force } => {
-            print!("{}", prune::prune(engine, all, force)?);
-            Ok(0)
-        }
-    }
 }

@@ -7,21 +7,6 @@ use crate::lookup::all;
 use crate::{Error, Result};
 
 // ANCHOR: remove
-/// Removes each volume; reports each failure and exits 1 if any.
-pub fn remove(engine: &Engine, names: &[String]) -> Result<i32> {
-    let mut code = 0;
-    for name in names {
-        match remove_one(engine, name) {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error: {}", e.message);
-                code = 1;
-            }
-        }
-    }
-    Ok(code)
-}
-
 pub fn remove_one(engine: &Engine, name: &str) -> Result<()> {
     let store = Volumes::open(engine)?;
     // Under the lock, so no `create` of a container mounts it meanwhile.
