@@ -10,7 +10,6 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use ch02_namespaces::forward::waited_set;
 use ch02_namespaces::terminal::{RawMode, is_terminal};
@@ -20,31 +19,20 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::frames::{Decoder, Frame};
 use crate::{Error, Result};
 
-/// Connects to the monitor's socket, waiting for it to appear: while
-/// `monitor` (its pid, when we just started it) lives, or 10 s.
-pub fn connect(socket: &Path, monitor: Option<u32>) -> Result<UnixStream> {
-    let patience = if monitor.is_some() { 120 } else { 10 };
-    let deadline = Instant::now() + Duration::from_secs(patience);
-    loop {
-        if let Some(pid) = monitor
-            && !ch04_overlay::owner::process_alive(pid)
-        {
-            return Err(Error::engine("the monitor exited before it listened"));
-        }
-        let connected = crate::context::short_socket_path(socket).and_then(|(_dir, short)| {
+/// Connects to a running container's monitor (its socket exists while
+/// it runs).
+pub fn connect(socket: &Path) -> Result<UnixStream> {
+    crate::context::short_socket_path(socket)
+        .and_then(|(_dir, short)| {
             UnixStream::connect(&short).map_err(|e| Error::engine(e.to_string()))
-        });
-        match connected {
-            Ok(stream) => return Ok(stream),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(Error::engine(format!(
-                    "cannot attach to {}: {e}",
-                    socket.display()
-                )));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
+        })
+        .map_err(|e| {
+            Error::engine(format!(
+                "cannot attach to {}: {}",
+                socket.display(),
+                e.message
+            ))
+        })
 }
 
 /// How to attach.
@@ -88,7 +76,7 @@ pub fn relay(mut stream: UnixStream, options: &Options) -> Result<Ended> {
         .then(|| RawMode::enter(0))
         .flatten();
     if options.tty && is_terminal(0) {
-        send_size(&mut stream);
+        send_size(&stream);
     }
     let mut original = nix::sys::signal::SigSet::empty();
     sigprocmask(
@@ -187,12 +175,16 @@ fn pump(stream: &mut UnixStream, options: &Options, signals: &SignalFd) -> Resul
 }
 // ANCHOR_END: relay
 
-fn send_size(stream: &mut UnixStream) {
+/// Our terminal's size to the monitor; (0, 0) when stdin is no terminal,
+/// so that the monitor never waits for a size that will not come.
+pub fn send_size(mut stream: &UnixStream) {
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ fills one winsize.
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0 {
-        let _ = Frame::Resize(size.ws_row, size.ws_col).write_to(stream);
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } != 0 {
+        size.ws_row = 0;
+        size.ws_col = 0;
     }
+    let _ = Frame::Resize(size.ws_row, size.ws_col).write_to(&mut stream);
 }
 
 fn write_out(fd: i32, data: &[u8]) {

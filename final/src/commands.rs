@@ -95,7 +95,7 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
                     "cannot attach to container {container}: it is not running"
                 )));
             }
-            let stream = attach::connect(&engine.socket_of(&found.record.id), None)?;
+            let stream = attach::connect(&engine.socket_of(&found.record.id))?;
             let options = Options {
                 stdin: !no_stdin && found.record.process.open_stdin,
                 tty: found.record.process.tty,
@@ -247,13 +247,8 @@ fn start(
     };
     let found = find(engine, key)?;
     record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
-    let socket = engine.socket_of(&found.record.id);
-    let mut stream = None;
-    berth::start::start(engine, &found, true, |monitor| {
-        stream = Some(attach::connect(&socket, Some(monitor))?);
-        Ok(())
-    })?;
-    let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
+    let stream =
+        berth::start::start(engine, &found, true)?.ok_or_else(|| Error::engine("not attached"))?;
     let running = berth::record::Record::read(found.dir())?;
     let options = Options {
         stdin: interactive && found.record.process.open_stdin,

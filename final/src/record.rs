@@ -208,9 +208,12 @@ impl Record {
 
     /// Writes the record atomically.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::engine(format!("encoding the container record: {e}")))?;
-        write_atomic(&Record::path(dir), &json)
+        write_atomic(&Record::path(dir), &self.encode()?)
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::engine(format!("encoding the container record: {e}")))
     }
     // ANCHOR_END: read_save
 
@@ -272,11 +275,28 @@ pub fn lock(dir: &Path) -> Result<Flock<File>, Error> {
 
 /// Reads, changes and writes the record under the container's lock.
 pub fn update<T>(dir: &Path, change: impl FnOnce(&mut Record) -> T) -> Result<T, Error> {
+    update_with(dir, change, write_atomic)
+}
+
+/// [`update`] for the monitor's own status changes (running, exited,
+/// restarting): flushed, never torn, but not waited for on disk, since
+/// after a power cut no monitor is alive and the next command re-derives
+/// the status from that anyway (a rolled-back "created" or "running" is
+/// what it would correct). Saves a flush per change on every run.
+pub fn update_state<T>(dir: &Path, change: impl FnOnce(&mut Record) -> T) -> Result<T, Error> {
+    update_with(dir, change, ch04_overlay::atomic::write_atomic_replace)
+}
+
+fn update_with<T>(
+    dir: &Path,
+    change: impl FnOnce(&mut Record) -> T,
+    write: fn(&Path, &[u8]) -> Result<(), Error>,
+) -> Result<T, Error> {
     let _lock = lock(dir)?;
     let mut record = Record::read(dir)?
         .ok_or_else(|| Error::not_found(format!("no container record in {}", dir.display())))?;
     let out = change(&mut record);
-    record.save(dir)?;
+    write(&Record::path(dir), &record.encode()?)?;
     Ok(out)
 }
 // ANCHOR_END: update

@@ -30,17 +30,12 @@ pub fn run(engine: &Engine, args: RunArgs, stored: Vec<String>) -> Result<Ran> {
         e
     };
     if detach {
-        start(engine, &found, false, |_| Ok(())).map_err(remove)?;
+        start(engine, &found, false).map_err(remove)?;
         return Ok(Ran::Detached(found.record.id));
     }
-    let mut stream = None;
-    let socket = engine.socket_of(&found.record.id);
-    start(engine, &found, true, |monitor| {
-        stream = Some(attach::connect(&socket, Some(monitor))?);
-        Ok(())
-    })
-    .map_err(remove)?;
-    let stream = stream.ok_or_else(|| Error::engine("not attached"))?;
+    let stream = start(engine, &found, true)
+        .map_err(remove)?
+        .ok_or_else(|| Error::engine("not attached"))?;
     // The record now names the running process (for --sig-proxy).
     let running = crate::record::Record::read(found.dir())?;
     let options = Options {

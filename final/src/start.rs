@@ -1,5 +1,8 @@
 //! `start`: a created or exited container gets a monitor, which starts it.
 
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+
 use crate::context::Engine;
 use crate::lookup::{Found, find};
 use crate::monitor::spawn::spawn_monitor;
@@ -7,15 +10,11 @@ use crate::record::{self, Status};
 use crate::{Error, Result};
 
 // ANCHOR: start
-/// Starts `found` and returns once it runs. With `attach_first`, the
-/// monitor waits for one attach client before it starts the container:
-/// the caller connects with [`crate::attach::connect`] in between.
-pub fn start(
-    engine: &Engine,
-    found: &Found,
-    attach_first: bool,
-    between: impl FnOnce(u32) -> Result<()>,
-) -> Result<()> {
+/// Starts `found` and returns once it runs. With `attach`, the monitor
+/// gets its first attach client before it starts the container, so that
+/// client sees all of the output: one end of a socket pair, passed as a
+/// descriptor; the other end is returned.
+pub fn start(engine: &Engine, found: &Found, attach: bool) -> Result<Option<UnixStream>> {
     let dir = found.dir().clone();
     // The transition is ours: no other start, stop or rm in between.
     let lock = record::lock(&dir)?;
@@ -28,16 +27,26 @@ pub fn start(
             record.state.status.as_str()
         )));
     }
+    let (ours, theirs) = match attach {
+        true => {
+            let (ours, theirs) =
+                UnixStream::pair().map_err(|e| Error::engine(format!("socketpair: {e}")))?;
+            if record.process.tty {
+                // The window size goes first: the monitor sizes the pty
+                // before the container's first output.
+                crate::attach::send_size(&ours);
+            }
+            (Some(ours), Some(OwnedFd::from(theirs)))
+        }
+        false => (None, None),
+    };
     // (What dead runs left is swept by the chapters on the monitor's way
     // to the start: chapter 5's reclaim, chapter 4's and 3's sweeps.)
-    let spawned = spawn_monitor(engine, &record.id, &dir, attach_first)?;
+    let spawned = spawn_monitor(engine, &record.id, &dir, theirs)?;
     // The monitor takes the lock to write the record: let it.
     drop(lock);
-    let attached = between(spawned.pid());
-    // The monitor's own word first: why it did not start says more than
-    // why we could not attach.
     spawned.wait_started()?;
-    attached
+    Ok(ours)
 }
 // ANCHOR_END: start
 
@@ -48,6 +57,6 @@ pub fn start_detached(engine: &Engine, key: &str) -> Result<String> {
         return Ok(key.to_string());
     }
     record::update(found.dir(), |r| r.state.stopped_by_user = false)?;
-    start(engine, &found, false, |_| Ok(()))?;
+    start(engine, &found, false)?;
     Ok(key.to_string())
 }

@@ -65,26 +65,44 @@ pub fn stale_temporaries(dir: &Path) -> Vec<PathBuf> {
 /// Replaces `path` with `contents`: all of it, or (after a failure or a
 /// crash) the old file untouched.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    write(path, contents, true)
+    write(path, contents, Flush::DataAndName)
 }
 
 /// [`write_atomic`] without the flushes, for a file that means nothing
 /// after a reboot (a `pid` file names a process a power cut ended anyway):
 /// readers still never see half of it, and a run saves two `fsync`s.
 pub fn write_atomic_volatile(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    write(path, contents, false)
+    write(path, contents, Flush::Nothing)
 }
 
-fn write(path: &Path, contents: &[u8], durable: bool) -> Result<(), Error> {
+/// [`write_atomic`] for a file that a crash may roll back: the new data is
+/// flushed before the rename (so no reader, and no reboot, ever finds half
+/// of it), but the rename is not waited for, so after a power cut the
+/// previous version may be back. One flush instead of two, for a state
+/// that is read again with a liveness check anyway.
+pub fn write_atomic_replace(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    write(path, contents, Flush::Data)
+}
+
+/// How much of an atomic write reaches the disk before it returns.
+#[derive(Clone, Copy, PartialEq)]
+enum Flush {
+    Nothing,
+    Data,
+    DataAndName,
+}
+
+fn write(path: &Path, contents: &[u8], flush: Flush) -> Result<(), Error> {
     let temp = temp_path(path);
     let written = File::create(&temp)
         .and_then(|mut file| {
             file.write_all(contents)?;
             Ok(file)
         })
-        .and_then(|file| match durable {
-            true => publish(file, &temp, path),
-            false => fs::rename(&temp, path),
+        .and_then(|file| match flush {
+            Flush::DataAndName => publish(file, &temp, path),
+            Flush::Data => file.sync_all().and_then(|()| fs::rename(&temp, path)),
+            Flush::Nothing => fs::rename(&temp, path),
         });
     if written.is_err() {
         let _ = fs::remove_file(&temp);
@@ -124,6 +142,8 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"new");
         write_atomic_volatile(&path, b"newer").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"newer");
+        write_atomic_replace(&path, b"newest").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"newest");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -76,6 +76,9 @@ fn write_fd(fd: RawFd, data: &[u8]) -> bool {
 
 /// Sets the pty's window size.
 pub fn resize(master: RawFd, rows: u16, cols: u16) {
+    if rows == 0 || cols == 0 {
+        return; // a client without a terminal: keep the size
+    }
     let size = libc::winsize {
         ws_row: rows,
         ws_col: cols,

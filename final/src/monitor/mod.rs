@@ -41,6 +41,9 @@ use io::{Client, Io};
 /// The descriptor on which `start` waits for "started" or the error.
 pub const REPORT_FD: RawFd = 3;
 
+/// With `--attach-first`: the first attach client's socket.
+pub const ATTACH_FD: RawFd = 4;
+
 /// What the monitor and its `record` step share.
 struct Shared {
     dir: PathBuf,
@@ -70,7 +73,7 @@ impl ParentStep for RecordStep {
     fn started(&mut self, ctx: &ParentContext) {
         let mut shared = self.0.borrow_mut();
         let pid = Owner::of_pid(ctx.child.as_raw() as u32);
-        let _ = record::update(&shared.dir, |r| {
+        let _ = record::update_state(&shared.dir, |r| {
             r.endpoint = match r.host.network_mode.as_str() {
                 "none" | "host" => None,
                 network => crate::endpoint::read(ctx.child.as_raw() as u32, network),
@@ -109,7 +112,7 @@ pub fn main(engine: &Engine, id: &str, attach_first: bool) -> i32 {
     match monitor(engine, container, report, attach_first) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = record::update(&dir, |r| {
+            let _ = record::update_state(&dir, |r| {
                 r.state.error = e.message.clone();
             });
             1
@@ -166,7 +169,7 @@ fn monitor(
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            let _ = record::update(&dir, |r| r.state.error = e.message.clone());
+            let _ = record::update_state(&dir, |r| r.state.error = e.message.clone());
             128 + 9
         }
     };
@@ -177,7 +180,7 @@ fn monitor(
 /// The start failed: the record goes back to where it was, with the error;
 /// the command line hears it.
 fn not_started(shared: &Rc<RefCell<Shared>>, dir: &Path, e: Error) -> Error {
-    let _ = record::update(dir, |r| {
+    let _ = record::update_state(dir, |r| {
         r.state.status = if r.state.started_at == 0 {
             Status::Created
         } else {
@@ -261,7 +264,7 @@ fn prepare(
         child_ends[2].as_raw_fd(),
     ]);
     if attach_first {
-        io.clients.push(accept_first(&io)?);
+        io.clients.push(first_client(&io)?);
     }
     {
         let mut s = shared.borrow_mut();
@@ -269,7 +272,7 @@ fn prepare(
         s.io = Some(io);
         s.exit = Some(exit_write);
     }
-    let _ = record::update(&container.dir, |r| {
+    let _ = record::update_state(&container.dir, |r| {
         r.state.monitor = Some(Owner::current());
     });
     Ok((spec, options, security))
@@ -311,25 +314,22 @@ fn container_stdio(record: &Record, io: &mut Io) -> Result<Vec<OwnedFd>> {
 }
 // ANCHOR_END: container_stdio
 
-/// `run` without `-d`, `start -a`: the client connects before the container
-/// starts, so it sees all of its output. With a pty, its window size first.
-fn accept_first(io: &Io) -> Result<Client> {
-    let mut fds = [libc::pollfd {
-        fd: io.listener.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }];
-    // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 60_000) };
-    if ready <= 0 {
-        return Err(Error::engine("no client attached within 60 s"));
+/// `run` without `-d`, `start -a`: the command line's end of a socket
+/// pair, inherited as [`ATTACH_FD`], is the first client, there before the
+/// container starts so that it sees all of the output. With a pty, the
+/// client's window size comes first ((0, 0): it has no terminal).
+fn first_client(io: &Io) -> Result<Client> {
+    if !is_open(ATTACH_FD) {
+        return Err(Error::engine("no attach descriptor: started by hand?"));
     }
-    let (stream, _): (UnixStream, _) = io
-        .listener
-        .accept()
-        .map_err(|e| Error::engine(format!("attach: {e}")))?;
+    // SAFETY: `start` gave us this descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(ATTACH_FD) };
+    // Not for the container, nor for a restarted monitor.
+    // SAFETY: F_SETFD on our own descriptor.
+    unsafe { libc::fcntl(ATTACH_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let stream = UnixStream::from(fd);
     if let Some(master) = io.master {
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         if let Ok(Some(Frame::Resize(rows, cols))) = Frame::read_from(&mut &stream) {
             io::resize(master, rows, cols);
         }
@@ -350,7 +350,7 @@ fn finish(
 ) -> Result<()> {
     let dir = &container.dir;
     let oom = OOM.load(std::sync::atomic::Ordering::Relaxed);
-    let record = record::update(dir, |r| {
+    let record = record::update_state(dir, |r| {
         let restart =
             r.host
                 .restart
@@ -369,6 +369,17 @@ fn finish(
         }
         r.clone()
     })?;
+    // `--rm`: gone before the clients hear the code, so that `run --rm`
+    // returns with nothing left (no polling for the removal).
+    let removed = match record.host.auto_remove && record.state.status == Status::Exited {
+        true => {
+            let removed = crate::remove::remove_stopped(engine, container);
+            // As Docker: `--rm` takes the anonymous volumes along.
+            crate::mounts::remove_anonymous(engine, &record.mounts);
+            removed
+        }
+        false => Ok(()),
+    };
     // The clients hear the code once the record says it.
     let exit = shared.borrow_mut().exit.take();
     if let Some(exit) = exit {
@@ -382,12 +393,7 @@ fn finish(
         return restart(engine, dir, &record, ran);
     }
     let _ = std::fs::remove_dir(engine.run_dir_of(&record.id));
-    if record.host.auto_remove {
-        crate::remove::remove_stopped(engine, container)?;
-        // As Docker: `--rm` takes the anonymous volumes along.
-        crate::mounts::remove_anonymous(engine, &record.mounts);
-    }
-    Ok(())
+    removed
 }
 
 /// Waits out the back-off, then becomes a new monitor (same pid and start
@@ -400,16 +406,16 @@ fn restart(engine: &Engine, dir: &Path, record: &Record, ran: Duration) -> Resul
         std::thread::sleep(Duration::from_millis(50));
         // `stop` during the back-off: stay stopped.
         if Record::read(dir)?.is_some_and(|r| r.state.stopped_by_user) {
-            record::update(dir, |r| {
+            record::update_state(dir, |r| {
                 r.state.status = Status::Exited;
                 r.state.monitor = None;
             })?;
             return Ok(());
         }
     }
-    record::update(dir, |r| r.state.restart_count += 1)?;
+    record::update_state(dir, |r| r.state.restart_count += 1)?;
     let error = spawn::exec_monitor(engine, &record.id);
-    record::update(dir, |r| {
+    record::update_state(dir, |r| {
         r.state.status = Status::Exited;
         r.state.monitor = None;
         r.state.error = error.message.clone();

@@ -6,7 +6,7 @@
 //! End of file on the pipe: the container runs. A message: the error, with
 //! its kind and exit code, as a failed exec reports it in chapter 1.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use ch01_chroot::report::report_pipe;
 
 use crate::context::Engine;
-use crate::monitor::REPORT_FD;
+use crate::monitor::{ATTACH_FD, REPORT_FD};
 use crate::{Error, Result};
 
 // ANCHOR: spawn
@@ -24,7 +24,7 @@ pub fn spawn_monitor(
     engine: &Engine,
     id: &str,
     dir: &Path,
-    attach_first: bool,
+    attach: Option<OwnedFd>,
 ) -> Result<SpawnedMonitor> {
     let (reader, writer) = report_pipe()?;
     let log = std::fs::File::options()
@@ -33,10 +33,11 @@ pub fn spawn_monitor(
         .open(dir.join("monitor.log"))
         .map_err(|e| Error::engine(format!("monitor log: {e}")))?;
     let mut command = monitor_command(engine, id);
-    if attach_first {
+    if attach.is_some() {
         command.arg("--attach-first");
     }
-    let raw = writer.as_fd().as_raw_fd();
+    let report = writer.as_fd().as_raw_fd();
+    let attach_raw = attach.as_ref().map(|fd| fd.as_raw_fd());
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -47,12 +48,13 @@ pub fn spawn_monitor(
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // fd 3, inherited (dup2 clears close-on-exec; unless it is
-            // fd 3 already).
-            if raw == REPORT_FD {
-                libc::fcntl(raw, libc::F_SETFD, 0);
-            } else if libc::dup2(raw, REPORT_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // fd 3 and 4, inherited (dup2 clears close-on-exec). Both
+            // lifted above 10 first: moving one never overwrites the other.
+            let report = lift(report)?;
+            let attach = attach_raw.map(lift).transpose()?;
+            dup_to(report, REPORT_FD)?;
+            if let Some(fd) = attach {
+                dup_to(fd, ATTACH_FD)?;
             }
             Ok(())
         });
@@ -61,9 +63,28 @@ pub fn spawn_monitor(
         .spawn()
         .map_err(|e| Error::engine(format!("starting the monitor: {e}")))?;
     drop(writer);
+    drop(attach);
     Ok(SpawnedMonitor { child, reader })
 }
 // ANCHOR_END: spawn
+
+/// In the forked child: a copy of `fd` numbered 10 or above.
+fn lift(fd: RawFd) -> std::io::Result<RawFd> {
+    // SAFETY: fcntl is async-signal-safe; the fd is ours.
+    match unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) } {
+        -1 => Err(std::io::Error::last_os_error()),
+        high => Ok(high),
+    }
+}
+
+/// In the forked child: `fd` as `target`, open across exec.
+fn dup_to(fd: RawFd, target: RawFd) -> std::io::Result<()> {
+    // SAFETY: dup2 is async-signal-safe; the fds are ours.
+    match unsafe { libc::dup2(fd, target) } {
+        -1 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
 
 /// A monitor being started.
 pub struct SpawnedMonitor {
