@@ -6,8 +6,9 @@
 //! Each round runs every variant once per repetition, in turn, so a slow
 //! moment of the machine hits all of them alike; the medians are printed.
 //! The variants: `ch05-network run --rm` on the fixture root,
-//! `ch06-images run --rm` and `berth run --rm` of the fixture image (from a
-//! local registry), each with `--network none`, the default bridge and
+//! `ch06-images run --rm`, `ch07-security run --rm` (the path the engine
+//! runs) and `berth run --rm` of the fixture image (from a local registry),
+//! each with `--network none`, the default bridge and
 //! `-p PORT:80`; `berth run -d` (the time until it returns; the container
 //! is removed outside the timed part); `runc run` of a bundle made from the
 //! fixture root, when runc is installed. Docker and podman join in when
@@ -129,19 +130,32 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         } else {
             String::new()
         };
-        let (ch05, ch06) = (dir.join("ch05-network"), dir.join("ch06-images"));
-        let (tag5, tag6) = (format!("b{id}{k}x"), format!("b{id}{k}y"));
-        let (root5, root6) = (
+        let (ch05, ch06, ch07) = (
+            dir.join("ch05-network"),
+            dir.join("ch06-images"),
+            dir.join("ch07-security"),
+        );
+        let (tag5, tag6, tag7) = (
+            format!("b{id}{k}x"),
+            format!("b{id}{k}y"),
+            format!("b{id}{k}w"),
+        );
+        let (root5, root6, root7) = (
             work.path().join(format!("{k}/ch05")),
             work.path().join(format!("{k}/ch06")),
+            work.path().join(format!("{k}/ch07")),
         );
-        check(
-            Command::new(&ch06)
-                .arg("--root")
-                .arg(&root6)
-                .args(["pull", "-q", &image])
-                .env(ch05_network::network::TAG_VAR, &tag6),
-        )?;
+        for (bin, root, tag) in [(&ch06, &root6, &tag6), (&ch07, &root7, &tag7)] {
+            check(
+                Command::new(bin)
+                    .arg("--root")
+                    .arg(root)
+                    .args(["pull", "-q", &image])
+                    .env(ch05_network::network::TAG_VAR, tag),
+            )?;
+        }
+        // Chapter 7 is the path the engine runs (chapters 2 to 6 under
+        // least privilege): berth's own cost is its difference to it.
         for (engine, bin, root, what, tag) in [
             (
                 "ch05-network",
@@ -151,6 +165,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 &tag5,
             ),
             ("ch06-images", &ch06, &root6, image.clone(), &tag6),
+            ("ch07-security", &ch07, &root7, image.clone(), &tag7),
         ] {
             for (mode, flags) in &modes {
                 let mut command = Command::new(bin);
@@ -177,6 +192,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             tag5,
             root6,
             tag6,
+            root7,
+            tag7,
         });
         let bin = dir.join("berth");
         if !bin.is_file() {
@@ -218,7 +235,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     drop(berths);
     drop(runc);
     for s in &setups {
-        cleanup(&[(&s.root5, &s.tag5), (&s.root6, &s.tag6)]);
+        cleanup(&[
+            (&s.root5, &s.tag5),
+            (&s.root6, &s.tag6),
+            (&s.root7, &s.tag7),
+        ]);
     }
     drop(registry);
     result
@@ -263,6 +284,8 @@ struct Setup {
     tag5: String,
     root6: PathBuf,
     tag6: String,
+    root7: PathBuf,
+    tag7: String,
 }
 
 /// `ENGINE run --rm` variants of `image`, if `ENGINE info` answers and
@@ -490,6 +513,8 @@ fn build_release() -> Result<PathBuf> {
             "ch05-network",
             "-p",
             "ch06-images",
+            "-p",
+            "ch07-security",
             "-p",
             "berth",
         ])
