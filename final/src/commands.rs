@@ -261,30 +261,50 @@ fn start(
     berth::run::exit_code(engine, &found, ended)
 }
 
-fn inspect(engine: &Engine, format: Option<String>, containers: Vec<String>) -> Result<i32> {
+/// `inspect`: containers first, then images, as Docker looks them up.
+fn inspect(engine: &Engine, format: Option<String>, keys: Vec<String>) -> Result<i32> {
     let mut values = Vec::new();
-    let mut failed = None;
-    for key in &containers {
-        match find(engine, key) {
-            Ok(found) => values.push(berth::inspect::inspect(&found)),
+    let mut failed = 0;
+    let mut catalog = None;
+    for key in &keys {
+        let value = match find(engine, key) {
+            Ok(found) => Ok(berth::inspect::inspect(&found)),
+            Err(e) if e.is(ch01_chroot::ErrorKind::NotFound) => {
+                if catalog.is_none() {
+                    catalog = Some(berth::images::catalog::Catalog::open(engine)?);
+                }
+                let catalog = catalog.as_ref().expect("opened above");
+                berth::images::inspect::inspect(catalog, key)
+                    .map_err(|_| Error::not_found(format!("No such object: {key}")))
+            }
+            Err(e) => Err(e),
+        };
+        match value {
+            Ok(v) => values.push(v),
             Err(e) => {
                 eprintln!("berth: {e}");
-                failed = Some(1);
+                failed = 1;
             }
         }
     }
+    print_values(format.as_deref(), &values)?;
+    Ok(failed)
+}
+
+/// `inspect`'s output: one JSON array, or the template once per value.
+pub fn print_values(format: Option<&str>, values: &[serde_json::Value]) -> Result<()> {
     match format {
         Some(f) if f != "json" => {
-            for v in &values {
-                println!("{}", berth::format::render(&f, v)?);
+            for v in values {
+                println!("{}", berth::format::render(f, v)?);
             }
         }
         _ => println!(
             "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
+            serde_json::to_string_pretty(values).unwrap_or_default()
         ),
     }
-    Ok(failed.unwrap_or(0))
+    Ok(())
 }
 
 /// Blocks until `key` is not running; its exit code.

@@ -64,6 +64,27 @@ pub fn info(engine: &Engine) -> Result<String> {
     line(format!(" Total Memory: {}", binary_size(host_memory())));
     line(format!(" Name: {}", uname.nodename().to_string_lossy()));
     line(format!(" Root Dir: {}", engine.root.display()));
+    // What every container gets unless its options say otherwise
+    // (chapter 7's defaults, Docker's).
+    line(" Security Options:".into());
+    line("  seccomp".into());
+    line(format!(
+        "   Profile: builtin ({} system calls always allowed, the rest EPERM unless a capability or argument allows them)",
+        ch07_security::seccomp::default_profile::ALWAYS.len()
+    ));
+    line(format!(
+        "  capabilities: {} (Docker's default set)",
+        ch07_security::capabilities::DEFAULT.len()
+    ));
+    line(format!(
+        "  masked paths: {}, read-only paths: {}",
+        ch07_security::masks::MASKED.len(),
+        ch07_security::masks::READ_ONLY.len()
+    ));
+    line("  sealed runtime copy (CVE-2019-5736)".into());
+    if !nix::unistd::geteuid().is_root() {
+        line("  rootless".into());
+    }
     Ok(out)
 }
 

@@ -307,6 +307,9 @@ fn version_info_and_system_commands() {
         " Logging Driver: json-file",
         " Cgroup Version: ",
         " Kernel Version: ",
+        " Security Options:\n  seccomp\n   Profile: builtin (361 system calls",
+        "  capabilities: 14 (Docker's default set)",
+        "  masked paths: 12, read-only paths: 5",
     ] {
         assert!(info.stdout.contains(heading), "{heading}: {}", info.stdout);
     }

@@ -174,6 +174,10 @@ fn images_lists_tags_and_rmi_untags() {
     let os = berth(&s, &["image", "inspect", "--format", "{{.Os}}", "mybox:v1"]);
     os.expect_code(0);
     assert_eq!(os.stdout, "linux\n");
+    // Plain `inspect` finds images too, when no container has the name.
+    let os = berth(&s, &["inspect", "--format", "{{.Os}}", "mybox:v1"]);
+    os.expect_code(0);
+    assert_eq!(os.stdout, "linux\n");
     let inspect = berth(&s, &["image", "inspect", &id[0][7..19]]);
     inspect.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
@@ -304,6 +308,9 @@ fn rmi_is_refused_while_a_container_uses_the_image() {
     let inspect = berth(&s, &["image", "inspect", "nope"]);
     inspect.expect_code(1);
     assert_eq!(inspect.stdout, "[]\n");
+    let inspect = berth(&s, &["inspect", "nope"]);
+    inspect.expect_code(1);
+    assert_eq!(inspect.stderr, "berth: No such object: nope\n");
 }
 
 #[test]

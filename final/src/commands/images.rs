@@ -52,17 +52,7 @@ pub fn print(engine: &Engine, args: &InspectArgs) -> Result<i32> {
             }
         }
     }
-    match args.format.as_deref() {
-        Some(f) if f != "json" => {
-            for v in &values {
-                println!("{}", berth::format::render(f, v)?);
-            }
-        }
-        _ => println!(
-            "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        ),
-    }
+    super::print_values(args.format.as_deref(), &values)?;
     Ok(code)
 }
 
