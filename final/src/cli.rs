@@ -382,6 +382,6 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-fn parse_restart(text: &str) -> Result<RestartPolicy, String> {
+pub fn parse_restart(text: &str) -> Result<RestartPolicy, String> {
     text.parse().map_err(|e: crate::Error| e.message)
 }

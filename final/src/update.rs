@@ -2,16 +2,20 @@
 //! cgroup (chapter 3's `Cgroup::open` and its limit setters) changes at
 //! once; the record changes too, its `HostConfig` and the stored options
 //! the monitor parses again at every start, so the new limits stay.
+//! `--restart` changes the policy the monitor applies at the next exit.
 
 use ch03_cgroups::cgroup::Cgroup;
 use ch03_cgroups::limits::Swap;
+use ch03_cgroups::options::{parse_list, parse_swap};
 use ch03_cgroups::units::{parse_cpus, parse_size};
 use ch03_cgroups::{Limits, run::online_cpus};
 use clap::Args;
 
+use crate::cli::parse_restart;
 use crate::context::Engine;
 use crate::lookup::find;
 use crate::record;
+use crate::restart::RestartPolicy;
 use crate::{Error, Result};
 
 #[derive(Args)]
@@ -19,37 +23,113 @@ pub struct UpdateArgs {
     /// Memory limit (e.g. 64m, 1g).
     #[arg(short, long, value_name = "BYTES", value_parser = parse_size)]
     pub memory: Option<u64>,
+    /// Memory plus swap (e.g. 128m); -1 for unlimited swap.
+    #[arg(long, value_name = "BYTES", value_parser = parse_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<Swap>,
     /// Number of CPUs (e.g. 1.5).
     #[arg(long, value_name = "CPUS", value_parser = parse_cpus)]
     pub cpus: Option<u64>,
+    /// Relative CPU weight under contention (default 1024).
+    #[arg(short = 'c', long, value_name = "SHARES", value_parser = clap::value_parser!(u64).range(2..=262_144))]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-1, 0,2).
+    #[arg(long, value_name = "LIST", value_parser = parse_list)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may allocate from (e.g. 0).
+    #[arg(long, value_name = "LIST", value_parser = parse_list)]
+    pub cpuset_mems: Option<String>,
     /// Maximum number of processes (0 or -1: unlimited).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Relative block I/O weight, 10 to 1000.
+    #[arg(long, value_name = "WEIGHT", value_parser = clap::value_parser!(u16).range(10..=1000))]
+    pub blkio_weight: Option<u16>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, value_name = "POLICY", value_parser = parse_restart)]
+    pub restart: Option<RestartPolicy>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
+impl UpdateArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
+            ..Limits::default()
+        }
+    }
+
+    /// The options to store, as `run` would read them: (long, short, value).
+    fn stored(&self) -> Vec<(&'static str, Option<char>, String)> {
+        let mut out = Vec::new();
+        let mut add = |long, short, value: Option<String>| {
+            if let Some(value) = value {
+                out.push((long, short, value));
+            }
+        };
+        add("--memory", Some('m'), self.memory.map(|m| m.to_string()));
+        add(
+            "--memory-swap",
+            None,
+            self.memory_swap.map(|s| match s {
+                Swap::Total(bytes) => bytes.to_string(),
+                Swap::Unlimited => "-1".to_string(),
+            }),
+        );
+        add(
+            "--cpus",
+            None,
+            self.cpus.map(|c| format!("{}", c as f64 / 1e9)),
+        );
+        add(
+            "--cpu-shares",
+            Some('c'),
+            self.cpu_shares.map(|c| c.to_string()),
+        );
+        add("--cpuset-cpus", None, self.cpuset_cpus.clone());
+        add("--cpuset-mems", None, self.cpuset_mems.clone());
+        add("--pids-limit", None, self.pids_limit.map(|p| p.to_string()));
+        add(
+            "--blkio-weight",
+            None,
+            self.blkio_weight.map(|w| w.to_string()),
+        );
+        add("--restart", None, self.restart.map(|r| r.to_string()));
+        out
+    }
+}
+
 pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
-    if args.memory.is_none() && args.cpus.is_none() && args.pids_limit.is_none() {
+    let limits = args.limits();
+    if limits.is_empty() && args.restart.is_none() {
         return Err(Error::invalid(
-            "update needs at least one of --memory, --cpus, --pids-limit",
+            "update needs at least one option: --memory, --memory-swap, --cpus, --cpu-shares, \
+             --cpuset-cpus, --cpuset-mems, --pids-limit, --blkio-weight or --restart",
         ));
     }
-    let limits = Limits {
-        memory: args.memory,
-        cpus: args.cpus,
-        pids_limit: args.pids_limit,
-        ..Limits::default()
-    };
     limits.validate(online_cpus())?;
     let found = find(engine, key)?;
+    if args.restart.is_some() && found.record.host.auto_remove {
+        return Err(Error::conflict(format!(
+            "container {key} was started with --rm: it cannot have a restart policy"
+        )));
+    }
     let stored = found.record.options()?;
-    let swap = stored.create.image.limits.memory_swap;
-    if let (Some(memory), Some(Swap::Total(total))) = (args.memory, swap)
+    // The swap total the container will have: the new one, or its own.
+    let swap = args.memory_swap.or(stored.create.image.limits.memory_swap);
+    let memory = args.memory.or(stored.create.image.limits.memory);
+    if let (Some(memory), Some(Swap::Total(total))) = (memory, swap)
         && total < memory
     {
         return Err(Error::invalid(format!(
-            "--memory {} is above the container's --memory-swap {}: the swap limit is the total of memory and swap",
+            "--memory {} is above --memory-swap {}: the swap limit is the total of memory and swap",
             ch03_cgroups::units::format_size(memory),
             ch03_cgroups::units::format_size(total)
         )));
@@ -57,34 +137,13 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     // The command after the image is the container's own: left alone.
     let trailing = stored.create.image.image_and_command.len();
     let mut new_args = found.record.args.clone();
-    if let Some(memory) = args.memory {
+    for (long, short, value) in args.stored() {
         let options = new_args.len() - trailing;
-        set_option(
-            &mut new_args,
-            options,
-            "--memory",
-            Some('m'),
-            &memory.to_string(),
-        );
-    }
-    if let Some(cpus) = args.cpus {
-        let options = new_args.len() - trailing;
-        let text = format!("{}", cpus as f64 / 1e9);
-        set_option(&mut new_args, options, "--cpus", None, &text);
-    }
-    if let Some(pids) = args.pids_limit {
-        let options = new_args.len() - trailing;
-        set_option(
-            &mut new_args,
-            options,
-            "--pids-limit",
-            None,
-            &pids.to_string(),
-        );
+        set_option(&mut new_args, options, long, short, &value);
     }
     if found.record.is_active() {
         let cgroup = Cgroup::of_container(&found.record.id)?;
-        apply(&cgroup, &limits, swap)?;
+        apply(&cgroup, &limits, memory, swap)?;
     }
     record::update(found.dir(), |r| {
         r.args = new_args;
@@ -97,6 +156,9 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
         if let Some(p) = args.pids_limit {
             r.host.pids_limit = p;
         }
+        if let Some(policy) = args.restart {
+            r.host.restart = policy;
+        }
     })?;
     Ok(key.to_string())
 }
@@ -104,9 +166,14 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
 /// Writes the new limits into a live cgroup. Memory and its swap total
 /// move together (Docker's default total: twice the memory); on v1 the
 /// kernel refuses memory above memory+swap, so the order depends on the
-/// direction.
-fn apply(cgroup: &Cgroup, limits: &Limits, swap: Option<Swap>) -> Result<()> {
-    if let Some(memory) = limits.memory {
+/// direction. The other limits are chapter 3's `apply`.
+fn apply(cgroup: &Cgroup, limits: &Limits, memory: Option<u64>, swap: Option<Swap>) -> Result<()> {
+    if limits.memory.is_some() || limits.memory_swap.is_some() {
+        let Some(memory) = memory else {
+            return Err(Error::invalid(
+                "--memory-swap needs a memory limit: give --memory too",
+            ));
+        };
         let swap = swap.unwrap_or(Swap::Total(memory.saturating_mul(2)));
         if !cgroup.supports_swap_limit() {
             cgroup.set_memory_max(memory)?;
@@ -117,11 +184,13 @@ fn apply(cgroup: &Cgroup, limits: &Limits, swap: Option<Swap>) -> Result<()> {
             cgroup.set_memory_max(memory)?;
         }
     }
-    if let Some(cpus) = limits.cpus {
-        cgroup.set_cpus(cpus)?;
-    }
-    if let Some(pids) = limits.pids_limit {
-        cgroup.set_pids_max(u64::try_from(pids).ok().filter(|p| *p > 0))?;
+    let rest = Limits {
+        memory: None,
+        memory_swap: None,
+        ..limits.clone()
+    };
+    for warning in cgroup.apply(&rest)? {
+        ch01_chroot::events::warning(warning);
     }
     Ok(())
 }

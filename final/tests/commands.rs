@@ -277,14 +277,42 @@ fn update_changes_the_live_cgroup_and_the_record() {
         s.inspect("upbox", "{{.HostConfig.Memory}}"),
         (96u64 << 20).to_string()
     );
+    s.berth(&[
+        "update",
+        "--cpuset-cpus",
+        "0",
+        "--restart",
+        "on-failure:3",
+        "upbox",
+    ])
+    .expect_code(0);
+    assert_eq!(
+        cgroup_file(&id, "cpuset", "cpuset.cpus", "cpuset.cpus").trim(),
+        "0"
+    );
+    assert_eq!(
+        s.inspect(
+            "upbox",
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "on-failure:3"
+    );
     // Kept across a restart: the monitor applies the stored options.
     s.berth(&["restart", "-t", "0", "upbox"]).expect_code(0);
     s.wait_status("upbox", "running");
     let again = cgroup_file(&id, "memory", "memory.max", "memory.limit_in_bytes");
     assert_eq!(again.trim(), (96u64 << 20).to_string());
+    assert_eq!(
+        cgroup_file(&id, "cpuset", "cpuset.cpus", "cpuset.cpus").trim(),
+        "0"
+    );
     // Bad input.
     s.berth(&["update", "upbox"]).expect_code(125);
     s.berth(&["update", "--memory", "1k", "upbox"])
+        .expect_code(125);
+    s.berth(&["update", "--memory-swap", "32m", "upbox"])
+        .expect_code(125); // below the 96m of memory
+    s.berth(&["update", "--restart", "sometimes", "upbox"])
         .expect_code(125);
 }
 
