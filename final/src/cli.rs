@@ -191,8 +191,8 @@ pub enum ContainerCommand {
     /// Display the processes of a running container (`ps -ef`'s columns).
     Top {
         container: String,
-        /// ps options (not supported: berth prints ps -ef's columns).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        /// ps options (e.g. -o pid,comm; default: ps -ef's columns).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_options: Vec<String>,
     },
     /// Display containers' resource usage (every running one by default).

@@ -1,7 +1,9 @@
 //! `top`: the processes of a running container, as `ps -ef` shows them
 //! on the host (Docker's default columns: UID PID PPID C STIME TTY TIME
 //! CMD, host pids). The container's processes are those of its cgroup
-//! (chapter 3); each one's columns come from `/proc/PID`.
+//! (chapter 3); each one's columns come from `/proc/PID`. With ps options
+//! (`top web -o pid,comm`), the host's `ps` prints and the rows are
+//! filtered by those pids, as Docker does.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,21 +19,55 @@ const COLUMNS: [&str; 8] = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "
 
 /// `top CONTAINER`: the table.
 pub fn top(engine: &Engine, key: &str, ps_options: &[String]) -> Result<String> {
-    if !ps_options.is_empty() {
-        return Err(Error::invalid(format!(
-            "ps options {ps_options:?} are not supported: `berth top CONTAINER` prints ps -ef's columns"
-        )));
-    }
     let found = find(engine, key)?;
     let pids = processes(&found).map_err(|_| not_running(key))?;
     if pids.is_empty() {
         return Err(not_running(key));
+    }
+    if !ps_options.is_empty() {
+        return with_ps(&pids, ps_options);
     }
     let clock = Clock::now();
     let mut lines = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
     // A process may exit between the listing and the reading: skipped.
     lines.extend(pids.iter().filter_map(|pid| row(*pid, &clock)));
     Ok(align(&lines))
+}
+
+/// `top CONTAINER OPTIONS...`: as Docker, the host's `ps OPTIONS`, with
+/// the header and the rows whose PID column is one of the container's.
+fn with_ps(pids: &[Pid], options: &[String]) -> Result<String> {
+    let out = std::process::Command::new("ps")
+        .args(options)
+        .output()
+        .map_err(|e| Error::engine(format!("running ps: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::invalid(format!(
+            "ps {}: {}",
+            options.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let column = header
+        .split_whitespace()
+        .position(|c| c == "PID")
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "ps {} prints no PID column: add one (-o pid,...)",
+                options.join(" ")
+            ))
+        })?;
+    let mut kept = vec![header];
+    kept.extend(lines.filter(|line| {
+        line.split_whitespace()
+            .nth(column)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&Pid::from_raw(p)))
+    }));
+    Ok(kept.join("\n") + "\n")
 }
 
 fn not_running(key: &str) -> Error {

@@ -62,6 +62,19 @@ fn top_lists_the_containers_processes() {
         row[1],
         real(&s, &["inspect", "--format", "{{.State.Pid}}", "topbox"])
     );
+    // ps options: the host's ps, the container's rows.
+    let custom = s.berth(&["top", "topbox", "-eo", "pid,comm"]);
+    custom.expect_code(0);
+    let lines: Vec<Vec<&str>> = custom
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["PID", "COMMAND"], "{}", custom.stdout);
+    assert_eq!(lines[1..], [[row[1], "sleep"]], "{}", custom.stdout);
+    let no_pid = s.berth(&["top", "topbox", "-eo", "comm"]);
+    no_pid.expect_code(125);
+    assert!(no_pid.stderr.contains("no PID column"), "{no_pid:?}");
     // Not running: refused, 125.
     s.berth(&["stop", "-t", "0", "topbox"]).expect_code(0);
     let stopped = s.berth(&["top", "topbox"]);
