@@ -110,16 +110,6 @@ enum Verb {
     },
     /// Create, start and wait for a container, then delete it.
     Run(CreateArgs),
-    #[command(name = "__keeper", hide = true)]
-    Keeper {
-        #[arg(long)]
-        bundle: PathBuf,
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        #[arg(long)]
-        console_socket: Option<PathBuf>,
-        id: String,
-    },
 }
 
 #[derive(clap::Args)]
@@ -153,17 +143,14 @@ impl CreateArgs {
     }
 }
 
-/// Warnings on stderr (unless `quiet`, the keeper's case) and in the log.
+/// Warnings on stderr and in the log.
 struct RuntimeSink {
     globals: Globals,
-    quiet: bool,
 }
 
 impl Sink for RuntimeSink {
     fn emit(&self, event: &Event) {
-        if !self.quiet {
-            eprintln!("berth-runtime: {}", event.text);
-        }
+        eprintln!("berth-runtime: {}", event.text);
         if let Some(path) = &self.globals.log {
             log::append(path, self.globals.log_format, "warning", &event.text);
         }
@@ -181,10 +168,8 @@ fn main() -> ExitCode {
         log: cli.log.clone(),
         log_format: format,
     };
-    let keeper = matches!(cli.command, Some(Verb::Keeper { .. }));
     set_sink(Box::new(RuntimeSink {
         globals: globals.clone(),
-        quiet: keeper,
     }));
     let _ = cli.debug;
     match run(&cli, &globals) {
@@ -280,21 +265,6 @@ fn run(cli: &Cli, globals: &Globals) -> berth::Result<i32> {
             }
         }
         Verb::Run(args) => return runtime::run::run(globals, &args.options()),
-        Verb::Keeper {
-            bundle,
-            pid_file,
-            console_socket,
-            id,
-        } => {
-            let keeper = create::keeper(
-                globals,
-                id,
-                bundle,
-                pid_file.as_deref(),
-                console_socket.as_deref(),
-            );
-            return Ok(keeper);
-        }
     }
     Ok(0)
 }

@@ -15,6 +15,8 @@ pub const PACKAGES: &[&str] = &[
     "nftables",
     "docker-registry",
     "skopeo",
+    // containerd, ctr and its runc shim: berth-runtime's real client.
+    "containerd",
 ];
 
 /// One line of the setup report.

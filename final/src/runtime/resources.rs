@@ -59,7 +59,8 @@ pub fn cgroup_name(id: &str) -> String {
     format!("{PARENT}/rt-{id}")
 }
 
-/// A handle on container `id`'s cgroup, which its keeper owns.
+/// A handle on container `id`'s cgroup (created by `create`, removed by
+/// `delete`).
 pub fn open(id: &str) -> Result<Cgroup, Error> {
     Cgroup::open(&cgroup_name(id))
 }
