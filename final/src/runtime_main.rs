@@ -143,16 +143,18 @@ impl CreateArgs {
     }
 }
 
-/// Warnings on stderr and in the log.
+/// Warnings in the log, or on stderr without one.
 struct RuntimeSink {
     globals: Globals,
 }
 
 impl Sink for RuntimeSink {
     fn emit(&self, event: &Event) {
-        eprintln!("berth-runtime: {}", event.text);
-        if let Some(path) = &self.globals.log {
-            log::append(path, self.globals.log_format, "warning", &event.text);
+        // With a log (containerd's shim gives one), warnings go there
+        // only: our stderr is the container's, and its output is not ours.
+        match &self.globals.log {
+            Some(path) => log::append(path, self.globals.log_format, "warning", &event.text),
+            None => eprintln!("berth-runtime: {}", event.text),
         }
     }
 }
