@@ -314,7 +314,12 @@ fn containerd_runs_containers_through_berth_runtime() {
     let out = containerd.ctr(&["task", "delete", "c-exec"]);
     assert!(out.status.success(), "{out:?}");
     assert!(text(&out.stderr).contains("137"), "{out:?}");
-    assert!(containerd.ctr(&["container", "rm", "c-exec"]).status.success());
+    assert!(
+        containerd
+            .ctr(&["container", "rm", "c-exec"])
+            .status
+            .success()
+    );
 
     // A foreground `ctr run` ends with the code of the signal that killed it.
     let args = containerd.run_args(&["--rm", &image, "c-kill", "sleep", "100"]);

@@ -104,7 +104,8 @@ impl Lab {
             if let Ok(pid) = std::fs::read_to_string(&pid_file)
                 && status.success()
             {
-                self.pids.push((id.to_string(), pid.trim().parse().unwrap()));
+                self.pids
+                    .push((id.to_string(), pid.trim().parse().unwrap()));
             }
             Output {
                 status,

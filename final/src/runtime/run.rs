@@ -12,8 +12,8 @@ pub fn run(globals: &Globals, options: &CreateOptions) -> Result<i32, Error> {
     let created = create_here(globals, options, true)?;
     let pid = created.container.pid();
     let fifo = globals.dir(&options.id).join(EXEC_FIFO);
-    let waited = ch02_namespaces::gate::start(&fifo, Some(pid))
-        .and_then(|()| created.container.wait());
+    let waited =
+        ch02_namespaces::gate::start(&fifo, Some(pid)).and_then(|()| created.container.wait());
     // The cgroup goes with our last hold on it, the state with delete.
     drop(created.cgroup);
     let deleted = delete::delete(globals, &options.id, true);

@@ -59,7 +59,7 @@ pub struct State {
     /// pid, the process itself, not a later one given the same number
     /// (berth-runtime's own field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started: Option<u64>,
+    pub pid_start: Option<u64>,
 }
 
 impl State {
@@ -74,14 +74,14 @@ impl State {
             rootfs: rootfs.to_path_buf(),
             created: crate::time::rfc3339(crate::time::now_nanos()),
             annotations: BTreeMap::new(),
-            started: None,
+            pid_start: None,
         }
     }
 
     /// Records the container's first process, with its start time.
     pub fn set_process(&mut self, pid: Pid) {
         self.pid = pid.as_raw();
-        self.started = ch04_overlay::owner::start_time(pid.as_raw() as u32);
+        self.pid_start = ch04_overlay::owner::start_time(pid.as_raw() as u32);
     }
 
     // ANCHOR: alive
@@ -91,7 +91,7 @@ impl State {
     pub fn alive(&self) -> bool {
         let owner = ch04_overlay::owner::Owner {
             pid: self.pid.max(0) as u32,
-            start: self.started,
+            start: self.pid_start,
         };
         owner.is_alive()
     }
