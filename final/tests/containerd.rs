@@ -14,43 +14,33 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+
+mod daemon;
 
 const RUNTIME: &str = env!("CARGO_BIN_EXE_berth-runtime");
 /// containerd's namespace for the test's images and containers.
 const NAMESPACE: &str = "berth-test";
 /// Where containerd 1.6 puts its shims' sockets, whatever its config says.
-const SHIM_SOCKETS: &str = "/run/containerd/s";
+const SHIM_SOCKETS: [&str; 2] = ["/run/containerd", "/run/containerd/s"];
 
 /// A containerd of the test's own, and the image it pulled.
 struct Containerd {
     dir: tempfile::TempDir,
     daemon: Option<Child>,
-    /// `/run/containerd` and its `s` did not exist before: removed after.
-    made_run_dirs: bool,
     image: String,
     _registry: Registry,
+    _host_paths: daemon::HostPaths,
 }
 
 impl Containerd {
     /// Starts containerd and pulls the fixture image into it.
     fn start() -> Containerd {
-        for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
-            let found = Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .unwrap();
-            assert!(
-                found.status.success(),
-                "{tool} is missing: run `cargo lab setup` (it installs Debian's containerd)"
-            );
-        }
+        daemon::require(&["containerd", "ctr", "containerd-shim-runc-v2"]);
         let dir = tempfile::Builder::new()
             .prefix("berth-containerd-")
             .tempdir()
             .unwrap();
-        let made_run_dirs = !Path::new("/run/containerd").exists();
+        let host_paths = daemon::HostPaths::note(&SHIM_SOCKETS);
         let config = dir.path().join("config.toml");
         std::fs::write(&config, config_toml(dir.path())).unwrap();
         std::fs::create_dir(dir.path().join("fifo")).unwrap();
@@ -67,7 +57,7 @@ impl Containerd {
         let mut containerd = Containerd {
             dir,
             daemon: Some(daemon),
-            made_run_dirs,
+            _host_paths: host_paths,
             image: format!("{}/busybox:containerd", registry.host()),
             _registry: registry,
         };
@@ -165,58 +155,12 @@ impl Containerd {
         let _ = self.ctr(&["container", "rm", id]);
     }
 
-    /// The processes started for our socket: shims (and theirs).
-    fn shims(&self) -> Vec<Pid> {
-        let socket = self.socket().display().to_string();
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains("containerd-shim") && cmdline.contains(&socket) {
-                pids.push(Pid::from_raw(pid));
-            }
-        }
-        pids
-    }
-
-    /// Stops containerd (SIGTERM, then SIGKILL) and the shims it left.
+    /// Stops containerd and the shims it left, by pid.
     fn stop(&mut self) {
-        let Some(mut daemon) = self.daemon.take() else {
-            return;
-        };
-        let pid = Pid::from_raw(daemon.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let since = Instant::now();
-        while daemon.try_wait().ok().flatten().is_none() {
-            if since.elapsed() > Duration::from_secs(10) {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = daemon.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(mut child) = self.daemon.take() {
+            daemon::stop(&mut child);
         }
-        for shim in self.shims() {
-            let _ = kill(shim, Signal::SIGKILL);
-        }
-    }
-
-    /// Unmounts whatever is mounted under our directory (deepest first).
-    fn unmount_all(&self) {
-        let root = self.dir.path().display().to_string();
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<String> = mountinfo
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(4))
-            .filter(|p| p.starts_with(&root))
-            .map(String::from)
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for point in points {
-            let _ = nix::mount::umount2(point.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
+        daemon::kill_shims(&self.socket());
     }
 }
 
@@ -227,12 +171,7 @@ impl Drop for Containerd {
         }
         let _ = self.ctr(&["image", "rm", &self.image]);
         self.stop();
-        self.unmount_all();
-        if self.made_run_dirs {
-            // Empty once our shims are gone; left alone if anyone else's is there.
-            let _ = std::fs::remove_dir(SHIM_SOCKETS);
-            let _ = std::fs::remove_dir("/run/containerd");
-        }
+        daemon::unmount_under(self.dir.path());
     }
 }
 
