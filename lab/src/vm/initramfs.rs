@@ -39,15 +39,8 @@ pub const TOOLS: &[(&str, &str)] = &[
 // ANCHOR_END: tools
 
 /// Host programs copied in when the host has them: the real components the
-/// image tests start (a local registry, and skopeo to seed and check it;
-/// containerd, its client and its runc shim for berth-runtime's tests).
-pub const OPTIONAL_TOOLS: &[&str] = &[
-    "docker-registry",
-    "skopeo",
-    "containerd",
-    "ctr",
-    "containerd-shim-runc-v2",
-];
+/// image tests start (a local registry, and skopeo to seed and check it).
+pub const OPTIONAL_TOOLS: &[&str] = &["docker-registry", "skopeo"];
 
 /// Host configuration copied in when present (skopeo reads its policy).
 const OPTIONAL_CONFIG: &[&str] = &[
