@@ -196,10 +196,30 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Opens a pty: (master, slave).
-fn pty() -> (OwnedFd, OwnedFd) {
+/// Runs `command` with a pty's slave as its stdio (ctr's `-t` wants a
+/// terminal): its status and what it wrote.
+fn on_a_pty(mut command: Command) -> (std::process::ExitStatus, String) {
     let pty = nix::pty::openpty(None, None).unwrap();
-    (pty.master, pty.slave)
+    let slave: OwnedFd = pty.slave;
+    let mut child = command
+        .stdin(File::from(slave.try_clone().unwrap()))
+        .stdout(File::from(slave.try_clone().unwrap()))
+        .stderr(File::from(slave))
+        .spawn()
+        .unwrap();
+    drop(command);
+    let status = child.wait().unwrap();
+    // Read what is there (the slave's last holder is gone: EIO ends it).
+    let mut seen = String::new();
+    let mut master = File::from(pty.master);
+    let mut buf = [0u8; 256];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&text(&buf[..n]));
+    }
+    (status, seen)
 }
 
 #[test]
@@ -239,6 +259,23 @@ fn containerd_runs_containers_through_berth_runtime() {
     ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(text(&out.stdout), "sleep\n");
+    // With a terminal: the exec's pty goes over its own console socket.
+    let exec_tty = containerd.command(&[
+        "task",
+        "exec",
+        "-t",
+        "--fifo-dir",
+        containerd.dir.path().join("fifo").to_str().unwrap(),
+        "--exec-id",
+        "e2",
+        "c-exec",
+        "sh",
+        "-c",
+        "test -t 0 && echo exec-on-a-tty; exit 2",
+    ]);
+    let (status, seen) = on_a_pty(exec_tty);
+    assert_eq!(status.code(), Some(2), "{seen:?}");
+    assert!(seen.contains("exec-on-a-tty"), "{seen:?}");
     let out = containerd.ctr(&["task", "ps", "c-exec"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(text(&out.stdout).lines().count(), 2, "{out:?}");
@@ -273,7 +310,6 @@ fn containerd_runs_containers_through_berth_runtime() {
     assert_eq!(foreground.wait().unwrap().code(), Some(137));
 
     // -t: the pty's master travels over the console socket to the shim.
-    let (master, slave) = pty();
     let args = containerd.run_args(&[
         "--rm",
         "-t",
@@ -283,25 +319,9 @@ fn containerd_runs_containers_through_berth_runtime() {
         "-c",
         "test -t 0 && test -t 1 && echo on-a-tty",
     ]);
-    let mut tty = containerd
-        .command(&[])
-        .args(&args)
-        .stdin(File::from(slave.try_clone().unwrap()))
-        .stdout(File::from(slave.try_clone().unwrap()))
-        .stderr(File::from(slave))
-        .spawn()
-        .unwrap();
-    let status = tty.wait().unwrap();
-    // Read what is there (the slave's last holder is gone: EIO ends it).
-    let mut seen = String::new();
-    let mut master = File::from(master);
-    let mut buf = [0u8; 256];
-    while let Ok(n) = master.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&text(&buf[..n]));
-    }
+    let mut run_tty = containerd.command(&[]);
+    run_tty.args(&args);
+    let (status, seen) = on_a_pty(run_tty);
     assert!(status.success(), "{status:?}: {seen:?}");
     assert!(seen.contains("on-a-tty"), "{seen:?}");
 
