@@ -129,6 +129,9 @@ struct CreateArgs {
     /// Accepted for containerd; no session keyring is made.
     #[arg(long)]
     no_new_keyring: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the container.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
     id: String,
 }
 
@@ -139,6 +142,7 @@ impl CreateArgs {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
         }
     }
 }

@@ -654,3 +654,36 @@ fn exec_runs_in_the_container_with_its_confinement() {
     assert!(!out.status.success());
     stderr_line(&out);
 }
+
+#[test]
+fn preserve_fds_passes_descriptors_on() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new(&["sh", "-c", "cat <&3"]);
+    let input = lab.dir.path().join("fd3");
+    std::fs::write(&input, "through fd 3\n").unwrap();
+    let file = File::open(&input).unwrap();
+    let raw = file.as_raw_fd();
+    let bundle = lab.bundle();
+    let mut command = lab.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "pf1",
+    ]);
+    // SAFETY: only dup2 and fcntl between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through fd 3\n");
+    assert!(!lab.root().join("pf1").exists());
+}

@@ -27,6 +27,8 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// Descriptors 3 to 3+N-1 passed on (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// A container created in this process, waiting at its gate.
@@ -106,6 +108,7 @@ fn create_container(
     let dir = globals.dir(id);
     loaded.spec.exec_fifo = Some(dir.join(EXEC_FIFO));
     loaded.spec.die_with_parent = die_with_parent;
+    loaded.spec.preserve_fds = options.preserve_fds;
     // Our own stdio, unless `run` relays its terminal (chapter 2's pty).
     loaded.spec.stdio = (!(relay && loaded.spec.tty)).then_some([0, 1, 2]);
     // With a terminal, the pty's slave is all three.
