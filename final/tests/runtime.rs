@@ -687,3 +687,48 @@ fn preserve_fds_passes_descriptors_on() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "through fd 3\n");
     assert!(!lab.root().join("pf1").exists());
 }
+
+#[test]
+fn hooks_run_with_the_state_on_their_stdin() {
+    let mut lab = Lab::new(&["true"]);
+    let dir = lab.dir.path().to_path_buf();
+    let hook = |name: &str| {
+        let file = dir.join(format!("{name}.json"));
+        serde_json::json!({ "path": "/bin/sh", "env": ["PATH=/usr/bin:/bin"],
+            "args": ["sh", "-c", format!("cat > {}", file.display())] })
+    };
+    let hooks = serde_json::json!({ "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")], "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")] });
+    lab.edit(|config| config["hooks"] = hooks);
+    let out = lab.create("h1", &dir.join("o"));
+    assert!(out.status.success(), "{out:?}");
+    let pid = lab.state("h1")["pid"].clone();
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap()
+    };
+    for name in ["prestart", "createRuntime"] {
+        let state = read(name);
+        assert_eq!(state["status"], "creating", "{name}: {state}");
+        assert_eq!(state["pid"], pid, "{name}: {state}");
+        assert_eq!(state["id"], "h1");
+    }
+    assert!(!dir.join("poststart.json").exists());
+    assert!(lab.runtime(&["start", "h1"]).status.success());
+    assert_eq!(read("poststart")["status"], "running");
+    assert_eq!(lab.exit_of("h1"), 0);
+    assert!(!dir.join("poststop.json").exists());
+    assert!(lab.runtime(&["delete", "h1"]).status.success());
+    assert_eq!(read("poststop")["status"], "stopped");
+
+    // A failing prestart hook fails create, and nothing is left.
+    lab.edit(|config| {
+        config["hooks"] = serde_json::json!({ "prestart": [
+            { "path": "/bin/sh", "args": ["sh", "-c", "exit 3"] }] });
+    });
+    let out = lab.create("h2", &dir.join("o2"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("hook /bin/sh"), "{out:?}");
+    assert!(!lab.root().join("h2").exists());
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-h2").is_err());
+}

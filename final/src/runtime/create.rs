@@ -136,6 +136,7 @@ fn create_container(
     if let Some(user) = loaded.user.clone() {
         super::user::add_steps(user, loaded.spec.exec_fifo.clone(), &mut sequence);
     }
+    super::hooks::add_step(&loaded.config, &state, &mut sequence);
     // On error from here, dropping `container` kills it and the cgroup goes.
     let container = start(&loaded.spec, sequence)?;
     state.set_process(container.pid());

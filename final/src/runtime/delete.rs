@@ -45,6 +45,12 @@ pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), Error> {
     if let Ok(cgroup) = super::resources::open(id) {
         cgroup.remove()?;
     }
+    // A bundle removed already has no hooks left to run.
+    if let Ok(bundle) = super::bundle::load(&state.bundle) {
+        let mut stopped = state.clone();
+        stopped.status = Status::Stopped;
+        super::hooks::run_warning(&bundle.config, super::hooks::Point::Poststop, &stopped);
+    }
     std::fs::remove_dir_all(globals.dir(id))
         .map_err(|e| Error::engine(format!("removing container {id}: {e}")))
 }
