@@ -1,7 +1,8 @@
 //! berth-runtime driven by real dockerd: the test starts its own dockerd
 //! (Debian's docker.io, from `cargo lab setup`) with a private data root,
-//! exec root and socket, no bridge and no iptables rules, and berth-runtime
-//! added as the runtime `berth`; dockerd runs its own containerd, whose
+//! exec root and socket, no default bridge and no iptables rules (one
+//! network of its own, removed after), and berth-runtime added as the
+//! runtime `berth`; dockerd runs its own containerd, whose
 //! runc shim runs berth-runtime. The image comes from a test registry on
 //! 127.0.0.1. Everything is stopped by pid, unmounted and removed after.
 //! Runs as root.
@@ -27,7 +28,9 @@ const HOST_PATHS: [&str; 6] = [
     "/etc/docker",
     "/etc/docker/key.json",
 ];
-const NAMES: [&str; 4] = ["b-hi", "b-code", "b-exec", "b-tty"];
+const NAMES: [&str; 5] = ["b-hi", "b-code", "b-exec", "b-tty", "b-net"];
+/// A Docker network of the test's own (a bridge on the host while it lives).
+const NETWORK: &str = "berth-rt-net";
 
 struct Dockerd {
     dir: tempfile::TempDir,
@@ -142,6 +145,7 @@ impl Drop for Dockerd {
         for name in NAMES {
             let _ = self.docker(&["rm", "--force", name]);
         }
+        let _ = self.docker(&["network", "rm", NETWORK]);
         if let Some(mut child) = self.daemon.take() {
             daemon::stop(&mut child);
         }
@@ -186,6 +190,29 @@ fn dockerd_runs_containers_through_berth_runtime() {
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(text(&out.stdout), "on-a-tty\r\n");
+
+    // A Docker network: dockerd connects the container through the
+    // prestart hook berth-runtime runs (`libnetwork-setkey`). No iptables
+    // rules (--iptables=false): only the bridge and a veth, removed after.
+    let out = dockerd.docker(&["network", "create", NETWORK]);
+    assert!(out.status.success(), "{out:?}");
+    let out = dockerd.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "berth",
+        "--name",
+        "b-net",
+        "--network",
+        NETWORK,
+        &dockerd.image,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out.stdout).contains("inet "), "{out:?}");
+    assert!(dockerd.docker(&["network", "rm", NETWORK]).status.success());
 
     // berth-runtime's state directories are gone with the containers.
     let root = dockerd.dir.path().join("exec/runtime-runc/moby");
