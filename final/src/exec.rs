@@ -82,6 +82,8 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
         tty: args.tty,
         stdio: stdio(&args, &null),
         user: Some((user.uid, user.gid, user.groups.clone())),
+        // A detached process outlives this command.
+        die_with_parent: !args.detach,
     };
     let steps = ExecSteps::default()
         .parent(move |pid: Pid| ch03_cgroups::join::join_cgroup_of(target, pid));
@@ -90,7 +92,7 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
     if args.detach {
         // Lives on without us: nobody waits for it (it is not a zombie
         // for long: the kernel reparents it when we exit).
-        std::mem::forget(process);
+        process.release();
         return Ok(0);
     }
     process.wait()

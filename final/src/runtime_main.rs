@@ -110,16 +110,6 @@ enum Verb {
     },
     /// Create, start and wait for a container, then delete it.
     Run(CreateArgs),
-    #[command(name = "__keeper", hide = true)]
-    Keeper {
-        #[arg(long)]
-        bundle: PathBuf,
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        #[arg(long)]
-        console_socket: Option<PathBuf>,
-        id: String,
-    },
 }
 
 #[derive(clap::Args)]
@@ -139,6 +129,9 @@ struct CreateArgs {
     /// Accepted for containerd; no session keyring is made.
     #[arg(long)]
     no_new_keyring: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the container.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
     id: String,
 }
 
@@ -149,23 +142,23 @@ impl CreateArgs {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
         }
     }
 }
 
-/// Warnings on stderr (unless `quiet`, the keeper's case) and in the log.
+/// Warnings in the log, or on stderr without one.
 struct RuntimeSink {
     globals: Globals,
-    quiet: bool,
 }
 
 impl Sink for RuntimeSink {
     fn emit(&self, event: &Event) {
-        if !self.quiet {
-            eprintln!("berth-runtime: {}", event.text);
-        }
-        if let Some(path) = &self.globals.log {
-            log::append(path, self.globals.log_format, "warning", &event.text);
+        // With a log (containerd's shim gives one), warnings go there
+        // only: our stderr is the container's, and its output is not ours.
+        match &self.globals.log {
+            Some(path) => log::append(path, self.globals.log_format, "warning", &event.text),
+            None => eprintln!("berth-runtime: {}", event.text),
         }
     }
 }
@@ -181,10 +174,8 @@ fn main() -> ExitCode {
         log: cli.log.clone(),
         log_format: format,
     };
-    let keeper = matches!(cli.command, Some(Verb::Keeper { .. }));
     set_sink(Box::new(RuntimeSink {
         globals: globals.clone(),
-        quiet: keeper,
     }));
     let _ = cli.debug;
     match run(&cli, &globals) {
@@ -280,21 +271,6 @@ fn run(cli: &Cli, globals: &Globals) -> berth::Result<i32> {
             }
         }
         Verb::Run(args) => return runtime::run::run(globals, &args.options()),
-        Verb::Keeper {
-            bundle,
-            pid_file,
-            console_socket,
-            id,
-        } => {
-            let keeper = create::keeper(
-                globals,
-                id,
-                bundle,
-                pid_file.as_deref(),
-                console_socket.as_deref(),
-            );
-            return Ok(keeper);
-        }
     }
     Ok(0)
 }

@@ -94,6 +94,18 @@ fn exec_enters_the_running_container() {
     // Same confinement as the container: no CAP_SYS_ADMIN, so no mount.
     let mount = s.berth(&["exec", "box", "mount", "-t", "tmpfs", "t", "/mnt"]);
     assert_ne!(mount.code, 0, "exec must not escape chapter 7: {mount:?}");
+    // -d: the process runs on after exec has returned (chapter 2's
+    // release: it no longer dies with its caller).
+    s.berth(&["exec", "-d", "box", "sh", "-c", "sleep 1; touch /detached"])
+        .expect_code(0);
+    let since = Instant::now();
+    while s.berth(&["exec", "box", "test", "-f", "/detached"]).code != 0 {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the detached process did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Not running: refused, 125.
     s.berth(&["stop", "-t", "0", "box"]).expect_code(0);
     let stopped = s.berth(&["exec", "box", "true"]);

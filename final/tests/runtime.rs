@@ -1,6 +1,9 @@
 //! berth-runtime driven as containerd's shim drives runc: global flags,
 //! then create, state, start, kill, delete, on a bundle made from the lab's
-//! busybox fixture. Runs as root; every container is deleted on every path.
+//! busybox fixture. Like the shim, the test process is a child subreaper:
+//! a container's first process, left by `create`, becomes its child, and
+//! reaping it gives the exit code. Runs as root; every container is
+//! deleted (and reaped) on every path.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,11 +18,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
 struct Lab {
     dir: tempfile::TempDir,
     ids: Vec<String>,
+    /// The first process of each container created, not yet reaped.
+    pids: Vec<(String, i32)>,
 }
 
 impl Lab {
     /// A bundle whose process runs `args`.
     fn new(args: &[&str]) -> Lab {
+        // As the shim is: orphans below us are re-parented to us.
+        nix::sys::prctl::set_child_subreaper(true).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let bundle = dir.path().join("bundle");
         std::fs::create_dir(&bundle).unwrap();
@@ -33,6 +40,7 @@ impl Lab {
         let lab = Lab {
             dir,
             ids: Vec::new(),
+            pids: Vec::new(),
         };
         let out = lab.runtime(&["spec", "--bundle", bundle.to_str().unwrap()]);
         assert!(out.status.success(), "{out:?}");
@@ -92,12 +100,28 @@ impl Lab {
         .stdout(File::create(stdout).unwrap())
         .stderr(File::create(&stderr).unwrap())
         .status()
-        .map(|status| Output {
-            status,
-            stdout: Vec::new(),
-            stderr: std::fs::read(&stderr).unwrap(),
+        .map(|status| {
+            if let Ok(pid) = std::fs::read_to_string(&pid_file)
+                && status.success()
+            {
+                self.pids
+                    .push((id.to_string(), pid.trim().parse().unwrap()));
+            }
+            Output {
+                status,
+                stdout: Vec::new(),
+                stderr: std::fs::read(&stderr).unwrap(),
+            }
         })
         .unwrap()
+    }
+
+    /// Reaps container `id`'s first process, as the shim does: its exit
+    /// code (128+N for signal N).
+    fn exit_of(&mut self, id: &str) -> i32 {
+        let at = self.pids.iter().position(|(i, _)| i == id).unwrap();
+        let (_, pid) = self.pids.remove(at);
+        reap(pid)
     }
 
     fn state(&self, id: &str) -> Value {
@@ -106,15 +130,12 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// Polls `state` until the status is `status` (and, stopped, the exit
-    /// code is recorded).
+    /// Polls `state` until the status is `status`.
     fn wait_for(&self, id: &str, status: &str) -> Value {
         let since = Instant::now();
         loop {
             let state = self.state(id);
-            let done = state["status"] == status
-                && (status != "stopped" || state.get("exitCode").is_some());
-            if done {
+            if state["status"] == status {
                 return state;
             }
             assert!(since.elapsed() < Duration::from_secs(10), "{state}");
@@ -128,12 +149,25 @@ impl Drop for Lab {
         for id in &self.ids {
             let _ = self.runtime(&["delete", "--force", id]);
         }
+        for (_, pid) in std::mem::take(&mut self.pids) {
+            reap(pid);
+        }
     }
 }
 
+/// Waits for our child `pid`: its exit code (128+N for signal N).
+fn reap(pid: i32) -> i32 {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, code)) => code,
+        Ok(WaitStatus::Signaled(_, signal, _)) => 128 + signal as i32,
+        other => panic!("waiting for {pid}: {other:?}"),
+    }
+}
+
+/// Exists and has not exited (a zombie waiting for us has).
 fn alive(pid: i64) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as i32, 0) == 0 }
+    ch04_overlay::owner::process_alive(pid as u32)
 }
 
 fn stderr_line(out: &Output) -> String {
@@ -163,8 +197,9 @@ fn create_state_start_output_stopped_delete() {
 
     let out = lab.runtime(&["start", "c1"]);
     assert!(out.status.success(), "{out:?}");
-    let state = lab.wait_for("c1", "stopped");
-    assert_eq!(state["exitCode"], 0);
+    // Re-parented to us when create exited, the container is ours to reap.
+    assert_eq!(lab.exit_of("c1"), 0);
+    assert_eq!(lab.state("c1")["status"], "stopped");
     assert!(!alive(pid));
     assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "hi\n");
     let written = lab.bundle().join("rootfs/tmp/out");
@@ -197,8 +232,8 @@ fn kill_running_sleep_stops_it() {
     stderr_line(&out);
     let out = lab.runtime(&["kill", "k1", "9"]);
     assert!(out.status.success(), "{out:?}");
-    let state = lab.wait_for("k1", "stopped");
-    assert_eq!(state["exitCode"], 128 + 9);
+    assert_eq!(lab.exit_of("k1"), 128 + 9);
+    assert_eq!(lab.state("k1")["status"], "stopped");
     assert!(!alive(pid));
     assert!(lab.runtime(&["delete", "k1"]).status.success());
 }
@@ -416,7 +451,7 @@ fn process_user_is_switched_to_after_create_and_start() {
     let out = lab.create("u1", &stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(lab.runtime(&["start", "u1"]).status.success());
-    assert_eq!(lab.wait_for("u1", "stopped")["exitCode"], 0);
+    assert_eq!(lab.exit_of("u1"), 0);
     let text = std::fs::read_to_string(&stdout).unwrap();
     assert_eq!(
         text.lines().next(),
@@ -471,18 +506,23 @@ fn terminal_goes_to_the_console_socket() {
         receive_fd(&stream)
     });
     lab.ids.push("t1".to_string());
+    let pid_file = lab.dir.path().join("t1.pid");
     let out = lab.runtime(&[
         "create",
         "--bundle",
         lab.bundle().to_str().unwrap(),
         "--console-socket",
         socket.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
         "t1",
     ]);
     assert!(out.status.success(), "{out:?}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    lab.pids.push(("t1".into(), pid.trim().parse().unwrap()));
     let master = File::from(receiver.join().unwrap());
     assert!(lab.runtime(&["start", "t1"]).status.success());
-    assert_eq!(lab.wait_for("t1", "stopped")["exitCode"], 0);
+    assert_eq!(lab.exit_of("t1"), 0);
     // Read until the slave's last holder is gone (EIO).
     let mut text = String::new();
     let mut buf = [0u8; 256];
@@ -525,7 +565,7 @@ fn ps_pause_resume_and_kill_all() {
             .status
             .success()
     );
-    assert_eq!(lab.wait_for("p1", "stopped")["exitCode"], 137);
+    assert_eq!(lab.exit_of("p1"), 137);
     assert!(pids.iter().all(|p| !alive(*p)));
     assert!(lab.runtime(&["delete", "p1"]).status.success());
 }
@@ -581,13 +621,114 @@ fn exec_runs_in_the_container_with_its_confinement() {
         .parse()
         .unwrap();
     assert!(pid > 0);
-    // --detach is refused for now, with the reason.
-    let out = lab.runtime(&["exec", "--detach", "e1", "true"]);
-    assert_eq!(out.status.code(), Some(125));
-    assert!(stderr_line(&out).contains("--detach"));
+    // Detached, as the shim asks: exec returns at once, the process is
+    // re-parented to us and its exit code is ours to reap.
+    // (Its stdio is exec's: not pipes we would read to their end.)
+    let status = lab
+        .command(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "e1",
+            "sh",
+            "-c",
+            "sleep 1; exit 5",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid as i64), "the detached process outlives exec");
+    assert_eq!(reap(pid), 5);
     assert!(lab.runtime(&["delete", "--force", "e1"]).status.success());
     // exec in a stopped container is refused.
     let out = lab.runtime(&["exec", "e1", "true"]);
     assert!(!out.status.success());
     stderr_line(&out);
+}
+
+#[test]
+fn preserve_fds_passes_descriptors_on() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new(&["sh", "-c", "cat <&3"]);
+    let input = lab.dir.path().join("fd3");
+    std::fs::write(&input, "through fd 3\n").unwrap();
+    let file = File::open(&input).unwrap();
+    let raw = file.as_raw_fd();
+    let bundle = lab.bundle();
+    let mut command = lab.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "pf1",
+    ]);
+    // SAFETY: only dup2 and fcntl between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through fd 3\n");
+    assert!(!lab.root().join("pf1").exists());
+}
+
+#[test]
+fn hooks_run_with_the_state_on_their_stdin() {
+    let mut lab = Lab::new(&["true"]);
+    let dir = lab.dir.path().to_path_buf();
+    let hook = |name: &str| {
+        let file = dir.join(format!("{name}.json"));
+        serde_json::json!({ "path": "/bin/sh", "env": ["PATH=/usr/bin:/bin"],
+            "args": ["sh", "-c", format!("cat > {}", file.display())] })
+    };
+    let hooks = serde_json::json!({ "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")], "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")] });
+    lab.edit(|config| config["hooks"] = hooks);
+    let out = lab.create("h1", &dir.join("o"));
+    assert!(out.status.success(), "{out:?}");
+    let pid = lab.state("h1")["pid"].clone();
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap()
+    };
+    for name in ["prestart", "createRuntime"] {
+        let state = read(name);
+        assert_eq!(state["status"], "creating", "{name}: {state}");
+        assert_eq!(state["pid"], pid, "{name}: {state}");
+        assert_eq!(state["id"], "h1");
+    }
+    assert!(!dir.join("poststart.json").exists());
+    assert!(lab.runtime(&["start", "h1"]).status.success());
+    assert_eq!(read("poststart")["status"], "running");
+    assert_eq!(lab.exit_of("h1"), 0);
+    assert!(!dir.join("poststop.json").exists());
+    assert!(lab.runtime(&["delete", "h1"]).status.success());
+    assert_eq!(read("poststop")["status"], "stopped");
+
+    // A failing prestart hook fails create, and nothing is left.
+    lab.edit(|config| {
+        config["hooks"] = serde_json::json!({ "prestart": [
+            { "path": "/bin/sh", "args": ["sh", "-c", "exit 3"] }] });
+    });
+    let out = lab.create("h2", &dir.join("o2"));
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("hook /bin/sh"), "{out:?}");
+    assert!(!lab.root().join("h2").exists());
+    assert!(ch03_cgroups::Cgroup::open("berth/rt-h2").is_err());
 }

@@ -15,6 +15,10 @@ pub const PACKAGES: &[&str] = &[
     "nftables",
     "docker-registry",
     "skopeo",
+    // containerd, ctr and its runc shim, and dockerd on top of them:
+    // berth-runtime's real clients.
+    "containerd",
+    "docker.io",
 ];
 
 /// One line of the setup report.

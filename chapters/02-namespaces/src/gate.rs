@@ -32,6 +32,8 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Gate {
     path: PathBuf,
     handle: OwnedFd,
+    /// Leave the pipe on drop: another process will start the container.
+    kept: bool,
 }
 
 // ANCHOR: gate
@@ -47,12 +49,19 @@ impl Gate {
         Ok(Gate {
             path: path.to_path_buf(),
             handle,
+            kept: false,
         })
     }
 
     /// The named pipe's path on the host.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Drops the parent's hold but leaves the pipe, for a container that
+    /// outlives its parent and is started later.
+    pub fn keep(mut self) {
+        self.kept = true;
     }
 
     /// The descriptor the child reopens (its number is the same there).
@@ -125,6 +134,8 @@ pub fn start(path: &Path, pid: Option<Pid>) -> Result<(), Error> {
 impl Drop for Gate {
     fn drop(&mut self) {
         // Still there: nobody started the container.
-        let _ = std::fs::remove_file(&self.path);
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }

@@ -74,6 +74,9 @@ pub struct ExecSpec {
     /// uid, gid and supplementary groups to take on (None: the caller's,
     /// or root of the container's user namespace when it has one).
     pub user: Option<(u32, u32, Vec<u32>)>,
+    /// It gets `SIGKILL` when the caller dies (the default); false for a
+    /// detached exec that outlives its caller (see [`Process::release`]).
+    pub die_with_parent: bool,
 }
 // ANCHOR_END: exec_spec
 
@@ -88,6 +91,7 @@ impl ExecSpec {
             tty: false,
             stdio: None,
             user: None,
+            die_with_parent: true,
         }
     }
 
@@ -447,7 +451,9 @@ impl Inside<'_> {
     /// Inside every namespace: wait for the caller, set up, exec.
     fn run(self, pid_writer: RawFd) -> ! {
         // Its parent is the caller: if the caller dies, so does it.
-        let _ = set_pdeathsig(Signal::SIGKILL);
+        if self.spec.die_with_parent {
+            let _ = set_pdeathsig(Signal::SIGKILL);
+        }
         // SAFETY: this process's copy of the joiner's end.
         unsafe { libc::close(pid_writer) };
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
@@ -468,10 +474,12 @@ impl Inside<'_> {
         let ready = stdio.apply().and_then(|()| {
             run_hooks(&mut before_user)?;
             match (&spec.user, user_namespace) {
-                (Some((uid, gid, groups)), _) => become_user(*uid, *gid, groups)?,
+                (Some((uid, gid, groups)), _) => {
+                    become_user(*uid, *gid, groups, spec.die_with_parent)?
+                }
                 // Still the host's root, unmapped in there: become the
                 // container's root, as `nsenter -U` does.
-                (None, true) => become_user(0, 0, &[])?,
+                (None, true) => become_user(0, 0, &[], spec.die_with_parent)?,
                 (None, false) => {}
             }
             chdir(&spec.cwd).map_err(|e| {
@@ -505,7 +513,7 @@ fn run_hooks(hooks: &mut [ChildHook]) -> Result<(), Error> {
 
 /// Takes on `uid`, `gid` and `groups` (groups first: after the uid, no
 /// more changes are allowed).
-fn become_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
+fn become_user(uid: u32, gid: u32, groups: &[u32], die_with_parent: bool) -> Result<(), Error> {
     let sys = |what: String| move |e: nix::Error| Error::engine(format!("{what}: {}", e.desc()));
     let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
     match setgroups(&groups) {
@@ -519,7 +527,10 @@ fn become_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
     let u = Uid::from_raw(uid);
     setresuid(u, u, u).map_err(sys(format!("setuid {uid}")))?;
     // Changing credentials cleared the parent-death signal: set it again.
-    set_pdeathsig(Signal::SIGKILL).map_err(sys("prctl".into()))
+    if die_with_parent {
+        set_pdeathsig(Signal::SIGKILL).map_err(sys("prctl".into()))?;
+    }
+    Ok(())
 }
 
 fn setgroups_denied() -> bool {
@@ -537,6 +548,13 @@ impl Process {
     pub fn wait(mut self) -> Result<i32, Error> {
         self.reaped = true;
         crate::start::wait_child(self.pid, self.relay.take())
+    }
+
+    /// Lets it run on without this value (nobody here waits for it): for
+    /// a detached exec whose spec has `die_with_parent` false; its pid.
+    pub fn release(mut self) -> Pid {
+        self.reaped = true;
+        self.pid
     }
 
     fn reap(&mut self) {

@@ -51,6 +51,10 @@ pub struct Spec {
     /// open in the caller until `start` returns. None: the caller's own
     /// stdio, relayed where it is a terminal (see [`crate::stdio`]).
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
+    /// The child gets `SIGKILL` when its parent dies (`PR_SET_PDEATHSIG`),
+    /// the default. An OCI runtime's `create` turns it off: it exits and
+    /// leaves the container to the process above it (containerd's shim).
+    pub die_with_parent: bool,
 }
 // ANCHOR_END: spec
 
@@ -74,7 +78,18 @@ impl Spec {
             exec_fifo: None,
             tty: false,
             stdio: None,
+            die_with_parent: true,
         }
+    }
+
+    /// In the child, after a change of credentials (which clears it): the
+    /// parent-death signal again, if the container is to die with its parent.
+    pub fn renew_death_signal(&self) -> Result<(), Error> {
+        if !self.die_with_parent {
+            return Ok(());
+        }
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+            .map_err(|e| Error::engine(format!("prctl: {}", e.desc())))
     }
 
     /// True when the container gets its own `ns`.

@@ -149,8 +149,11 @@ struct Inside<'a> {
 impl Inside<'_> {
     /// The child's whole life: wait, run the steps, exec. Never returns.
     fn run(self) -> ! {
-        // If the parent dies, so does the container.
-        let _ = set_pdeathsig(Signal::SIGKILL);
+        // If the parent dies, so does the container (unless it is to
+        // outlive its parent, see [`Container::release`]).
+        if self.spec.die_with_parent {
+            let _ = set_pdeathsig(Signal::SIGKILL);
+        }
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
         for fd in self.parent_ends {
             // SAFETY: the child's copies of descriptors only the parent uses.
@@ -287,6 +290,23 @@ impl Container {
     pub fn exec_fifo(&self) -> Option<&std::path::Path> {
         self.gate.as_ref().map(Gate::path)
     }
+
+    // ANCHOR: release
+    /// Lets the container live on without this value: no kill, no
+    /// teardown; a created container's gate stays for `start`. What the
+    /// parent steps hold (a cgroup) now belongs to whoever deletes the
+    /// container, so their values are forgotten, not dropped. For a
+    /// process about to exit (an OCI runtime's `create`), with a spec
+    /// whose `die_with_parent` is false; returns the container's pid.
+    pub fn release(mut self) -> Pid {
+        self.reaped = true;
+        std::mem::forget(std::mem::take(&mut self.done));
+        if let Some(gate) = self.gate.take() {
+            gate.keep();
+        }
+        self.pid
+    }
+    // ANCHOR_END: release
 
     /// Waits for the container to exit, forwarding signals to it, and
     /// returns its exit code. Teardown follows (in `Drop`).

@@ -5,8 +5,6 @@
 //! host does nothing.
 
 use nix::sched::unshare;
-use nix::sys::prctl::set_pdeathsig;
-use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
 use crate::Error;
@@ -54,7 +52,7 @@ impl ChildStep for Identity {
         setresgid(root.0, root.0, root.0).map_err(sys("setresgid 0"))?;
         setresuid(root.1, root.1, root.1).map_err(sys("setresuid 0"))?;
         // Changing credentials cleared the parent-death signal: set it again.
-        set_pdeathsig(Signal::SIGKILL).map_err(sys("prctl"))
+        ctx.spec.renew_death_signal()
     }
 }
 

@@ -10,8 +10,6 @@ use std::path::Path;
 
 use ch02_namespaces::{ChildContext, ChildStep};
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
-use nix::sys::prctl::set_pdeathsig;
-use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
@@ -63,7 +61,7 @@ impl ChildStep for SwitchUser {
     fn name(&self) -> &str {
         "user"
     }
-    fn run(&mut self, _ctx: &mut ChildContext) -> std::result::Result<(), Error> {
+    fn run(&mut self, ctx: &mut ChildContext) -> std::result::Result<(), Error> {
         let user = &self.0;
         let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
         match setgroups(&groups) {
@@ -80,7 +78,7 @@ impl ChildStep for SwitchUser {
         setresuid(uid, uid, uid)
             .map_err(|e| engine(format!("setuid {}: {}", user.uid, e.desc())))?;
         // Changing credentials cleared the parent-death signal: set it again.
-        set_pdeathsig(Signal::SIGKILL).map_err(|e| engine(format!("prctl: {}", e.desc())))
+        ctx.spec.renew_death_signal()
     }
 }
 

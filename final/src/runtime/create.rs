@@ -1,34 +1,24 @@
 //! `create`: makes the container and returns while it waits to be started.
 //!
-//! The container must outlive the `create` process, and chapter 2's child
-//! dies with its parent (`PR_SET_PDEATHSIG`). So `create` starts a keeper,
-//! `berth-runtime __keeper`, in a session of its own: the keeper runs
-//! chapter 2's `start` with an exec gate, records the state, says "created"
-//! on a pipe (fd 3), then waits for the container and records its exit.
-//! The container's stdio is `create`'s own 0, 1 and 2, which the keeper
-//! inherits and hands on (containerd passes its pipes this way).
+//! As with runc, the container's first process is the `create` process's
+//! own child, cloned by chapter 2's `start` with an exec gate and without
+//! the parent-death signal. `create` records the state and exits; the
+//! kernel re-parents the waiting container to the nearest subreaper above
+//! (containerd's shim), which reaps it and so learns its exit. No process
+//! of berth-runtime stays behind. The container's stdio is `create`'s own
+//! 0, 1 and 2 (containerd passes its pipes this way), or a pty's slave.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
 use std::sync::Arc;
 
 use ch02_namespaces::StartSequence;
-use ch02_namespaces::start::start;
+use ch02_namespaces::start::{Container, start};
 use ch03_cgroups::Cgroup;
-use nix::fcntl::OFlag;
-use nix::unistd::pipe2;
-use serde::{Deserialize, Serialize};
 
 use super::state::{EXEC_FIFO, State, Status, check_id};
 use super::{Globals, bundle};
 use crate::Error;
-
-/// The keeper's end of the "created" pipe.
-const READY_FD: i32 = 3;
 
 /// What `create` was asked.
 #[derive(Debug, Clone)]
@@ -37,24 +27,46 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// Descriptors 3 to 3+N-1 passed on (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
-/// The keeper's one-line answer on the pipe.
-#[derive(Serialize, Deserialize)]
-struct Ready {
-    /// None: created. Some: why not, with the exit code to use.
-    error: Option<String>,
-    code: i32,
+/// A container created in this process, waiting at its gate.
+pub struct Created {
+    pub container: Container,
+    pub cgroup: Arc<Cgroup>,
+    pub state: State,
+    /// The pty's slave, open until the container has its copies.
+    _console: Option<OwnedFd>,
 }
 
 // ANCHOR: create
-/// Creates container `options.id`; returns once it waits at its gate.
+/// Creates container `options.id`; returns once it waits at its gate,
+/// leaving it to whoever is above this process.
 pub fn create(globals: &Globals, options: &CreateOptions) -> Result<(), Error> {
+    let created = create_here(globals, options, false)?;
+    // From here the container is on its own: this process exits, the
+    // kernel re-parents the container, `delete` releases its cgroup.
+    created.container.release();
+    Ok(())
+}
+// ANCHOR_END: create
+
+/// Checks the input, makes the state directory and creates the container
+/// as this process's child (`die_with_parent`: for `run`, which waits);
+/// on any error nothing is left.
+pub fn create_here(
+    globals: &Globals,
+    options: &CreateOptions,
+    die_with_parent: bool,
+) -> Result<Created, Error> {
     check_id(&options.id)?;
     // Read now, so that bad input fails before anything is made.
     let bundle = bundle::load(&options.bundle)?;
+    // `run` may relay its own terminal; `create` has no terminal to keep.
+    let relay = die_with_parent && options.console_socket.is_none();
     match (bundle.spec.tty, &options.console_socket) {
-        (true, None) => {
+        (true, None) if !relay => {
             return Err(Error::invalid(
                 "process.terminal is true: pass --console-socket to receive the pty, or set it to false",
             ));
@@ -76,164 +88,33 @@ pub fn create(globals: &Globals, options: &CreateOptions) -> Result<(), Error> {
         )),
         _ => Error::engine(format!("{}: {e}", dir.display())),
     })?;
-    let result = spawn_keeper(globals, options, &bundle.dir);
+    let result = create_container(globals, options, bundle, die_with_parent, relay);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
 }
-// ANCHOR_END: create
 
-/// Starts the keeper in its own session and waits for its answer.
-fn spawn_keeper(globals: &Globals, options: &CreateOptions, bundle: &Path) -> Result<(), Error> {
-    let (reader, writer) =
-        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::engine(format!("pipe: {}", e.desc())))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::engine(format!("finding berth-runtime itself: {e}")))?;
-    let mut command = Command::new(exe);
-    command.arg("--root").arg(&globals.root);
-    if let Some(log) = &globals.log {
-        command.arg("--log").arg(log);
-    }
-    command
-        .arg("--log-format")
-        .arg(match globals.log_format {
-            super::log::Format::Json => "json",
-            super::log::Format::Text => "text",
-        })
-        .arg("__keeper")
-        .arg("--bundle")
-        .arg(bundle);
-    if let Some(pid_file) = &options.pid_file {
-        let pid_file = std::path::absolute(pid_file)
-            .map_err(|e| Error::invalid(format!("pid file {}: {e}", pid_file.display())))?;
-        command.arg("--pid-file").arg(pid_file);
-    }
-    if let Some(socket) = &options.console_socket {
-        let socket = std::path::absolute(socket)
-            .map_err(|e| Error::invalid(format!("console socket {}: {e}", socket.display())))?;
-        command.arg("--console-socket").arg(socket);
-    }
-    command.arg(&options.id);
-    // stdio is inherited: it becomes the container's.
-    command.stdin(Stdio::inherit());
-    let raw = writer.as_raw_fd();
-    // SAFETY: between fork and exec only async-signal-safe calls.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::dup2(raw, READY_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| Error::engine(format!("starting the keeper: {e}")))?;
-    drop(writer);
-    let mut line = String::new();
-    let _ = BufReader::new(std::fs::File::from(reader)).read_line(&mut line);
-    match serde_json::from_str::<Ready>(&line) {
-        Ok(Ready { error: None, .. }) => {
-            // The keeper lives on, reparented, as long as the container.
-            std::mem::forget(child);
-            Ok(())
-        }
-        Ok(Ready {
-            error: Some(message),
-            code,
-        }) => {
-            let _ = child.wait();
-            Err(Error::new(code, message))
-        }
-        Err(_) => {
-            let _ = child.wait();
-            Err(Error::engine(
-                "the keeper ended before the container was created",
-            ))
-        }
-    }
-}
-
-// ANCHOR: keeper
-/// The keeper's whole life (`berth-runtime __keeper`): start the container
-/// with a gate, say so, wait for it, record its exit. Returns the code the
-/// keeper exits with.
-pub fn keeper(
-    globals: &Globals,
-    id: &str,
-    bundle: &Path,
-    pid_file: Option<&Path>,
-    console_socket: Option<&Path>,
-) -> i32 {
-    // SAFETY: fd 3 was set up by `create` for this process alone.
-    let mut ready = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(READY_FD) });
-    let dir = globals.dir(id);
-    let created = create_container(globals, id, bundle, pid_file, console_socket);
-    let (container, cgroup, mut state) = match created {
-        Ok(created) => created,
-        Err(error) => {
-            let answer = Ready {
-                error: Some(error.message.clone()),
-                code: error.code,
-            };
-            let _ = writeln!(
-                ready,
-                "{}",
-                serde_json::to_string(&answer).unwrap_or_default()
-            );
-            return error.code;
-        }
-    };
-    let answer = Ready {
-        error: None,
-        code: 0,
-    };
-    let _ = writeln!(
-        ready,
-        "{}",
-        serde_json::to_string(&answer).unwrap_or_default()
-    );
-    drop(ready);
-    // The keeper's own stdio no longer matters: let go of the caller's
-    // pipes, so that only the container holds them.
-    detach_stdio();
-    let code = container.wait().unwrap_or_else(|e| {
-        if let Some(log) = &globals.log {
-            super::log::append(log, globals.log_format, "error", &e.message);
-        }
-        128 + 9
-    });
-    super::resources::remove(cgroup);
-    state.status = Status::Stopped;
-    state.exit_code = Some(code);
-    // The directory is gone if the container was deleted meanwhile.
-    if dir.exists() {
-        let _ = state.save(&dir);
-    }
-    // Whoever reaps the keeper hears the container's code.
-    code
-}
-// ANCHOR_END: keeper
-
+// ANCHOR: create_container
 /// Runs chapter 2's start sequence up to the gate and records the state.
 fn create_container(
     globals: &Globals,
-    id: &str,
-    bundle: &Path,
-    pid_file: Option<&Path>,
-    console_socket: Option<&Path>,
-) -> Result<(ch02_namespaces::start::Container, Arc<Cgroup>, State), Error> {
+    options: &CreateOptions,
+    mut loaded: bundle::Bundle,
+    die_with_parent: bool,
+    relay: bool,
+) -> Result<Created, Error> {
+    let id = &options.id;
     let dir = globals.dir(id);
-    let mut loaded = bundle::load(bundle)?;
     loaded.spec.exec_fifo = Some(dir.join(EXEC_FIFO));
-    loaded.spec.stdio = Some([0, 1, 2]);
-    // With a terminal, the pty's slave is all three; it stays open here
-    // until `start` has handed it on.
-    let console = console_socket
+    loaded.spec.die_with_parent = die_with_parent;
+    loaded.spec.preserve_fds = options.preserve_fds;
+    // Our own stdio, unless `run` relays its terminal (chapter 2's pty).
+    loaded.spec.stdio = (!(relay && loaded.spec.tty)).then_some([0, 1, 2]);
+    // With a terminal, the pty's slave is all three.
+    let console = options
+        .console_socket
+        .as_deref()
         .map(super::console::console_for)
         .transpose()?;
     if let Some(slave) = &console {
@@ -255,26 +136,27 @@ fn create_container(
     if let Some(user) = loaded.user.clone() {
         super::user::add_steps(user, loaded.spec.exec_fifo.clone(), &mut sequence);
     }
+    super::hooks::add_step(&loaded.config, &state, &mut sequence);
+    // On error from here, dropping `container` kills it and the cgroup goes.
     let container = start(&loaded.spec, sequence)?;
-    state.pid = container.pid().as_raw();
+    state.set_process(container.pid());
     state.status = Status::Created;
     state.save(&dir)?;
-    if let Some(pid_file) = pid_file {
-        ch04_overlay::atomic::write_atomic_volatile(pid_file, state.pid.to_string().as_bytes())?;
+    if let Some(pid_file) = &options.pid_file {
+        write_pid_file(pid_file, state.pid)?;
     }
-    Ok((container, cgroup, state))
+    Ok(Created {
+        container,
+        cgroup,
+        state,
+        _console: console,
+    })
 }
+// ANCHOR_END: create_container
 
-/// Points the keeper's fds 0, 1 and 2 at /dev/null.
-fn detach_stdio() {
-    if let Ok(null) = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors of this process.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
+/// Writes `pid` to `path` whole (the shim reads it as soon as we exit).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let path = std::path::absolute(path)
+        .map_err(|e| Error::invalid(format!("pid file {}: {e}", path.display())))?;
+    ch04_overlay::atomic::write_atomic_volatile(&path, pid.to_string().as_bytes())
 }

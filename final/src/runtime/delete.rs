@@ -1,5 +1,7 @@
-//! `delete`: removes a container's state; a running one only with
-//! `--force` (SIGKILL first), a created one is killed as runc does.
+//! `delete`: releases what a container holds on the host, its cgroup and
+//! its state directory (its mounts live in its own mount namespace and go
+//! with its last process). A running one only with `--force` (SIGKILL
+//! first); a created one is killed, as runc does.
 
 use std::time::{Duration, Instant};
 
@@ -10,9 +12,10 @@ use super::Globals;
 use super::state::{State, Status};
 use crate::Error;
 
-/// How long `delete` waits for a killed container's keeper to record it.
+/// How long `delete` waits for a killed container's first process to go.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+// ANCHOR: delete
 /// Deletes container `id`.
 pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), Error> {
     let state = match State::load(globals, id) {
@@ -33,29 +36,38 @@ pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), Error> {
             if let Ok(cgroup) = super::resources::open(id) {
                 let _ = cgroup.thaw();
             }
-            wait_stopped(globals, id)?;
+            wait_gone(&state)?;
         }
         Status::Creating | Status::Stopped => {}
+    }
+    // Kills what is left inside (a container without its own pid
+    // namespace may leave processes), then removes the directories.
+    if let Ok(cgroup) = super::resources::open(id) {
+        cgroup.remove()?;
+    }
+    // A bundle removed already has no hooks left to run.
+    if let Ok(bundle) = super::bundle::load(&state.bundle) {
+        let mut stopped = state.clone();
+        stopped.status = Status::Stopped;
+        super::hooks::run_warning(&bundle.config, super::hooks::Point::Poststop, &stopped);
     }
     std::fs::remove_dir_all(globals.dir(id))
         .map_err(|e| Error::engine(format!("removing container {id}: {e}")))
 }
+// ANCHOR_END: delete
 
-/// Waits until the keeper has reaped the container and recorded it.
-pub fn wait_stopped(globals: &Globals, id: &str) -> Result<State, Error> {
+/// Waits until the container's first process has exited (a zombie counts:
+/// reaping it is its parent's business, the shim's).
+fn wait_gone(state: &State) -> Result<(), Error> {
     let since = Instant::now();
-    loop {
-        let state = State::load(globals, id)?;
-        if state.status == Status::Stopped && state.exit_code.is_some() {
-            return Ok(state);
-        }
-        if state.status == Status::Stopped && since.elapsed() > Duration::from_secs(2) {
-            // The keeper itself is gone (killed): nothing more will come.
-            return Ok(state);
-        }
+    while state.alive() {
         if since.elapsed() > STOP_TIMEOUT {
-            return Err(Error::busy(format!("container {id} did not stop")));
+            return Err(Error::busy(format!(
+                "container {} did not stop after SIGKILL",
+                state.id
+            )));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
+    Ok(())
 }

@@ -31,13 +31,6 @@ pub struct ExecOptions {
 // ANCHOR: exec
 /// Runs the process in container `options.id` and waits: its exit code.
 pub fn exec(globals: &Globals, options: &ExecOptions) -> Result<i32, Error> {
-    if options.detach {
-        // Chapter 2's exec process has its caller's death signal: it would
-        // die as this command exits. It needs a keeper, as `create` has.
-        return Err(Error::invalid(
-            "exec --detach is not supported yet: run exec without it",
-        ));
-    }
     let state = State::load(globals, &options.id)?;
     if state.status != Status::Running {
         return Err(Error::conflict(format!(
@@ -76,10 +69,13 @@ pub fn exec(globals: &Globals, options: &ExecOptions) -> Result<i32, Error> {
         None => [0, 1, 2],
     });
     spec.tty = terminal;
+    // Detached (as the shim always asks), the process outlives this
+    // command: re-parented to the shim, which reaps it.
+    spec.die_with_parent = !options.detach;
     let keep = super::security::capabilities(&config)?;
     let bound = keep.clone();
     let no_new_privileges = process.no_new_privileges().unwrap_or(false);
-    // The container's cgroup in every hierarchy (its keeper owns it).
+    // The container's cgroup in every hierarchy.
     let cgroup = super::resources::open(&options.id)?;
     let steps = ExecSteps::default()
         .parent(move |pid: Pid| cgroup.add_process(pid))
@@ -94,8 +90,11 @@ pub fn exec(globals: &Globals, options: &ExecOptions) -> Result<i32, Error> {
         });
     let started = enter(&spec, steps)?;
     if let Some(pid_file) = &options.pid_file {
-        let pid = started.pid().as_raw().to_string();
-        ch04_overlay::atomic::write_atomic_volatile(pid_file, pid.as_bytes())?;
+        super::create::write_pid_file(pid_file, started.pid().as_raw())?;
+    }
+    if options.detach {
+        started.release();
+        return Ok(0);
     }
     started.wait()
 }

@@ -31,7 +31,9 @@ pub enum Planned {
         source: PathBuf,
         target: PathBuf,
         recursive: bool,
-        read_only: bool,
+        /// Flags the bind mount gets by a second, remounting call (`ro`,
+        /// `nosuid`, ...): a bind takes none from the first.
+        flags: MsFlags,
     },
     /// A fresh tmpfs, with its flags and its `mode=`/`size=` data.
     Tmpfs {
@@ -64,25 +66,14 @@ pub fn plan(bundle: &Path, config: &Config) -> Vec<Planned> {
                 source: bundle.join(source),
                 target,
                 recursive: has("rbind"),
-                read_only: has("ro"),
+                flags: mount_options(&options).0,
             });
         } else if kind == "tmpfs" {
-            let mut flags = MsFlags::empty();
-            let mut data = Vec::new();
-            for option in &options {
-                match option.as_str() {
-                    "ro" => flags |= MsFlags::MS_RDONLY,
-                    "nosuid" => flags |= MsFlags::MS_NOSUID,
-                    "nodev" => flags |= MsFlags::MS_NODEV,
-                    "noexec" => flags |= MsFlags::MS_NOEXEC,
-                    "rw" | "private" | "rprivate" => {}
-                    other => data.push(other.to_string()),
-                }
-            }
+            let (flags, data) = mount_options(&options);
             planned.push(Planned::Tmpfs {
                 target,
                 flags,
-                data: data.join(","),
+                data,
             });
         } else {
             warning(format!(
@@ -93,6 +84,50 @@ pub fn plan(bundle: &Path, config: &Config) -> Vec<Planned> {
     }
     planned
 }
+
+// ANCHOR: mount_options
+/// A mount's options as mount(2) takes them: the flags it knows by name
+/// (`nosuid`, `strictatime`, ...), and the rest as the filesystem's data
+/// (`mode=755,size=65536k`). Propagation is chapter 2's business (the
+/// container's mounts are private to it), so those options are dropped.
+pub fn mount_options(options: &[String]) -> (MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for option in options {
+        let (set, clear) = match option.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "bind" | "rbind" | "private" | "rprivate" | "shared" | "rshared" | "slave"
+            | "rslave" | "unbindable" | "runbindable" | "defaults" => {
+                (MsFlags::empty(), MsFlags::empty())
+            }
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        flags = (flags | set) & !clear;
+    }
+    (flags, data.join(","))
+}
+// ANCHOR_END: mount_options
 
 /// Adds the `config-mounts` step after chapter 2's `/dev`, before `pivot_root`.
 pub fn add_step(planned: Vec<Planned>, sequence: &mut StartSequence) {
@@ -115,7 +150,7 @@ impl ChildStep for ConfigMounts {
                     source,
                     target,
                     recursive,
-                    read_only,
+                    flags: remount,
                 } => {
                     let at = ctx.resolve(target)?;
                     make_target(&at, !source.is_dir())?;
@@ -125,9 +160,9 @@ impl ChildStep for ConfigMounts {
                     }
                     mount(Some(source), &at, None::<&str>, flags, None::<&str>)
                         .map_err(|e| fail(&at, e))?;
-                    if *read_only {
-                        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                        mount(None::<&str>, &at, None::<&str>, ro, None::<&str>)
+                    if !remount.is_empty() {
+                        let again = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | *remount;
+                        mount(None::<&str>, &at, None::<&str>, again, None::<&str>)
                             .map_err(|e| fail(&at, e))?;
                     }
                 }

@@ -12,7 +12,7 @@ use oci_spec::runtime::Spec as Config;
 
 use crate::Error;
 
-/// The limits config.json asks for (memory and pids for now; the rest is
+/// The limits config.json asks for (memory, cpu and pids; blockIO is
 /// warned about).
 pub fn limits(config: &Config) -> Limits {
     let mut limits = Limits::default();
@@ -28,8 +28,19 @@ pub fn limits(config: &Config) -> Limits {
     if let Some(pids) = resources.pids() {
         limits.pids_limit = Some(pids.limit());
     }
-    if resources.cpu().is_some() || resources.block_io().is_some() {
-        warning("linux.resources: cpu and blockIO are not applied yet");
+    if let Some(cpu) = resources.cpu() {
+        limits.cpu_shares = cpu.shares().filter(|s| *s > 0);
+        if let (Some(quota), Some(period)) = (cpu.quota(), cpu.period())
+            && quota > 0
+            && period > 0
+        {
+            limits.cpus = Some(quota as u64 * 1_000_000_000 / period);
+        }
+        limits.cpuset_cpus = cpu.cpus().clone().filter(|c| !c.is_empty());
+        limits.cpuset_mems = cpu.mems().clone().filter(|m| !m.is_empty());
+    }
+    if resources.block_io().is_some() {
+        warning("linux.resources.blockIO is not applied yet");
     }
     limits
 }
@@ -59,7 +70,8 @@ pub fn cgroup_name(id: &str) -> String {
     format!("{PARENT}/rt-{id}")
 }
 
-/// A handle on container `id`'s cgroup, which its keeper owns.
+/// A handle on container `id`'s cgroup (created by `create`, removed by
+/// `delete`).
 pub fn open(id: &str) -> Result<Cgroup, Error> {
     Cgroup::open(&cgroup_name(id))
 }

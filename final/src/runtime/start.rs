@@ -3,8 +3,8 @@
 
 use nix::unistd::Pid;
 
-use super::Globals;
 use super::state::{EXEC_FIFO, State, Status};
+use super::{Globals, hooks};
 use crate::Error;
 
 /// Starts container `id`, which must be `created`.
@@ -17,5 +17,12 @@ pub fn start(globals: &Globals, id: &str) -> Result<(), Error> {
         )));
     }
     let fifo = globals.dir(id).join(EXEC_FIFO);
-    ch02_namespaces::gate::start(&fifo, Some(Pid::from_raw(state.pid)))
+    ch02_namespaces::gate::start(&fifo, Some(Pid::from_raw(state.pid)))?;
+    // The container runs: poststart hooks may only warn from here.
+    if let Ok(bundle) = super::bundle::load(&state.bundle) {
+        let mut state = state;
+        state.status = Status::Running;
+        hooks::run_warning(&bundle.config, hooks::Point::Poststart, &state);
+    }
+    Ok(())
 }

@@ -1,11 +1,10 @@
 //! A container's state: `<root>/<id>/state.json`, written whole and
-//! atomically by `create`'s keeper, read by every other verb; and the
+//! atomically by `create`, read by every other verb; and the
 //! `state` verb, which prints it in the runtime spec's shape.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
@@ -56,9 +55,11 @@ pub struct State {
     pub created: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    /// Its exit code once stopped (berth-runtime's own field).
+    /// When its first process started (clock ticks since boot): with the
+    /// pid, the process itself, not a later one given the same number
+    /// (berth-runtime's own field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
+    pub pid_start: Option<u64>,
 }
 
 impl State {
@@ -73,9 +74,28 @@ impl State {
             rootfs: rootfs.to_path_buf(),
             created: crate::time::rfc3339(crate::time::now_nanos()),
             annotations: BTreeMap::new(),
-            exit_code: None,
+            pid_start: None,
         }
     }
+
+    /// Records the container's first process, with its start time.
+    pub fn set_process(&mut self, pid: Pid) {
+        self.pid = pid.as_raw();
+        self.pid_start = ch04_overlay::owner::start_time(pid.as_raw() as u32);
+    }
+
+    // ANCHOR: alive
+    /// True while the recorded first process lives: the same pid and start
+    /// time, and not a zombie (exited, waiting for its parent, the shim,
+    /// to reap it).
+    pub fn alive(&self) -> bool {
+        let owner = ch04_overlay::owner::Owner {
+            pid: self.pid.max(0) as u32,
+            start: self.pid_start,
+        };
+        owner.is_alive()
+    }
+    // ANCHOR_END: alive
 
     /// Writes it to `dir` at once (readers see the old or the new file).
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
@@ -98,7 +118,7 @@ impl State {
         let mut state: State = serde_json::from_slice(&text)
             .map_err(|e| Error::engine(format!("state of {id} is damaged: {e}")))?;
         if matches!(state.status, Status::Created | Status::Running) {
-            if state.pid <= 0 || kill(Pid::from_raw(state.pid), None).is_err() {
+            if !state.alive() {
                 state.status = Status::Stopped;
             } else if !dir.join(EXEC_FIFO).exists() {
                 state.status = Status::Running;

@@ -156,10 +156,16 @@ pub fn build_tests(packages: &[String]) -> Result<Vec<TestBinary>> {
         .collect())
 }
 
-/// Test binaries that need a compiler, which the guest does not have: they
-/// build a scratch crate with cargo. They run in the host's suite (every
-/// `cargo lab test` runs it first) and are left out of the VM's, by name.
-pub const HOST_ONLY: &[(&str, &str)] = &[("lab", "tests/verify.rs")];
+/// Test binaries that need what the guest does not have: a compiler (they
+/// build a scratch crate with cargo), or real daemons (containerd, dockerd,
+/// which drive berth-runtime: the host tier). They run in the host's suite
+/// (every `cargo lab test` runs it first) and are left out of the VM's, by
+/// name.
+pub const HOST_ONLY: &[(&str, &str)] = &[
+    ("lab", "tests/verify.rs"),
+    ("berth", "tests/containerd.rs"),
+    ("berth", "tests/dockerd.rs"),
+];
 
 /// A test binary from one line of cargo's JSON messages.
 fn parse_artifact(line: &str) -> Option<TestBinary> {

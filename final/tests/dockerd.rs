@@ -1,0 +1,223 @@
+//! berth-runtime driven by real dockerd: the test starts its own dockerd
+//! (Debian's docker.io, from `cargo lab setup`) with a private data root,
+//! exec root and socket, no default bridge and no iptables rules (one
+//! network of its own, removed after), and berth-runtime added as the
+//! runtime `berth`; dockerd runs its own containerd, whose
+//! runc shim runs berth-runtime. The image comes from a test registry on
+//! 127.0.0.1. Everything is stopped by pid, unmounted and removed after.
+//! Runs as root.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
+
+mod daemon;
+
+const RUNTIME: &str = env!("CARGO_BIN_EXE_berth-runtime");
+/// Debian's client, the same version as its dockerd.
+const DOCKER: &str = "/usr/bin/docker";
+/// Made by dockerd (and its containerd's shims) whatever its flags say.
+const HOST_PATHS: [&str; 6] = [
+    "/run/containerd",
+    "/run/containerd/s",
+    "/run/docker",
+    "/run/docker/plugins",
+    "/etc/docker",
+    "/etc/docker/key.json",
+];
+const NAMES: [&str; 5] = ["b-hi", "b-code", "b-exec", "b-tty", "b-net"];
+/// A Docker network of the test's own (a bridge on the host while it lives).
+const NETWORK: &str = "berth-rt-net";
+
+struct Dockerd {
+    dir: tempfile::TempDir,
+    daemon: Option<Child>,
+    image: String,
+    _registry: Registry,
+    _host_paths: daemon::HostPaths,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        daemon::require(&["dockerd", DOCKER, "containerd", "containerd-shim-runc-v2"]);
+        let host_paths = daemon::HostPaths::note(&HOST_PATHS);
+        let dir = tempfile::Builder::new()
+            .prefix("berth-dockerd-")
+            .tempdir()
+            .unwrap();
+        let config = dir.path().join("daemon.json");
+        std::fs::write(&config, "{}").unwrap();
+        let log = File::create(dir.path().join("dockerd.log")).unwrap();
+        let d = dir.path().display();
+        let daemon = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(&config)
+            .arg(format!("--data-root={d}/data"))
+            .arg(format!("--exec-root={d}/exec"))
+            .arg(format!("--pidfile={d}/docker.pid"))
+            .arg(format!("--host=unix://{d}/docker.sock"))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ])
+            .arg(format!("--add-runtime=berth={RUNTIME}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let registry = Registry::start().unwrap();
+        let dockerd = Dockerd {
+            dir,
+            daemon: Some(daemon),
+            image: format!("{}/busybox:docker", registry.host()),
+            _registry: registry,
+            _host_paths: host_paths,
+        };
+        dockerd.wait_ready();
+        dockerd.seed_and_pull();
+        dockerd
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    fn wait_ready(&self) {
+        let since = Instant::now();
+        while !self.docker(&["version"]).status.success() {
+            let log = std::fs::read_to_string(self.dir.path().join("dockerd.log"));
+            assert!(
+                since.elapsed() < Duration::from_secs(30),
+                "dockerd did not start: {}",
+                log.unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The fixture in the test registry, pulled by dockerd (127.0.0.1 is
+    /// an insecure registry to it by default).
+    fn seed_and_pull(&self) {
+        let layout_dir = self.dir.path().join("layout");
+        let mut layout = Layout::create(&layout_dir).unwrap();
+        let desc = layout
+            .image(
+                &[(fixture_layer().unwrap(), Compression::Gzip)],
+                "amd64",
+                &["/bin/sh"],
+            )
+            .unwrap();
+        layout.tag("docker", &desc).unwrap();
+        skopeo_push(&layout_dir, "docker", &self.image, false).unwrap();
+        let out = self.docker(&["pull", &self.image]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .arg("--host")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `docker run --runtime berth --network none` with `options`, the
+    /// image, then `command`.
+    fn run(&self, options: &[&str], command: &[&str]) -> Output {
+        let mut args = vec!["run", "--runtime", "berth", "--network", "none"];
+        args.extend_from_slice(options);
+        args.push(&self.image);
+        args.extend_from_slice(command);
+        self.docker(&args)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        for name in NAMES {
+            let _ = self.docker(&["rm", "--force", name]);
+        }
+        let _ = self.docker(&["network", "rm", NETWORK]);
+        if let Some(mut child) = self.daemon.take() {
+            daemon::stop(&mut child);
+        }
+        let containerd = self.dir.path().join("exec/containerd/containerd.sock");
+        daemon::kill_shims(&containerd);
+        daemon::unmount_under(self.dir.path());
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn dockerd_runs_containers_through_berth_runtime() {
+    let dockerd = Dockerd::start();
+
+    let out = dockerd.run(&["--rm", "--name", "b-hi"], &["echo", "hi"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out.stdout), "hi\n");
+    let out = dockerd.run(&["--rm", "--name", "b-code"], &["sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+
+    // -d, exec, stop: `sleep` as pid 1 ignores SIGTERM, so stop's SIGKILL
+    // ends it, and dockerd records 137.
+    let out = dockerd.run(&["-d", "--name", "b-exec"], &["sleep", "100"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = dockerd.docker(&["exec", "b-exec", "sh", "-c", "cat /proc/1/comm; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(text(&out.stdout), "sleep\n");
+    let out = dockerd.docker(&["stop", "--time", "1", "b-exec"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = dockerd.docker(&["inspect", "--format", "{{.State.ExitCode}}", "b-exec"]);
+    assert_eq!(text(&out.stdout).trim(), "137", "{out:?}");
+    assert!(dockerd.docker(&["rm", "b-exec"]).status.success());
+
+    // -t: a pty through the console socket; its output comes back with
+    // the terminal's line endings.
+    let out = dockerd.run(
+        &["--rm", "-t", "--name", "b-tty"],
+        &["sh", "-c", "test -t 1 && echo on-a-tty"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out.stdout), "on-a-tty\r\n");
+
+    // A Docker network: dockerd connects the container through the
+    // prestart hook berth-runtime runs (`libnetwork-setkey`). No iptables
+    // rules (--iptables=false): only the bridge and a veth, removed after.
+    let out = dockerd.docker(&["network", "create", NETWORK]);
+    assert!(out.status.success(), "{out:?}");
+    let out = dockerd.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "berth",
+        "--name",
+        "b-net",
+        "--network",
+        NETWORK,
+        &dockerd.image,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out.stdout).contains("inet "), "{out:?}");
+    assert!(dockerd.docker(&["network", "rm", NETWORK]).status.success());
+
+    // berth-runtime's state directories are gone with the containers.
+    let root = dockerd.dir.path().join("exec/runtime-runc/moby");
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
