@@ -76,7 +76,10 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     // `-P`: chosen once, here, and kept as `-p` options, so every start
     // publishes the same host ports and `port` shows them.
     let mut ports = options.container.network.ports.clone();
-    if options.container.network.publish_all {
+    // (Only on a bridge network: with host or none there is nothing to
+    // publish to, as Docker, which drops them.)
+    let bridged = !networks.is_empty();
+    if options.container.network.publish_all && bridged {
         let chosen = ch05_network::reserve::publish_all(&image_config.exposed(), &ports)?;
         for p in &chosen {
             stored.insert(0, format!("--publish={p}"));

@@ -676,7 +676,8 @@ fn bad_input_is_refused_with_nothing_made() {
         s.inspect("r", "{{.NetworkSettings.Networks.ranged.Gateway}}"),
         "10.213.0.254"
     );
-    // --ip outside the subnet, an unknown network: refused at create.
+    // --ip outside the subnet, an unknown network, an alias on the
+    // default network: refused at create.
     let before = s.containers();
     for args in [
         &[
@@ -695,6 +696,14 @@ fn bad_input_is_refused_with_nothing_made() {
             "never",
             "--network",
             "nowhere",
+            &s.image,
+        ],
+        &[
+            "create",
+            "--pull",
+            "never",
+            "--network-alias",
+            "db",
             &s.image,
         ],
     ] {

@@ -228,16 +228,21 @@ impl Host {
     }
 
     /// The bridge of network `name` under this host: [`bridge_name`], or,
-    /// for a tagged host, `bTAG-HASH`, so that two test runs' networks of
-    /// the same name never share a bridge.
-    pub fn bridge_for(&self, name: &str) -> String {
+    /// for a tagged host, `berthTAG` and hex digits of the name (a
+    /// different choice when one of `taken` has it), so that two test
+    /// runs' networks of the same name never share a bridge, and `cargo
+    /// lab clean` still knows it for berth's.
+    pub fn bridge_for(&self, name: &str, taken: &[String]) -> String {
         if name == DEFAULT_NETWORK {
             return self.default_bridge.clone();
         }
         match self.default_bridge.strip_prefix("berth-") {
-            Some(tag) if !tag.is_empty() && tag.len() <= 10 => {
-                let room = (15 - 2 - tag.len()).min(8);
-                format!("b{tag}-{}", &short_id(name)[..room])
+            Some(tag) if !tag.is_empty() && tag.len() <= 9 => {
+                let room = 15 - 5 - tag.len();
+                (0u32..)
+                    .map(|n| format!("berth{tag}{}", &short_id(&format!("{name}/{n}"))[..room]))
+                    .find(|b| !taken.contains(b))
+                    .expect("a free bridge name")
             }
             _ => bridge_name(name),
         }
@@ -313,11 +318,11 @@ impl Host {
         if self.network(&lock, name)?.is_some() {
             return Err(Error::conflict(format!("network {name} already exists")));
         }
-        let bridge = self.bridge_for(name);
         // The host's routes are shared by every state root.
         let host = host_lock()?;
         let others = self.networks(&lock)?;
         let ours: Vec<String> = others.iter().map(|n| n.bridge.clone()).collect();
+        let bridge = self.bridge_for(name, &ours);
         let routes = host_routes(&ours)?;
         let subnet = match options.subnet {
             Some(s) => {

@@ -46,6 +46,9 @@ pub fn connect(
     if let Some(ip) = ip {
         check_ip(&network, ip)?;
     }
+    if network.name == DEFAULT_NETWORK && !aliases.is_empty() {
+        return Err(super::default_has_no_aliases());
+    }
     for alias in &aliases {
         ch02_namespaces::hostname::check_hostname(alias)
             .map_err(|e| Error::invalid(format!("invalid --alias {alias:?}: {}", e.message)))?;

@@ -138,6 +138,9 @@ pub fn find(host: &Host, key: &str) -> Result<Network> {
 pub fn connections(engine: &Engine, options: &NetworkOptions) -> Result<Vec<Connection>> {
     let name = match &options.mode {
         NetworkMode::None | NetworkMode::Host => return Ok(vec![]),
+        NetworkMode::Bridge if !options.aliases.is_empty() => {
+            return Err(default_has_no_aliases());
+        }
         NetworkMode::Bridge => DEFAULT_NETWORK.to_string(),
         NetworkMode::Named(name) => {
             let network = find(&host(engine)?, name)?;
@@ -152,6 +155,13 @@ pub fn connections(engine: &Engine, options: &NetworkOptions) -> Result<Vec<Conn
         ip: options.ip,
         aliases: options.aliases.clone(),
     }])
+}
+
+/// As Docker: names on the default network are not resolved, so it takes no aliases.
+pub fn default_has_no_aliases() -> Error {
+    Error::invalid(
+        "network aliases need a user-defined network: create one with `berth network create NAME` and use --network NAME",
+    )
 }
 
 /// `--ip` must be a host address of the network's subnet, not its gateway.
