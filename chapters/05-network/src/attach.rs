@@ -8,6 +8,12 @@
 //! of its own and its command starts with the network already up, as with
 //! Docker. The returned [`Endpoint`] is held until the container exits;
 //! [`Endpoint::detach`] (or dropping it) gives everything back.
+//!
+//! A container may be attached to several networks: each attach takes
+//! the namespace's next free `ethN`. An engine attaching a running
+//! container from a short-lived command keeps the endpoint
+//! ([`Endpoint::keep`]) and takes it away again with [`disconnect`],
+//! which works from the recorded allocation alone.
 
 use std::net::Ipv4Addr;
 
