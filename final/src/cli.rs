@@ -48,9 +48,9 @@ pub enum Command {
         /// NAME[:TAG|@DIGEST], e.g. busybox or 127.0.0.1:5000/busybox:1.36.
         reference: String,
     },
-    /// Manage networks: create, ls, rm.
+    /// Manage networks: create, ls, inspect, rm, prune, connect, disconnect.
     #[command(subcommand)]
-    Network(ch05_network::cli::NetworkCommand),
+    Network(crate::networks::NetworkCommand),
     /// Print the engine's and the host's facts.
     Info,
     /// Print shell completions: bash, zsh or fish.

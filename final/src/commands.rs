@@ -6,6 +6,7 @@
 use ch01_chroot::cli::report_each;
 
 pub mod images;
+pub mod networks;
 pub mod system;
 pub mod volumes;
 
@@ -123,8 +124,8 @@ pub fn container(engine: &Engine, command: ContainerCommand, stored: Vec<String>
         } => rename(engine, &container, &new_name).map(|()| 0),
         ContainerCommand::Port { container } => {
             let found = find(engine, &container)?;
-            for port in &found.record.host.ports {
-                println!("{port}");
+            for line in berth::networks::port_lines(&found.record.host.ports) {
+                println!("{line}");
             }
             Ok(0)
         }
@@ -268,7 +269,7 @@ fn inspect(engine: &Engine, format: Option<String>, keys: Vec<String>) -> Result
     let mut catalog = None;
     for key in &keys {
         let value = match find(engine, key) {
-            Ok(found) => Ok(berth::inspect::inspect(&found)),
+            Ok(found) => Ok(berth::inspect::inspect(engine, &found)),
             Err(e) if e.is(ch01_chroot::ErrorKind::NotFound) => {
                 if catalog.is_none() {
                     catalog = Some(berth::images::catalog::Catalog::open(engine)?);

@@ -52,6 +52,8 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let interactive = args.interactive;
     let (spec, options) = args.image.into_run(engine.root.clone())?;
     options.container.network.validate()?;
+    // The networks must exist now, and an --ip must be one of theirs.
+    let networks = crate::networks::connections(engine, &options.container.network)?;
     options
         .container
         .storage
@@ -71,6 +73,19 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     // Docker's image id: the config's digest (what `images` shows).
     let image_id = manifest.config.digest;
     let image_config = config.config.unwrap_or_default();
+    // `-P`: chosen once, here, and kept as `-p` options, so every start
+    // publishes the same host ports and `port` shows them.
+    let mut ports = options.container.network.ports.clone();
+    // (Only on a bridge network: with host or none there is nothing to
+    // publish to, as Docker, which drops them.)
+    let bridged = !networks.is_empty();
+    if options.container.network.publish_all && bridged {
+        let chosen = ch05_network::reserve::publish_all(&image_config.exposed(), &ports)?;
+        for p in &chosen {
+            stored.insert(0, format!("--publish={p}"));
+        }
+        ports.extend(chosen);
+    }
     let mut overrides = options.overrides.clone();
     overrides.env = env_file.iter().cloned().chain(overrides.env).collect();
     let process = runconfig::resolve(&image_config, &overrides, |_| None)?;
@@ -137,13 +152,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
             } else {
                 "host".to_string()
             },
-            ports: options
-                .container
-                .network
-                .ports
-                .iter()
-                .map(|p| p.to_string())
-                .collect(),
+            ports: ports.iter().map(|p| p.to_string()).collect(),
             read_only: storage.read_only,
             privileged: security.privileged,
             memory: limits.memory.unwrap_or(0),
@@ -152,6 +161,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
         },
         state: State::default(),
         endpoint: None,
+        networks: Some(networks),
         mounts,
     };
     let written = record

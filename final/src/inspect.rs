@@ -16,7 +16,7 @@ fn time(nanos: u128) -> String {
 }
 
 // ANCHOR: inspect
-pub fn inspect(found: &Found) -> Value {
+pub fn inspect(engine: &crate::context::Engine, found: &Found) -> Value {
     let r = &found.record;
     let s = &r.state;
     let ports: serde_json::Map<String, Value> = r
@@ -100,12 +100,7 @@ pub fn inspect(found: &Found) -> Value {
             "Gateway": gateway,
             "IPPrefixLen": prefix,
             "Ports": ports,
-            "Networks": match &r.endpoint {
-                Some(e) => json!({ e.network.clone(): {
-                    "IPAddress": e.ip, "Gateway": e.gateway, "IPPrefixLen": e.prefix_len,
-                }}),
-                None => json!({}),
-            },
+            "Networks": crate::networks::connect::settings(engine, r),
         },
     })
 }

@@ -46,6 +46,8 @@ pub mod version;
 // Issue 15: volumes, bind mounts, tmpfs.
 pub mod mounts;
 pub mod volumes;
+// Issue 15: user-defined networks.
+pub mod networks;
 
 pub use ch01_chroot::Error;
 pub type Result<T> = std::result::Result<T, Error>;

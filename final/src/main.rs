@@ -94,7 +94,7 @@ fn execute(cli: Cli) -> Result<i32> {
                 reference,
             },
         ),
-        Command::Network(command) => command.execute(&engine.root),
+        Command::Network(command) => commands::networks::execute(&engine, command),
         Command::Info => {
             print!("{}", berth::info::info(&engine)?);
             Ok(0)

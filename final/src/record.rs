@@ -152,6 +152,20 @@ pub struct Endpoint {
     pub prefix_len: u8,
 }
 
+// ANCHOR: connection
+/// One network the container joins, as `run --network`/`--ip`/
+/// `--network-alias` and `network connect` asked: its first is `eth0`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub network: String,
+    /// The address asked for (`--ip`), else one is given at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+// ANCHOR_END: connection
+
 /// One container's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -171,6 +185,11 @@ pub struct Record {
     pub host: Host,
     pub state: State,
     pub endpoint: Option<Endpoint>,
+    /// The networks it joins at every start, in order (none for
+    /// `--network none|host`). `None` in records written before networks
+    /// were kept here: the stored options say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub networks: Option<Vec<Connection>>,
     /// `-v`, `--mount`, `--tmpfs`, resolved once at `create` (an
     /// anonymous volume keeps its name across starts).
     #[serde(default)]

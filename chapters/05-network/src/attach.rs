@@ -8,6 +8,12 @@
 //! of its own and its command starts with the network already up, as with
 //! Docker. The returned [`Endpoint`] is held until the container exits;
 //! [`Endpoint::detach`] (or dropping it) gives everything back.
+//!
+//! A container may be attached to several networks: each attach takes
+//! the namespace's next free `ethN`. An engine attaching a running
+//! container from a short-lived command keeps the endpoint
+//! ([`Endpoint::keep`]) and takes it away again with [`disconnect`],
+//! which works from the recorded allocation alone.
 
 use std::net::Ipv4Addr;
 
@@ -17,7 +23,7 @@ use crate::mode::{NetworkMode, PortMapping};
 use crate::netlink::Rtnl;
 use crate::netns::Netns;
 use crate::network::{Host, Network};
-use crate::veth::{VethPair, loopback_up};
+use crate::veth::{VethPair, loopback_up, mac_for, next_ifname};
 use crate::{Error, Result, sweep};
 
 /// What a container asks of the network.
@@ -34,6 +40,9 @@ pub struct Request {
     pub ports: Vec<PortMapping>,
     /// `--ip`: a fixed address in the network's subnet.
     pub ip: Option<Ipv4Addr>,
+    /// `--network-alias`: more names of the container on this network,
+    /// kept with its allocation (for name resolution).
+    pub aliases: Vec<String>,
 }
 
 impl Request {
@@ -51,6 +60,7 @@ impl Request {
             mode,
             ports: vec![],
             ip: None,
+            aliases: vec![],
         }
     }
 }
@@ -92,6 +102,16 @@ impl Endpoint {
         }
     }
 
+    /// Leaves the endpoint in place for as long as the container lives:
+    /// `network connect` on a running container, from a command that
+    /// exits. Its allocation is owned by the container's process, so the
+    /// monitor's teardown or the next sweep gives it back.
+    pub fn keep(self) {
+        if let Endpoint::Bridge(mut a) = self {
+            a.released = true;
+        }
+    }
+
     /// Gives the address, veth and published ports back.
     pub fn detach(self) -> Result<()> {
         match self {
@@ -125,7 +145,9 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         .ok()
         .and_then(Owner::of_pid)
         .ok_or_else(|| Error::engine(format!("process {pid} does not exist")))?;
-    let veth = VethPair::for_container(&request.id);
+    // eth0 for the first network, eth1 for the next, ...
+    let ifname = next_ifname(&netns)?;
+    let veth = VethPair::for_interface(&request.id, &network.name, &ifname);
     // The lock is held only to choose and record the address: the links
     // are named after this container's id and its rules are one
     // transaction, so the wiring needs no lock.
@@ -168,7 +190,7 @@ fn allocate(
     for other in host.networks(lock)? {
         let allocs = ipam::load(lock, &host.state, &other.name)?;
         for a in allocs.addresses.values() {
-            if a.container == request.container {
+            if a.container == request.container && other.name == network.name {
                 return Err(Error::conflict(format!(
                     "container {} is already attached to network {}",
                     request.container, other.name
@@ -185,12 +207,15 @@ fn allocate(
         }
     }
     let mut allocs = ipam::load(lock, &host.state, &network.name)?;
-    let ip = allocs.allocate(
+    let ip = allocs.allocate_in(
         network.subnet,
+        network.pool(),
         network.gateway,
         request.ip,
         Allocation {
             container: request.container.clone(),
+            id: request.id.clone(),
+            aliases: request.aliases.clone(),
             owner,
             host_veth: veth.host.clone(),
             ports: request.ports.clone(),
@@ -206,11 +231,13 @@ impl Attachment {
         let bridge = self.network.bridge();
         self.host.links_up(&self.network)?;
         let mut rtnl = Rtnl::open()?;
-        self.veth.create(&mut rtnl, netns)?;
+        self.veth
+            .create(&mut rtnl, netns, Some(mac_for(self.address.addr)))?;
         self.created = true;
         self.veth.attach(&mut rtnl, &bridge)?;
-        self.veth
-            .configure_inside(netns, self.address, self.network.gateway)?;
+        // An internal network gives no default route: nowhere to go.
+        let gateway = (!self.network.internal).then_some(self.network.gateway);
+        self.veth.configure_inside(netns, self.address, gateway)?;
         self.add_rules()?;
         self.rules = true;
         Ok(())
@@ -278,4 +305,46 @@ impl Drop for Attachment {
             ));
         }
     }
+}
+
+// ANCHOR: disconnect
+/// Takes container `container` off network `network`: its published-port
+/// rules, its host veth (and with it the interface in the container) and
+/// its address, as recorded in the allocation. `Ok(false)` when it was not
+/// attached. For `network disconnect` on a running container, from any
+/// command: the endpoint's [`Attachment`] lives in another process.
+pub fn disconnect(host: &Host, network: &Network, container: &str) -> Result<bool> {
+    let lock = host.state.lock()?;
+    let mut allocs = ipam::load(&lock, &host.state, &network.name)?;
+    let Some((ip, a)) = allocs
+        .addresses
+        .iter()
+        .find(|(_, a)| a.container == container)
+        .map(|(ip, a)| (*ip, a.clone()))
+    else {
+        return Ok(false);
+    };
+    host.firewall
+        .remove_container(&network.bridge, ip, &a.ports)?;
+    crate::bridge::delete_link(&a.host_veth)?;
+    allocs.release(ip, container);
+    ipam::save(&lock, &host.state, &network.name, &allocs)?;
+    Ok(true)
+}
+// ANCHOR_END: disconnect
+
+/// Where container `container` is attached under `host`: each network
+/// with the address and the allocation (its id, aliases, ports).
+pub fn endpoints_of(host: &Host, container: &str) -> Result<Vec<(Network, Ipv4Addr, Allocation)>> {
+    let lock = host.state.lock()?;
+    let mut found = vec![];
+    for network in host.networks(&lock)? {
+        let allocs = ipam::load(&lock, &host.state, &network.name)?;
+        for (ip, a) in allocs.addresses {
+            if a.container == container {
+                found.push((network.clone(), ip, a));
+            }
+        }
+    }
+    Ok(found)
 }

@@ -24,9 +24,15 @@ pub struct NetworkArgs {
     /// Publish a container port on the host: [IP:]HOST:CONTAINER[/tcp|/udp] (repeatable).
     #[arg(short = 'p', long = "publish", value_name = "PORTS", value_parser = parse_port)]
     pub publish: Vec<PortMapping>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
     /// A fixed IPv4 address in the network's subnet.
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<Ipv4Addr>,
+    /// Another name of the container on its network (repeatable).
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS", value_parser = parse_alias)]
+    pub network_alias: Vec<String>,
     /// A nameserver for /etc/resolv.conf instead of the host's (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub dns: Vec<Ipv4Addr>,
@@ -42,7 +48,10 @@ impl NetworkArgs {
         NetworkOptions {
             mode: self.network.clone().unwrap_or_default(),
             ports: self.publish.clone(),
+            publish_all: self.publish_all,
             ip: self.ip,
+            aliases: self.network_alias.clone(),
+            also: vec![],
             dns: self.dns.clone(),
             extra_hosts: self.add_host.clone(),
         }
@@ -55,6 +64,12 @@ fn parse_mode(text: &str) -> Result<NetworkMode, String> {
         crate::network::check_name(name).map_err(|e| e.message)?;
     }
     Ok(mode)
+}
+
+fn parse_alias(text: &str) -> Result<String, String> {
+    ch02_namespaces::hostname::check_hostname(text)
+        .map(|()| text.to_string())
+        .map_err(|e| format!("invalid --network-alias {text:?}: {}", e.message))
 }
 
 fn parse_port(text: &str) -> Result<PortMapping, String> {

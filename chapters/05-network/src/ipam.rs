@@ -24,6 +24,12 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allocation {
     pub container: String,
+    /// The container's id (empty in files written before it was kept).
+    #[serde(default)]
+    pub id: String,
+    /// More names the container answers to on this network (`--network-alias`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub owner: Owner,
     /// The host end of the container's veth pair.
     pub host_veth: String,
@@ -49,6 +55,20 @@ impl Allocations {
         wanted: Option<Ipv4Addr>,
         alloc: Allocation,
     ) -> Result<Ipv4Addr> {
+        self.allocate_in(subnet, subnet, gateway, wanted, alloc)
+    }
+
+    /// [`Allocations::allocate`], the lowest free address taken from
+    /// `pool` (a network's `--ip-range`, inside its subnet); a wanted
+    /// address may be anywhere in the subnet.
+    pub fn allocate_in(
+        &mut self,
+        subnet: Cidr,
+        pool: Cidr,
+        gateway: Ipv4Addr,
+        wanted: Option<Ipv4Addr>,
+        alloc: Allocation,
+    ) -> Result<Ipv4Addr> {
         let ip = match wanted {
             Some(ip) => {
                 let usable = subnet.contains(ip)
@@ -69,11 +89,16 @@ impl Allocations {
                 }
                 ip
             }
-            None => (1..=subnet.host_count() as u32)
-                .filter_map(|n| subnet.host(n))
-                .find(|ip| *ip != gateway && !self.addresses.contains_key(ip))
+            None => (1..=pool.host_count() as u32)
+                .filter_map(|n| pool.host(n))
+                .find(|ip| {
+                    *ip != gateway
+                        && *ip != subnet.network()
+                        && *ip != subnet.broadcast()
+                        && !self.addresses.contains_key(ip)
+                })
                 .ok_or_else(|| {
-                    Error::engine(format!("no free address left in {}", subnet.subnet()))
+                    Error::engine(format!("no free address left in {}", pool.subnet()))
                 })?,
         };
         self.addresses.insert(ip, alloc);
@@ -153,6 +178,8 @@ mod tests {
     fn alloc(name: &str, pid: u32) -> Allocation {
         Allocation {
             container: name.into(),
+            id: String::new(),
+            aliases: vec![],
             owner: Owner {
                 pid,
                 start: Some(1),

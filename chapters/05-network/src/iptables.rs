@@ -244,6 +244,8 @@ impl Default for Firewall {
 pub struct BridgeNet {
     pub bridge: String,
     pub subnet: Cidr,
+    /// `network create --internal`: see [`Firewall::internal_rules`].
+    pub internal: bool,
 }
 
 impl Firewall {
@@ -330,6 +332,9 @@ impl Firewall {
     /// accepted (for hosts whose FORWARD policy is DROP), and no way for a
     /// container to reach the host's 127.0.0.1 through route_localnet.
     pub fn network_rules(&self, net: &BridgeNet) -> Vec<Rule> {
+        if net.internal {
+            return self.internal_rules(net);
+        }
         let (br, subnet) = (&net.bridge, net.subnet.subnet());
         let post = self.chain("POSTROUTING");
         let fwd = self.chain("FORWARD");
@@ -363,6 +368,28 @@ impl Firewall {
         ]
     }
     // ANCHOR_END: network_rules
+
+    // ANCHOR: internal_rules
+    /// An internal network: no masquerade, and every packet that would
+    /// cross the bridge's edge, out of it or into it, dropped. Containers
+    /// on it talk to each other (and the host to them), nothing more.
+    pub fn internal_rules(&self, net: &BridgeNet) -> Vec<Rule> {
+        let br = &net.bridge;
+        let fwd = self.chain("FORWARD");
+        vec![
+            Rule::new("filter", &fwd, &format!("-i {br} ! -o {br} -j DROP")),
+            Rule::new("filter", &fwd, &format!("! -i {br} -o {br} -j DROP")),
+            Rule::new("filter", &fwd, &format!("-i {br} -o {br} -j ACCEPT")),
+            Rule::new(
+                "filter",
+                self.chain("INPUT"),
+                &format!(
+                    "-d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+                ),
+            ),
+        ]
+    }
+    // ANCHOR_END: internal_rules
 
     // ANCHOR: isolation_rules
     /// Docker's two-stage isolation: a packet that entered from one berth
@@ -720,6 +747,7 @@ mod tests {
         let net = BridgeNet {
             bridge: "berth0".into(),
             subnet: "172.18.0.1/16".parse().unwrap(),
+            internal: false,
         };
         let rules = specs(&fw.network_rules(&net));
         assert_eq!(
@@ -736,6 +764,25 @@ mod tests {
                 .any(|r| r == "-t filter -A BT-FORWARD -i berth0 ! -o berth0 -j ACCEPT")
         );
         assert!(rules.iter().all(|r| r.contains("berth0")));
+    }
+
+    #[test]
+    fn internal_networks_have_no_way_out() {
+        let fw = Firewall::with_prefix("BT").unwrap();
+        let net = BridgeNet {
+            bridge: "berth-in".into(),
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            internal: true,
+        };
+        let rules = specs(&fw.network_rules(&net));
+        assert!(!rules.iter().any(|r| r.contains("MASQUERADE")), "{rules:?}");
+        assert_eq!(
+            rules[..2],
+            [
+                "-t filter -A BT-FORWARD -i berth-in ! -o berth-in -j DROP",
+                "-t filter -A BT-FORWARD ! -i berth-in -o berth-in -j DROP",
+            ]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - [`ipam`]: address allocation under a file lock, released at exit, reclaimed from dead pids;
 //! - [`bridge`]: the host bridge (Docker's `docker0`, berth's `berth0`);
 //! - [`veth`]: the veth pair: one end on the bridge, the other `eth0` in the container;
-//! - [`iptables`]: ip_forward, masquerade, published ports and isolation in berth-owned chains;
+//! - [`iptables`]: ip_forward, masquerade, published ports, isolation and internal networks in berth-owned chains;
 //! - [`reserve`]: published host ports bound and held by the engine, so a taken one is refused;
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
 //! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;

@@ -136,6 +136,17 @@ impl fmt::Display for PortMapping {
     }
 }
 
+/// An image's exposed port as its config names it: `80/tcp`, `53/udp`, `80`.
+pub fn parse_exposed(key: &str) -> Option<(u16, Proto)> {
+    let (port, proto) = match key.split_once('/') {
+        Some((p, "tcp")) => (p, Proto::Tcp),
+        Some((p, "udp")) => (p, Proto::Udp),
+        Some(_) => return None,
+        None => (key, Proto::Tcp),
+    };
+    port.parse().ok().filter(|&p| p > 0).map(|p| (p, proto))
+}
+
 impl PortMapping {
     /// True when both mappings claim the same host port and protocol on a common address.
     pub fn conflicts_with(&self, other: &PortMapping) -> bool {
@@ -192,6 +203,15 @@ mod tests {
         ] {
             assert!(bad.parse::<PortMapping>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn exposed_ports() {
+        assert_eq!(parse_exposed("80/tcp"), Some((80, Proto::Tcp)));
+        assert_eq!(parse_exposed("53/udp"), Some((53, Proto::Udp)));
+        assert_eq!(parse_exposed("8080"), Some((8080, Proto::Tcp)));
+        assert_eq!(parse_exposed("80/sctp"), None);
+        assert_eq!(parse_exposed("0/tcp"), None);
     }
 
     #[test]

@@ -212,12 +212,23 @@ impl Rtnl {
     /// `ip link add HOST type veth peer name PEER netns PATH`: the peer is
     /// born in the namespace open as `fd` (no move afterwards, which would
     /// cost the kernel a synchronisation); fails if either name exists.
-    pub fn add_veth(&mut self, host: &str, peer: &str, fd: RawFd, path: &str) -> Result<()> {
+    /// The peer gets `peer_mac` as its hardware address when given.
+    pub fn add_veth(
+        &mut self,
+        host: &str,
+        peer: &str,
+        peer_mac: Option<[u8; 6]>,
+        fd: RawFd,
+        path: &str,
+    ) -> Result<()> {
         let mut other = LinkMessage::default();
         other.attributes = vec![
             LinkAttribute::IfName(peer.into()),
             LinkAttribute::NetNsFd(fd),
         ];
+        if let Some(mac) = peer_mac {
+            other.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
         let mut message = LinkMessage::default();
         message.attributes = vec![
             LinkAttribute::IfName(host.into()),
@@ -361,6 +372,22 @@ impl Rtnl {
         )
     }
     // ANCHOR_END: inside
+
+    /// True when the main table has an IPv4 default route (`ip route show default`).
+    pub fn has_default_route(&mut self) -> Result<bool> {
+        let mut message = RouteMessage::default();
+        message.header.address_family = AddressFamily::Inet;
+        let replies = self.read(
+            RouteNetlinkMessage::GetRoute(message),
+            NLM_F_DUMP,
+            "ip -4 route show default",
+        )?;
+        Ok(replies.iter().any(|m| {
+            matches!(m, RouteNetlinkMessage::NewRoute(r)
+                if r.header.destination_prefix_length == 0
+                    && r.header.table == RouteHeader::RT_TABLE_MAIN)
+        }))
+    }
 
     /// Every IPv4 route of every table, as (destination, device name):
     /// `ip -4 route show table all`.

@@ -5,6 +5,7 @@
 //! everything down again. The default network, `bridge`, is created on first
 //! use with bridge `berth0` and a private subnet that no host route uses.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -34,7 +35,35 @@ pub struct Network {
     pub bridge: String,
     pub subnet: Cidr,
     pub gateway: Ipv4Addr,
+    /// 64 hex digits, as Docker's network ids (empty in files written
+    /// before networks had ids).
+    #[serde(default)]
+    pub id: String,
+    /// `--ip-range`: the part of the subnet addresses are handed out from.
+    #[serde(default)]
+    pub ip_range: Option<Cidr>,
+    /// `--internal`: no way out of the subnet, no way in from outside.
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
+
+// ANCHOR: options
+/// What `network create` may say besides the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// `--subnet` (default: a free private /16 or /20).
+    pub subnet: Option<Cidr>,
+    /// `--gateway` (default: the subnet's first host address).
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`: containers get addresses from this part of the subnet.
+    pub ip_range: Option<Cidr>,
+    /// `--internal`: no masquerade, no forwarding to or from other interfaces.
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+// ANCHOR_END: options
 
 impl Network {
     /// The bridge holding the gateway address (`172.18.0.1/16`).
@@ -49,7 +78,13 @@ impl Network {
         BridgeNet {
             bridge: self.bridge.clone(),
             subnet: self.subnet,
+            internal: self.internal,
         }
+    }
+
+    /// The addresses containers are given: `--ip-range`, else the subnet.
+    pub fn pool(&self) -> Cidr {
+        self.ip_range.unwrap_or(self.subnet)
     }
 }
 
@@ -134,6 +169,33 @@ pub fn bridge_name(name: &str) -> String {
     }
 }
 
+/// `--gateway` and `--ip-range` must lie inside the subnet (the gateway
+/// a host address of it); the gateway defaults to the first host address.
+pub fn check_inside(
+    subnet: Cidr,
+    gateway: Option<Ipv4Addr>,
+    ip_range: Option<Cidr>,
+) -> Result<(Ipv4Addr, Option<Cidr>)> {
+    let gateway = match gateway {
+        Some(g) if !subnet.contains(g) || g == subnet.network() || g == subnet.broadcast() => {
+            return Err(Error::invalid(format!(
+                "gateway {g} is not a host address of subnet {subnet}: choose one inside it"
+            )));
+        }
+        Some(g) => g,
+        None => subnet.gateway().expect("at least two host addresses"),
+    };
+    let ip_range = match ip_range.map(|r| r.subnet()) {
+        Some(r) if !(subnet.contains(r.network()) && subnet.contains(r.broadcast())) => {
+            return Err(Error::invalid(format!(
+                "ip range {r} is not inside subnet {subnet}: choose a range inside it"
+            )));
+        }
+        other => other,
+    };
+    Ok((gateway, ip_range))
+}
+
 impl Host {
     /// berth's state under `root`, chains `BERTH-*`, default bridge `berth0`.
     pub fn new(root: impl Into<PathBuf>) -> Host {
@@ -163,6 +225,27 @@ impl Host {
         self.firewall = Firewall::with_prefix(&format!("BERTH{}", tag.to_ascii_uppercase()))?;
         self.default_bridge = format!("berth-{tag}");
         Ok(self)
+    }
+
+    /// The bridge of network `name` under this host: [`bridge_name`], or,
+    /// for a tagged host, `berthTAG` and hex digits of the name (a
+    /// different choice when one of `taken` has it), so that two test
+    /// runs' networks of the same name never share a bridge, and `cargo
+    /// lab clean` still knows it for berth's.
+    pub fn bridge_for(&self, name: &str, taken: &[String]) -> String {
+        if name == DEFAULT_NETWORK {
+            return self.default_bridge.clone();
+        }
+        match self.default_bridge.strip_prefix("berth-") {
+            Some(tag) if !tag.is_empty() && tag.len() <= 9 => {
+                let room = 15 - 5 - tag.len();
+                (0u32..)
+                    .map(|n| format!("berth{tag}{}", &short_id(&format!("{name}/{n}"))[..room]))
+                    .find(|b| !taken.contains(b))
+                    .expect("a free bridge name")
+            }
+            _ => bridge_name(name),
+        }
     }
 
     fn network_path(&self, name: &str) -> PathBuf {
@@ -219,22 +302,29 @@ impl Host {
     // ANCHOR: create
     /// `network create NAME [--subnet CIDR]`: persist it, then bring it up.
     pub fn create_network(&self, name: &str, subnet: Option<Cidr>) -> Result<Network> {
+        let options = CreateOptions {
+            subnet,
+            ..CreateOptions::default()
+        };
+        self.create_network_with(name, &options)
+    }
+
+    /// `network create` with every option: the subnet chosen or checked
+    /// against the other networks and the host's routes, the gateway and
+    /// the range checked inside it; nothing is made when one is wrong.
+    pub fn create_network_with(&self, name: &str, options: &CreateOptions) -> Result<Network> {
         check_name(name)?;
         let lock = self.state.lock()?;
         if self.network(&lock, name)?.is_some() {
             return Err(Error::conflict(format!("network {name} already exists")));
         }
-        let bridge = if name == DEFAULT_NETWORK {
-            self.default_bridge.clone()
-        } else {
-            bridge_name(name)
-        };
         // The host's routes are shared by every state root.
         let host = host_lock()?;
         let others = self.networks(&lock)?;
         let ours: Vec<String> = others.iter().map(|n| n.bridge.clone()).collect();
+        let bridge = self.bridge_for(name, &ours);
         let routes = host_routes(&ours)?;
-        let subnet = match subnet {
+        let subnet = match options.subnet {
             Some(s) => {
                 let s = s.subnet();
                 if s.host_count() < 2 {
@@ -244,7 +334,7 @@ impl Host {
                 }
                 if let Some(n) = others.iter().find(|n| n.subnet.overlaps(&s)) {
                     return Err(Error::conflict(format!(
-                        "subnet {s} overlaps network {} ({})",
+                        "subnet {s} overlaps network {} ({}): choose another --subnet",
                         n.name, n.subnet
                     )));
                 }
@@ -256,6 +346,11 @@ impl Host {
                 s
             }
             None => {
+                if options.gateway.is_some() || options.ip_range.is_some() {
+                    return Err(Error::invalid(
+                        "--gateway and --ip-range need --subnet: give the subnet they belong to",
+                    ));
+                }
                 let mut taken: Vec<Cidr> = routes.iter().map(|(r, _)| *r).collect();
                 taken.extend(others.iter().map(|n| n.subnet));
                 choose_subnet(&candidate_subnets(), &taken).ok_or_else(|| {
@@ -263,6 +358,7 @@ impl Host {
                 })?
             }
         };
+        let (gateway, ip_range) = check_inside(subnet, options.gateway, options.ip_range)?;
         if !is_private(&subnet) {
             ch01_chroot::events::warning(format!(
                 "warning: subnet {subnet} is not in a private (RFC 1918) range"
@@ -272,7 +368,11 @@ impl Host {
             name: name.to_string(),
             bridge,
             subnet,
-            gateway: subnet.gateway().expect("checked above"),
+            gateway,
+            id: ch04_overlay::id::new_id()?,
+            ip_range,
+            internal: options.internal,
+            labels: options.labels.clone(),
         };
         let text = serde_json::to_string_pretty(&network).expect("network serialises");
         write_atomic(&self.network_path(name), text.as_bytes())?;
@@ -370,8 +470,8 @@ impl Host {
         let allocs = ipam::load(&lock, &self.state, name)?;
         if let Some(a) = allocs.addresses.values().next() {
             return Err(Error::conflict(format!(
-                "network {name} has active endpoints: container {} (pid {}) is using it",
-                a.container, a.owner.pid
+                "network {name} has active endpoints: container {} is attached: stop it first",
+                a.container
             )));
         }
         let ports = crate::bridge::ports(&network.bridge)?;

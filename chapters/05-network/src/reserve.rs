@@ -78,6 +78,66 @@ pub fn reserve(ports: &[PortMapping]) -> Result<Reservation> {
 }
 // ANCHOR_END: reserve
 
+// ANCHOR: publish_all
+/// `-P`: a mapping for each of the image's exposed ports that `given` does
+/// not publish already, each to a free host port the kernel picks (a bind
+/// to port 0, as Docker's ephemeral range), all held until all are chosen
+/// so no two get the same one.
+pub fn publish_all(exposed: &[(u16, Proto)], given: &[PortMapping]) -> Result<Vec<PortMapping>> {
+    let mut chosen = vec![];
+    let mut held = vec![];
+    for &(container_port, proto) in exposed {
+        let published = given
+            .iter()
+            .chain(&chosen)
+            .any(|p| p.container_port == container_port && p.proto == proto);
+        if published {
+            continue;
+        }
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let picked = match proto {
+            Proto::Tcp => bind_tcp(any).and_then(|fd| {
+                let port = local_port(&fd)?;
+                held.push(Held::Tcp(fd));
+                Ok(port)
+            }),
+            Proto::Udp => UdpSocket::bind(any).and_then(|s| {
+                let port = s.local_addr()?.port();
+                held.push(Held::Udp(s));
+                Ok(port)
+            }),
+        }
+        .map_err(|e| Error::engine(format!("cannot choose a host port for -P: {e}")))?;
+        chosen.push(PortMapping {
+            host_ip: None,
+            host_port: picked,
+            container_port,
+            proto,
+        });
+    }
+    Ok(chosen)
+}
+// ANCHOR_END: publish_all
+
+/// The port a socket was bound to.
+fn local_port(fd: &OwnedFd) -> std::io::Result<u16> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: zeroed sockaddr_in is valid; getsockname writes at most `len` bytes.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut sin as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u16::from_be(sin.sin_port))
+}
+
 /// A TCP socket bound to `addr`, not listening, without `SO_REUSEADDR`.
 fn bind_tcp(addr: SocketAddrV4) -> std::io::Result<OwnedFd> {
     // SAFETY: plain socket calls; the descriptor is owned from here on.
@@ -134,6 +194,19 @@ mod tests {
         assert!(TcpListener::bind(("127.0.0.1", port)).is_err());
         drop(held);
         TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+
+    #[test]
+    fn publish_all_skips_published_ports_and_picks_distinct_ones() {
+        let exposed = [(80, Proto::Tcp), (443, Proto::Tcp), (53, Proto::Udp)];
+        let chosen = publish_all(&exposed, &[mapping("8080:80")]).unwrap();
+        let ports: Vec<(u16, Proto)> = chosen.iter().map(|p| (p.container_port, p.proto)).collect();
+        assert_eq!(ports, [(443, Proto::Tcp), (53, Proto::Udp)]);
+        assert!(
+            chosen
+                .iter()
+                .all(|p| p.host_port > 0 && p.host_ip.is_none())
+        );
     }
 
     #[test]

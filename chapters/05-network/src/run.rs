@@ -32,12 +32,28 @@ pub struct NetworkOptions {
     pub mode: NetworkMode,
     /// `-p [IP:]HOST:CONTAINER[/PROTO]`: published ports (bridge networks only).
     pub ports: Vec<PortMapping>,
+    /// `-P`: every port the image exposes, on a free host port (chapter 6
+    /// knows the image and turns it into `ports` with [`crate::reserve::publish_all`]).
+    pub publish_all: bool,
     /// `--ip`: a fixed address in the network's subnet.
     pub ip: Option<Ipv4Addr>,
+    /// `--network-alias`: more names on the network.
+    pub aliases: Vec<String>,
+    /// More named networks the container joins (`eth1`, ...): an engine's
+    /// `network connect` on a created container.
+    pub also: Vec<Connection>,
     /// `--dns`: nameservers instead of the host's.
     pub dns: Vec<Ipv4Addr>,
     /// `--add-host NAME:IP`: more lines for `/etc/hosts`.
     pub extra_hosts: Vec<(String, Ipv4Addr)>,
+}
+
+/// One more network of a container, with its own address and aliases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub network: String,
+    pub ip: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
 }
 
 impl NetworkOptions {
@@ -51,6 +67,12 @@ impl NetworkOptions {
             };
             return Err(Error::invalid(format!(
                 "-p needs a bridge network; with --network {} {why}",
+                self.mode
+            )));
+        }
+        if !bridged && !self.aliases.is_empty() {
+            return Err(Error::invalid(format!(
+                "--network-alias needs a bridge network, not --network {}",
                 self.mode
             )));
         }
@@ -113,6 +135,9 @@ where
     // What killed runs left on any network of this root goes first.
     crate::sweep::reclaim_root(&host)?;
     check_network_exists(&host, &options.network.mode)?;
+    for more in &options.network.also {
+        check_network_exists(&host, &NetworkMode::Named(more.network.clone()))?;
+    }
     // Held until the run returns: the container's whole life.
     let _ports = reserve(&options.network.ports)?;
     ch04_overlay::run::run_with(
@@ -150,9 +175,22 @@ pub fn connect(
         mode: network.mode.clone(),
         ports: network.ports.clone(),
         ip: network.ip,
+        aliases: network.aliases.clone(),
     };
     let etc = container.dir.join("etc");
     let mut step = NetworkStep::new(host.clone(), request, &etc);
+    step.also = network
+        .also
+        .iter()
+        .map(|c| Request {
+            id: container.config.id.clone(),
+            container: container.config.name.clone(),
+            mode: NetworkMode::Named(c.network.clone()),
+            ports: vec![],
+            ip: c.ip,
+            aliases: c.aliases.clone(),
+        })
+        .collect();
     step.aliases = vec![container.config.name.clone()];
     step.dns = network.dns.clone();
     step.extra_hosts = network.extra_hosts.clone();

@@ -48,7 +48,10 @@ pub struct NetworkStep {
     pub extra_hosts: Vec<(String, Ipv4Addr)>,
     /// `--dns`: nameservers instead of the host's.
     pub dns: Vec<Ipv4Addr>,
-    endpoint: Option<Endpoint>,
+    /// More networks to join after the first (`eth1`, ...).
+    pub also: Vec<Request>,
+    /// The first network's endpoint, then those of `also`.
+    endpoints: Vec<Endpoint>,
 }
 
 impl NetworkStep {
@@ -60,13 +63,22 @@ impl NetworkStep {
             aliases: vec![],
             extra_hosts: vec![],
             dns: vec![],
-            endpoint: None,
+            also: vec![],
+            endpoints: vec![],
         }
     }
 
     /// The container's address once attached to a bridge network.
     pub fn ip(&self) -> Option<Ipv4Addr> {
-        self.endpoint.as_ref().and_then(Endpoint::ip)
+        self.endpoints.first().and_then(Endpoint::ip)
+    }
+
+    fn detach_all(&mut self) {
+        for endpoint in self.endpoints.drain(..).rev() {
+            if let Err(e) = endpoint.detach() {
+                ch01_chroot::events::warning(format!("warning: network teardown: {e}"));
+            }
+        }
     }
 }
 
@@ -77,28 +89,39 @@ impl ParentStep for NetworkStep {
 
     fn run(&mut self, ctx: &ParentContext) -> Result<()> {
         check_values(&ctx.spec.hostname, &self.aliases, &self.extra_hosts)?;
-        let endpoint = attach(&self.host, &self.request, ctx.child.as_raw())?;
+        let pid = ctx.child.as_raw();
+        let first = attach(&self.host, &self.request, pid)?;
+        let ip = first.ip();
+        self.endpoints.push(first);
+        // Each further network its own interface; a failure undoes all.
+        let mut result = Ok(());
+        for request in &self.also {
+            match attach(&self.host, request, pid) {
+                Ok(endpoint) => self.endpoints.push(endpoint),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let files = EtcFiles::generate(
             &ctx.spec.hostname,
             &self.aliases,
-            endpoint.ip(),
+            ip,
             &self.extra_hosts,
             &host_resolv,
             &self.dns,
         );
-        if let Err(e) = files.write(&self.etc_dir) {
-            let _ = endpoint.detach();
+        if let Err(e) = result.and_then(|()| files.write(&self.etc_dir)) {
+            self.detach_all();
             return Err(e);
         }
-        self.endpoint = Some(endpoint);
         Ok(())
     }
 
     fn teardown(&mut self, _ctx: &ParentContext) {
-        if let Some(Err(e)) = self.endpoint.take().map(Endpoint::detach) {
-            ch01_chroot::events::warning(format!("warning: network teardown: {e}"));
-        }
+        self.detach_all();
     }
 }
 // ANCHOR_END: network_step

@@ -55,15 +55,30 @@ impl VethPair {
         }
     }
 
+    /// The pair of container `id`'s interface `peer` (`eth1`, ...) on
+    /// network `network`: `eth0` keeps [`VethPair::for_container`]'s
+    /// names; a further interface's host end is `bv-` and eight hex digits
+    /// of the id and the network, so each of its networks has its own.
+    pub fn for_interface(id: &str, network: &str, peer: &str) -> VethPair {
+        if peer == CONTAINER_IFNAME {
+            return VethPair::for_container(id);
+        }
+        VethPair {
+            host: format!("{HOST_PREFIX}{}", short_id(&format!("{id}/{network}"))),
+            peer: peer.to_string(),
+        }
+    }
+
     // ANCHOR: create
     /// `ip link add bv-X type veth peer name eth0 netns /proc/PID/ns/net`:
-    /// the host end here, the other end born in the container as `eth0`.
-    pub fn create(&self, rtnl: &mut Rtnl, netns: &Netns) -> Result<()> {
+    /// the host end here, the other end born in the container as `eth0`,
+    /// with the hardware address `mac` when given.
+    pub fn create(&self, rtnl: &mut Rtnl, netns: &Netns, mac: Option<[u8; 6]>) -> Result<()> {
         check_ifname(&self.host)?;
         // An existing link of that name is someone else's: the request
         // fails (EEXIST), and nothing is deleted here.
         let path = netns.path().to_string_lossy().into_owned();
-        rtnl.add_veth(&self.host, &self.peer, netns.raw_fd(), &path)
+        rtnl.add_veth(&self.host, &self.peer, mac, netns.raw_fd(), &path)
     }
 
     /// `ip link set bv-X master berth0 up`: plug the host end into the
@@ -78,13 +93,25 @@ impl VethPair {
 
     // ANCHOR: inside
     /// Inside the container, through a netlink socket opened there: `lo`
-    /// up, `eth0`'s address, `eth0` up, and a default route through the bridge.
-    pub fn configure_inside(&self, netns: &Netns, address: Cidr, gateway: Ipv4Addr) -> Result<()> {
+    /// up, `eth0`'s address, `eth0` up, and a default route through the
+    /// bridge when `gateway` is given (not for an internal network, nor
+    /// when another interface has the default route already).
+    pub fn configure_inside(
+        &self,
+        netns: &Netns,
+        address: Cidr,
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<()> {
         let mut inside = Rtnl::open_in(netns)?;
         inside.set_up("lo")?;
         inside.add_address(&self.peer, address)?;
         inside.set_up(&self.peer)?;
-        inside.add_default_route(gateway, &self.peer)
+        match gateway {
+            Some(gateway) if !inside.has_default_route()? => {
+                inside.add_default_route(gateway, &self.peer)
+            }
+            _ => Ok(()),
+        }
     }
     // ANCHOR_END: inside
 
@@ -93,6 +120,33 @@ impl VethPair {
     pub fn delete(&self) -> Result<()> {
         delete_link(&self.host)
     }
+}
+
+/// The first `ethN` not yet in `netns`: a container's next interface.
+pub fn next_ifname(netns: &Netns) -> Result<String> {
+    let names: Vec<String> = Rtnl::open_in(netns)?
+        .links()?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    Ok((0..)
+        .map(|n| format!("eth{n}"))
+        .find(|name| !names.contains(name))
+        .expect("some ethN is free"))
+}
+
+/// The hardware address of the interface holding `ip`: `02:42` and the
+/// address's four bytes, as Docker long did. Locally administered (the
+/// 02 bit), unique per network as the address is, and readable from the
+/// address alone, so `inspect` needs no look into the namespace.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+/// `02:42:ac:12:00:02`.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
 }
 
 /// `ip link set lo up` inside `netns`: all a `--network none` container gets.

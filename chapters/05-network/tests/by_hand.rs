@@ -19,6 +19,7 @@ fn library_rules() -> Vec<(Rule, bool)> {
     let net = BridgeNet {
         bridge: "berth0".into(),
         subnet: "172.17.0.1/16".parse().unwrap(),
+        internal: false,
     };
     let port: PortMapping = "8080:80".parse().unwrap();
     let mut rules: Vec<(Rule, bool)> = fw.hooks().into_iter().map(|r| (r, true)).collect();

@@ -643,7 +643,7 @@ fn named_networks_create_ls_rm() {
             .unwrap_err();
         assert_eq!(
             overlap.message,
-            "subnet 10.30.0.128/25 overlaps network backend (10.30.0.0/24)"
+            "subnet 10.30.0.128/25 overlaps network backend (10.30.0.0/24): choose another --subnet"
         );
         let route = host
             .create_network("wan", Some("198.18.0.0/16".parse().unwrap()))

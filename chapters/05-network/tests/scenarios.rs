@@ -568,7 +568,14 @@ fn networks_are_isolated() {
     assert_eq!(other.stdout, "");
     // The drop is berth's isolation rule, not a missing route.
     let stage2 = iptables::list("filter", &format!("{}-ISOLATION-2", net.prefix())).unwrap();
-    let bridge_a = format!("berth-{a}");
+    let bridge_a = net
+        .host()
+        .list_networks()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == a)
+        .unwrap()
+        .bridge;
     assert!(
         stage2
             .iter()

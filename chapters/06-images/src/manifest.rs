@@ -112,6 +112,20 @@ pub struct ContainerConfig {
     pub user: Option<String>,
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `EXPOSE 80/tcp`: `{"80/tcp": {}}`, what `run -P` publishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl ContainerConfig {
+    /// The exposed ports berth can publish (others are skipped).
+    pub fn exposed(&self) -> Vec<(u16, ch05_network::mode::Proto)> {
+        self.exposed_ports
+            .iter()
+            .flat_map(|m| m.keys())
+            .filter_map(|k| ch05_network::mode::parse_exposed(k))
+            .collect()
+    }
 }
 
 /// The uncompressed digests of the layers, bottom first.

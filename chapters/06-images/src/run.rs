@@ -103,6 +103,12 @@ where
     spec.cwd = PathBuf::from(&process.workdir);
 
     let mut container = options.container.clone();
+    // `-P`: the image's exposed ports, each to a free host port.
+    if container.network.publish_all {
+        let network = &mut container.network;
+        let more = ch05_network::reserve::publish_all(&image.exposed(), &network.ports)?;
+        network.ports.extend(more);
+    }
     let storage = &mut container.storage;
     storage.container.lowers = layers
         .into_iter()

@@ -194,6 +194,7 @@ mod tests {
             working_dir: Some("/srv".into()),
             user: Some("nobody".into()),
             labels: None,
+            exposed_ports: None,
         }
     }
 

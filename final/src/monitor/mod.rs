@@ -160,6 +160,8 @@ fn monitor(
     // ANCHOR_END: bind_step
     let began = Instant::now();
     let result = ch07_security::run::run_with(spec, &options, &security, sequence);
+    // What `network connect` added while it ran goes with it too.
+    crate::networks::connect::release_all(engine, &record.name);
     if !shared.borrow().started {
         let e = result
             .err()
@@ -234,6 +236,9 @@ fn prepare(
     }
     options.quiet = true;
     options.container.storage.existing = Some(container.clone());
+    // The networks as the record keeps them (`network connect` and
+    // `disconnect` change them between starts); -P was resolved at create.
+    crate::networks::apply(record, &mut options.container.network);
 
     let socket = engine.socket_of(&record.id);
     engine.make_run_dir(&record.id)?;

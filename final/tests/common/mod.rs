@@ -187,11 +187,13 @@ impl Drop for Setup {
         for id in self.ids() {
             let _ = self.berth(&["rm", "-f", &id]);
         }
-        let ls = self.berth(&["network", "ls"]);
-        for line in ls.stdout.lines().skip(1) {
-            if let Some(name) = line.split_whitespace().next() {
-                let _ = self.berth(&["network", "rm", name]);
-            }
+        // Raw output: the scenario's normalising would hide the ids.
+        let ls = self
+            .command(&["network", "ls", "-q", "--no-trunc"])
+            .output();
+        let ids = ls.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        for id in ids.unwrap_or_default().lines() {
+            let _ = self.berth(&["network", "rm", id]);
         }
         // The default network of this suite's tag: its bridge and chains.
         if let Ok(host) = ch05_network::network::Host::new(self.root()).tagged(&self.tag) {
