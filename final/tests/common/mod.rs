@@ -132,7 +132,7 @@ impl Setup {
 
     /// Polls until `inspect`'s `.State.Status` is `status`.
     pub fn wait_status(&self, container: &str, status: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             // (Not there yet is fine while waiting: a creation in progress.)
             let out = self.berth(&["inspect", "--format", "{{.State.Status}}", container]);
