@@ -8,6 +8,10 @@
 //! of its own and its command starts with the network already up, as with
 //! Docker. The returned [`Endpoint`] is held until the container exits;
 //! [`Endpoint::detach`] (or dropping it) gives everything back.
+//!
+//! On a user-defined network the container's names also go into the
+//! network's name table, and the network's resolver is started if it is
+//! not running (see [`crate::resolver`]).
 
 use std::net::Ipv4Addr;
 
@@ -16,9 +20,9 @@ use crate::ipam::{self, Allocation, Owner};
 use crate::mode::{NetworkMode, PortMapping};
 use crate::netlink::Rtnl;
 use crate::netns::Netns;
-use crate::network::{Host, Network};
+use crate::network::{DEFAULT_NETWORK, Host, Network};
 use crate::veth::{VethPair, loopback_up};
-use crate::{Error, Result, sweep};
+use crate::{Error, Result, names, resolver, sweep};
 
 /// What a container asks of the network.
 #[derive(Debug, Clone)]
@@ -34,6 +38,10 @@ pub struct Request {
     pub ports: Vec<PortMapping>,
     /// `--ip`: a fixed address in the network's subnet.
     pub ip: Option<Ipv4Addr>,
+    /// The names other containers of a user-defined network find this one
+    /// by: its name, its short id, its aliases ([`names::container_names`]).
+    /// Empty: none (the default `bridge` network never resolves names).
+    pub names: Vec<String>,
 }
 
 impl Request {
@@ -51,6 +59,7 @@ impl Request {
             mode,
             ports: vec![],
             ip: None,
+            names: vec![],
         }
     }
 }
@@ -70,6 +79,10 @@ pub struct Attachment {
     created: bool,
     /// True once its rules were added (so removing them is its own business).
     rules: bool,
+    /// True once its names are in the network's table.
+    named: bool,
+    /// The network's resolver (its gateway), once it answers for this container.
+    nameserver: Option<Ipv4Addr>,
     released: bool,
 }
 
@@ -92,7 +105,16 @@ impl Endpoint {
         }
     }
 
-    /// Gives the address, veth and published ports back.
+    /// The resolver the container's `/etc/resolv.conf` names: its user-defined
+    /// network's gateway, when that network resolves names.
+    pub fn nameserver(&self) -> Option<Ipv4Addr> {
+        match self {
+            Endpoint::Bridge(a) => a.nameserver,
+            _ => None,
+        }
+    }
+
+    /// Gives the address, veth, published ports and names back.
     pub fn detach(self) -> Result<()> {
         match self {
             Endpoint::Bridge(mut a) => a.release(),
@@ -129,11 +151,12 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
     // The lock is held only to choose and record the address: the links
     // are named after this container's id and its rules are one
     // transaction, so the wiring needs no lock.
-    let ip = {
+    let (ip, named) = {
         let lock = host.state.lock()?;
         // Leftovers of killed runs go first: their addresses and ports come back.
         sweep::reclaim_stale(host, &lock, &network)?;
-        allocate(host, &lock, &network, request, owner, &veth)?
+        let ip = allocate(host, &lock, &network, request, owner, &veth)?;
+        (ip, add_names(host, &lock, &network, request, owner, ip)?)
     };
     let address = network.subnet.with_addr(ip);
     let mut attachment = Attachment {
@@ -145,16 +168,44 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         ports: request.ports.clone(),
         created: false,
         rules: false,
+        named,
+        nameserver: None,
         released: false,
     };
     // From here on, a failure releases what was done so far.
-    if let Err(e) = attachment.wire(&netns) {
+    if let Err(e) = attachment.wire(&netns).and_then(|()| attachment.resolve()) {
         let _ = attachment.release();
         return Err(e);
     }
     Ok(Endpoint::Bridge(Box::new(attachment)))
 }
 // ANCHOR_END: attach
+
+// ANCHOR: add_names
+/// Puts the container's names into its user-defined network's table
+/// (under the lock); returns whether it did. The default network keeps
+/// no names, as Docker's `bridge`.
+fn add_names(
+    host: &Host,
+    lock: &crate::lock::Locked,
+    network: &Network,
+    request: &Request,
+    owner: Owner,
+    ip: Ipv4Addr,
+) -> Result<bool> {
+    if network.name == DEFAULT_NETWORK || request.names.is_empty() {
+        return Ok(false);
+    }
+    let mut table = names::load(lock, &host.state, &network.name)?;
+    table.add(names::Entry {
+        ip,
+        names: request.names.clone(),
+        owner,
+    });
+    names::save(lock, &host.state, &network.name, &table)?;
+    Ok(true)
+}
+// ANCHOR_END: add_names
 
 /// Records the allocation under the lock, refusing a host port already published.
 fn allocate(
@@ -234,6 +285,21 @@ impl Attachment {
     }
     // ANCHOR_END: wire
 
+    // ANCHOR: resolve
+    /// Makes sure the network's resolver runs (the first container starts
+    /// it) when the container's names are in its table and the caller said
+    /// how to start one.
+    fn resolve(&mut self) -> Result<()> {
+        let Some(launcher) = self.host.resolver.as_ref().filter(|_| self.named) else {
+            return Ok(());
+        };
+        let lock = self.host.state.lock()?;
+        resolver::ensure_running(&lock, &self.host.state, &self.network, launcher)?;
+        self.nameserver = Some(self.network.gateway);
+        Ok(())
+    }
+    // ANCHOR_END: resolve
+
     /// The gateway (the bridge's address), for `/etc/hosts` and the book.
     pub fn gateway(&self) -> Ipv4Addr {
         self.network.gateway
@@ -261,6 +327,19 @@ impl Attachment {
             }
         }
         let lock = self.host.state.lock()?;
+        if self.named {
+            // The name stops resolving now; the resolver, alone, exits.
+            let (state, net) = (&self.host.state, &self.network.name);
+            let removed = names::load(&lock, state, net).and_then(|mut table| {
+                match table.remove(self.address.addr) {
+                    true => names::save(&lock, state, net, &table),
+                    false => Ok(()),
+                }
+            });
+            if let Err(e) = removed {
+                first_error.get_or_insert(e);
+            }
+        }
         let mut allocs = ipam::load(&lock, &self.host.state, &self.network.name)?;
         allocs.release(self.address.addr, &self.container);
         ipam::save(&lock, &self.host.state, &self.network.name, &allocs)?;

@@ -45,6 +45,8 @@ impl NetworkArgs {
             ip: self.ip,
             dns: self.dns.clone(),
             extra_hosts: self.add_host.clone(),
+            aliases: vec![],
+            resolver: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use ch03_cgroups::options::LimitArgs;
 use ch04_overlay::cli::StorageArgs;
 use ch05_network::Error;
 use ch05_network::cli::{NetworkArgs, NetworkCommand, list_containers, remove_containers};
+use ch05_network::resolver::Launcher;
 use ch05_network::run::RunOptions;
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,9 @@ enum Command {
     /// Manage networks: create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// The resolver of a user-defined network (started by `run`, not by hand).
+    #[command(name = "__resolver", hide = true)]
+    Resolver { network: String },
 }
 
 #[derive(clap::Args)]
@@ -71,13 +75,22 @@ fn execute(cli: Cli) -> Result<i32, Error> {
     }
     match cli.command {
         Command::Run(run) => {
+            // ANCHOR: launcher
+            // A user-defined network's resolver is this binary again.
+            let mut network = run.network.options();
+            network.resolver = Some(Launcher::current_exe(vec![
+                "--root".into(),
+                cli.root.clone().into(),
+                "__resolver".into(),
+            ])?);
+            // ANCHOR_END: launcher
             let options = RunOptions {
                 storage: run.storage.run_options(
                     cli.root,
                     vec![run.container.rootfs.clone()],
                     &run.limits,
                 ),
-                network: run.network.options(),
+                network,
             };
             let spec = spec_from_args(run.container)?;
             ch05_network::run::run(spec, &options)
@@ -85,5 +98,9 @@ fn execute(cli: Cli) -> Result<i32, Error> {
         Command::Ls => list_containers(&cli.root),
         Command::Rm { containers } => remove_containers(&cli.root, containers),
         Command::Network(command) => command.execute(&cli.root),
+        Command::Resolver { network } => {
+            ch05_network::serve::main(&ch05_network::run::host_for(&cli.root)?, &network)?;
+            Ok(0)
+        }
     }
 }

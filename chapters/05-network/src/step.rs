@@ -79,13 +79,18 @@ impl ParentStep for NetworkStep {
         check_values(&ctx.spec.hostname, &self.aliases, &self.extra_hosts)?;
         let endpoint = attach(&self.host, &self.request, ctx.child.as_raw())?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        // On a user-defined network, its resolver (unless `--dns` says otherwise).
+        let dns = match (&self.dns[..], endpoint.nameserver()) {
+            ([], Some(resolver)) => vec![resolver],
+            _ => self.dns.clone(),
+        };
         let files = EtcFiles::generate(
             &ctx.spec.hostname,
             &self.aliases,
             endpoint.ip(),
             &self.extra_hosts,
             &host_resolv,
-            &self.dns,
+            &dns,
         );
         if let Err(e) = files.write(&self.etc_dir) {
             let _ = endpoint.detach();
