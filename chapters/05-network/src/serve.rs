@@ -308,7 +308,6 @@ fn write_framed(stream: &mut TcpStream, message: &[u8]) -> std::io::Result<()> {
     stream.write_all(&framed)
 }
 
-// ANCHOR: forward
 /// The first upstream reply to `query` over UDP, trying each upstream in turn.
 fn forward_udp(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
     upstreams.iter().find_map(|upstream| {
@@ -330,7 +329,6 @@ fn forward_udp(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
         }
     })
 }
-// ANCHOR_END: forward
 
 /// The first upstream reply to `query` over TCP.
 fn forward_tcp(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
