@@ -138,13 +138,21 @@ pub fn ensure_running(
 }
 // ANCHOR_END: ensure_running
 
-/// In the child, before exec: a session of its own (no terminal, no
-/// signal from the caller's process group), all signals unblocked, and a
-/// second fork so that the resolver is no child of the attaching process,
-/// which may exit long before it.
+/// In the child, before exec: no descriptor of the caller's but stdio (an
+/// engine's monitor holds a container's pipes and terminal, which must
+/// close when the container ends, not when the resolver does), a session
+/// of its own (no terminal, no signal from the caller's process group),
+/// all signals unblocked, and a second fork so that the resolver is no
+/// child of the attaching process, which may exit long before it.
 fn detach() -> std::io::Result<()> {
     // SAFETY: plain system calls on this (forked, single-threaded) process.
     unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) < 0 {
+            // Kernels before 5.9: one by one.
+            for fd in 3..1024 {
+                libc::close(fd);
+            }
+        }
         if libc::setsid() < 0 {
             return Err(std::io::Error::last_os_error());
         }

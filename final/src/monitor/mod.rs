@@ -231,6 +231,17 @@ fn prepare(
     }
     options.quiet = true;
     options.container.storage.existing = Some(container.clone());
+    // A user-defined network's resolver is `berth __resolver NETWORK`.
+    options.container.network.resolver = Some(ch05_network::resolver::Launcher {
+        program: engine.exe.clone(),
+        args: vec![
+            "--root".into(),
+            engine.root.clone().into(),
+            "--run-dir".into(),
+            engine.run_dir.clone().into(),
+            "__resolver".into(),
+        ],
+    });
 
     let socket = engine.socket_of(&record.id);
     engine.make_run_dir(&record.id)?;
