@@ -9,8 +9,10 @@ use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
 use ch04_overlay::cli::StorageArgs;
 use ch05_network::Error;
-use ch05_network::cli::{NetworkArgs, NetworkCommand, list_containers, remove_containers};
-use ch05_network::resolver::Launcher;
+use ch05_network::cli::{
+    NetworkArgs, NetworkCommand, list_containers, remove_containers, resolver_launcher,
+    run_resolver,
+};
 use ch05_network::run::RunOptions;
 use clap::{Parser, Subcommand};
 
@@ -75,15 +77,9 @@ fn execute(cli: Cli) -> Result<i32, Error> {
     }
     match cli.command {
         Command::Run(run) => {
-            // ANCHOR: launcher
             // A user-defined network's resolver is this binary again.
             let mut network = run.network.options();
-            network.resolver = Some(Launcher::current_exe(vec![
-                "--root".into(),
-                cli.root.clone().into(),
-                "__resolver".into(),
-            ])?);
-            // ANCHOR_END: launcher
+            network.resolver = Some(resolver_launcher(&cli.root));
             let options = RunOptions {
                 storage: run.storage.run_options(
                     cli.root,
@@ -98,9 +94,6 @@ fn execute(cli: Cli) -> Result<i32, Error> {
         Command::Ls => list_containers(&cli.root),
         Command::Rm { containers } => remove_containers(&cli.root, containers),
         Command::Network(command) => command.execute(&cli.root),
-        Command::Resolver { network } => {
-            ch05_network::serve::main(&ch05_network::run::host_for(&cli.root)?, &network)?;
-            Ok(0)
-        }
+        Command::Resolver { network } => run_resolver(&cli.root, &network),
     }
 }

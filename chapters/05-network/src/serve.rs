@@ -34,7 +34,7 @@ use crate::answer::{Decision, decide, encode, server_failure};
 use crate::cidr::Cidr;
 use crate::names::{self, Table};
 use crate::network::Host;
-use crate::resolver::{READY, pid_path};
+use crate::resolver::{READY, log_path, pid_path};
 use crate::{Error, Result};
 
 /// Overrides the upstream resolvers (`IP[:PORT],...`), instead of the
@@ -140,6 +140,11 @@ pub fn main(host: &Host, name: &str) -> Result<()> {
                 drop((udp, tcp));
                 if Owner::read(&pid_file) == Some(Owner::current()) {
                     let _ = std::fs::remove_file(&pid_file);
+                }
+                // A log with nothing in it says nothing.
+                let log = log_path(&host.state, name);
+                if std::fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
+                    let _ = std::fs::remove_file(log);
                 }
                 drop(lock);
                 return Ok(());
