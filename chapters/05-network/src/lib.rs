@@ -13,7 +13,7 @@
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
 //! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;
 //! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
-//! - [`names`], [`answer`], [`resolver`] and [`serve`]: name resolution on a
+//! - [`names`], [`answer`], [`resolver`], [`serve`] and [`forward`]: name resolution on a
 //!   user-defined network: a name table per network, and a resolver process
 //!   per network on its gateway that answers from it and forwards the rest;
 //! - [`sweep`]: leftovers of killed runs, found and removed;
@@ -31,6 +31,7 @@ pub mod cidr;
 pub mod cli;
 pub mod cmd;
 pub mod etc;
+pub mod forward;
 pub mod ipam;
 pub mod iptables;
 pub mod lock;

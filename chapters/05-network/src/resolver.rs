@@ -52,13 +52,6 @@ impl Launcher {
             args: args.iter().map(OsString::from).collect(),
         }
     }
-
-    /// This executable (`/proc/self/exe` resolved), with `args`.
-    pub fn current_exe(args: Vec<OsString>) -> Result<Launcher> {
-        let program = std::env::current_exe()
-            .map_err(|e| Error::engine(format!("cannot find this executable: {e}")))?;
-        Ok(Launcher { program, args })
-    }
 }
 
 /// Where the resolver of `network` records itself.

@@ -13,8 +13,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ch05_network::forward::UPSTREAM_VAR;
 use ch05_network::network::TAG_VAR;
-use ch05_network::serve::UPSTREAM_VAR;
 use ch05_network::{bridge, cmd, iptables};
 use lab::fixture;
 use lab::privileged::require_root;

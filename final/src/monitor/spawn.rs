@@ -119,8 +119,8 @@ fn monitor_command(engine: &Engine, id: &str) -> Command {
         command.env(ch05_network::network::TAG_VAR, tag);
     }
     // And their resolvers' upstream (chapter 5), so no query leaves the machine.
-    if let Some(upstream) = std::env::var_os(ch05_network::serve::UPSTREAM_VAR) {
-        command.env(ch05_network::serve::UPSTREAM_VAR, upstream);
+    if let Some(upstream) = std::env::var_os(ch05_network::forward::UPSTREAM_VAR) {
+        command.env(ch05_network::forward::UPSTREAM_VAR, upstream);
     }
     command
 }

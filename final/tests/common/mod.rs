@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ch05_network::forward::UPSTREAM_VAR;
 use ch05_network::network::TAG_VAR;
-use ch05_network::serve::UPSTREAM_VAR;
 
 /// Where user-defined networks' resolvers forward names they do not know:
 /// nothing listens there, so no query leaves the machine.
