@@ -151,12 +151,11 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
     // The lock is held only to choose and record the address: the links
     // are named after this container's id and its rules are one
     // transaction, so the wiring needs no lock.
-    let (ip, named) = {
+    let ip = {
         let lock = host.state.lock()?;
         // Leftovers of killed runs go first: their addresses and ports come back.
         sweep::reclaim_stale(host, &lock, &network)?;
-        let ip = allocate(host, &lock, &network, request, owner, &veth)?;
-        (ip, add_names(host, &lock, &network, request, owner, ip)?)
+        allocate(host, &lock, &network, request, owner, &veth)?
     };
     let address = network.subnet.with_addr(ip);
     let mut attachment = Attachment {
@@ -168,44 +167,19 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         ports: request.ports.clone(),
         created: false,
         rules: false,
-        named,
+        named: false,
         nameserver: None,
         released: false,
     };
     // From here on, a failure releases what was done so far.
-    if let Err(e) = attachment.wire(&netns).and_then(|()| attachment.resolve()) {
+    let wired = attachment.wire(&netns);
+    if let Err(e) = wired.and_then(|()| attachment.resolve(&request.names, owner)) {
         let _ = attachment.release();
         return Err(e);
     }
     Ok(Endpoint::Bridge(Box::new(attachment)))
 }
 // ANCHOR_END: attach
-
-// ANCHOR: add_names
-/// Puts the container's names into its user-defined network's table
-/// (under the lock); returns whether it did. The default network keeps
-/// no names, as Docker's `bridge`.
-fn add_names(
-    host: &Host,
-    lock: &crate::lock::Locked,
-    network: &Network,
-    request: &Request,
-    owner: Owner,
-    ip: Ipv4Addr,
-) -> Result<bool> {
-    if network.name == DEFAULT_NETWORK || request.names.is_empty() {
-        return Ok(false);
-    }
-    let mut table = names::load(lock, &host.state, &network.name)?;
-    table.add(names::Entry {
-        ip,
-        names: request.names.clone(),
-        owner,
-    });
-    names::save(lock, &host.state, &network.name, &table)?;
-    Ok(true)
-}
-// ANCHOR_END: add_names
 
 /// Records the allocation under the lock, refusing a host port already published.
 fn allocate(
@@ -286,16 +260,28 @@ impl Attachment {
     // ANCHOR_END: wire
 
     // ANCHOR: resolve
-    /// Makes sure the network's resolver runs (the first container starts
-    /// it) when the container's names are in its table and the caller said
-    /// how to start one.
-    fn resolve(&mut self) -> Result<()> {
-        let Some(launcher) = self.host.resolver.as_ref().filter(|_| self.named) else {
+    /// On a user-defined network, puts the container's `names` into the
+    /// network's table and makes sure its resolver runs (the first
+    /// container starts it), if the caller said how to start one. The
+    /// default network keeps no names, as Docker's `bridge`.
+    fn resolve(&mut self, names: &[String], owner: Owner) -> Result<()> {
+        if self.network.name == DEFAULT_NETWORK || names.is_empty() {
             return Ok(());
-        };
-        let lock = self.host.state.lock()?;
-        resolver::ensure_running(&lock, &self.host.state, &self.network, launcher)?;
-        self.nameserver = Some(self.network.gateway);
+        }
+        let (state, network) = (&self.host.state, &self.network);
+        let lock = state.lock()?;
+        let mut table = names::load(&lock, state, &network.name)?;
+        table.add(names::Entry {
+            ip: self.address.addr,
+            names: names.to_vec(),
+            owner,
+        });
+        names::save(&lock, state, &network.name, &table)?;
+        self.named = true;
+        if let Some(launcher) = &self.host.resolver {
+            resolver::ensure_running(&lock, state, network, launcher)?;
+            self.nameserver = Some(network.gateway);
+        }
         Ok(())
     }
     // ANCHOR_END: resolve
