@@ -55,6 +55,10 @@ pub enum Command {
     Info,
     /// Print shell completions: bash, zsh or fish.
     Completion { shell: clap_complete::Shell },
+    /// The resolver of a user-defined network (started by a container's
+    /// attach, not by hand).
+    #[command(name = "__resolver", hide = true)]
+    Resolver { network: String },
     /// The monitor of one container (started by `start`, not by hand).
     #[command(name = "__monitor", hide = true)]
     Monitor {

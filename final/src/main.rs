@@ -64,6 +64,10 @@ fn execute(cli: Cli) -> Result<i32> {
         return Ok(berth::monitor::main(&engine, id, *attach_first));
     }
     // ANCHOR_END: monitor_entry
+    if let Command::Resolver { network } = &cli.command {
+        ch05_network::serve::main(&ch05_network::run::host_for(&cli.root)?, network)?;
+        return Ok(0);
+    }
     if let Command::Container(berth::cli::ContainerCommand::Exec(_))
     | Command::Containers(berth::cli::ContainerCommand::Exec(_)) = &cli.command
     {
@@ -103,7 +107,7 @@ fn execute(cli: Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Monitor { .. } => Err(Error::engine("unreachable")),
+        Command::Monitor { .. } | Command::Resolver { .. } => Err(Error::engine("unreachable")),
         Command::ImageShortcut(c) => commands::images::execute(&engine, c.into()),
         Command::Image(c) => commands::images::execute(&engine, c),
         Command::Version { format } => {

@@ -14,6 +14,10 @@
 //! container from a short-lived command keeps the endpoint
 //! ([`Endpoint::keep`]) and takes it away again with [`disconnect`],
 //! which works from the recorded allocation alone.
+//!
+//! On a user-defined network the container's names also go into the
+//! network's name table, and the network's resolver is started if it is
+//! not running (see [`crate::resolver`]).
 
 use std::net::Ipv4Addr;
 
@@ -22,9 +26,9 @@ use crate::ipam::{self, Allocation, Owner};
 use crate::mode::{NetworkMode, PortMapping};
 use crate::netlink::Rtnl;
 use crate::netns::Netns;
-use crate::network::{Host, Network};
+use crate::network::{DEFAULT_NETWORK, Host, Network};
 use crate::veth::{VethPair, loopback_up, mac_for, next_ifname};
-use crate::{Error, Result, sweep};
+use crate::{Error, Result, names, resolver, sweep};
 
 /// What a container asks of the network.
 #[derive(Debug, Clone)]
@@ -43,6 +47,10 @@ pub struct Request {
     /// `--network-alias`: more names of the container on this network,
     /// kept with its allocation (for name resolution).
     pub aliases: Vec<String>,
+    /// The names other containers of a user-defined network find this one
+    /// by: its name, its short id, its aliases ([`names::container_names`]).
+    /// Empty: none (the default `bridge` network never resolves names).
+    pub names: Vec<String>,
 }
 
 impl Request {
@@ -61,6 +69,7 @@ impl Request {
             ports: vec![],
             ip: None,
             aliases: vec![],
+            names: vec![],
         }
     }
 }
@@ -80,6 +89,10 @@ pub struct Attachment {
     created: bool,
     /// True once its rules were added (so removing them is its own business).
     rules: bool,
+    /// True once its names are in the network's table.
+    named: bool,
+    /// The network's resolver (its gateway), once it answers for this container.
+    nameserver: Option<Ipv4Addr>,
     released: bool,
 }
 
@@ -112,7 +125,16 @@ impl Endpoint {
         }
     }
 
-    /// Gives the address, veth and published ports back.
+    /// The resolver the container's `/etc/resolv.conf` names: its user-defined
+    /// network's gateway, when that network resolves names.
+    pub fn nameserver(&self) -> Option<Ipv4Addr> {
+        match self {
+            Endpoint::Bridge(a) => a.nameserver,
+            _ => None,
+        }
+    }
+
+    /// Gives the address, veth, published ports and names back.
     pub fn detach(self) -> Result<()> {
         match self {
             Endpoint::Bridge(mut a) => a.release(),
@@ -167,10 +189,13 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
         ports: request.ports.clone(),
         created: false,
         rules: false,
+        named: false,
+        nameserver: None,
         released: false,
     };
     // From here on, a failure releases what was done so far.
-    if let Err(e) = attachment.wire(&netns) {
+    let wired = attachment.wire(&netns);
+    if let Err(e) = wired.and_then(|()| attachment.resolve(&request.names, owner)) {
         let _ = attachment.release();
         return Err(e);
     }
@@ -261,6 +286,33 @@ impl Attachment {
     }
     // ANCHOR_END: wire
 
+    // ANCHOR: resolve
+    /// On a user-defined network, puts the container's `names` into the
+    /// network's table and makes sure its resolver runs (the first
+    /// container starts it), if the caller said how to start one. The
+    /// default network keeps no names, as Docker's `bridge`.
+    fn resolve(&mut self, names: &[String], owner: Owner) -> Result<()> {
+        if self.network.name == DEFAULT_NETWORK || names.is_empty() {
+            return Ok(());
+        }
+        let (state, network) = (&self.host.state, &self.network);
+        let lock = state.lock()?;
+        let mut table = names::load(&lock, state, &network.name)?;
+        table.add(names::Entry {
+            ip: self.address.addr,
+            names: names.to_vec(),
+            owner,
+        });
+        names::save(&lock, state, &network.name, &table)?;
+        self.named = true;
+        if let Some(launcher) = &self.host.resolver {
+            resolver::ensure_running(&lock, state, network, launcher)?;
+            self.nameserver = Some(network.gateway);
+        }
+        Ok(())
+    }
+    // ANCHOR_END: resolve
+
     /// The gateway (the bridge's address), for `/etc/hosts` and the book.
     pub fn gateway(&self) -> Ipv4Addr {
         self.network.gateway
@@ -288,6 +340,19 @@ impl Attachment {
             }
         }
         let lock = self.host.state.lock()?;
+        if self.named {
+            // The name stops resolving now; the resolver, alone, exits.
+            let (state, net) = (&self.host.state, &self.network.name);
+            let removed = names::load(&lock, state, net).and_then(|mut table| {
+                match table.remove(self.address.addr) {
+                    true => names::save(&lock, state, net, &table),
+                    false => Ok(()),
+                }
+            });
+            if let Err(e) = removed {
+                first_error.get_or_insert(e);
+            }
+        }
         let mut allocs = ipam::load(&lock, &self.host.state, &self.network.name)?;
         allocs.release(self.address.addr, &self.container);
         ipam::save(&lock, &self.host.state, &self.network.name, &allocs)?;
@@ -327,6 +392,11 @@ pub fn disconnect(host: &Host, network: &Network, container: &str) -> Result<boo
     host.firewall
         .remove_container(&network.bridge, ip, &a.ports)?;
     crate::bridge::delete_link(&a.host_veth)?;
+    // Its names stop resolving on that network at once.
+    let mut table = names::load(&lock, &host.state, &network.name)?;
+    if table.remove(ip) {
+        names::save(&lock, &host.state, &network.name, &table)?;
+    }
     allocs.release(ip, container);
     ipam::save(&lock, &host.state, &network.name, &allocs)?;
     Ok(true)

@@ -10,6 +10,7 @@ use crate::Error;
 use crate::cidr::Cidr;
 use crate::mode::{NetworkMode, PortMapping};
 use crate::network;
+use crate::resolver::Launcher;
 use crate::run::NetworkOptions;
 use crate::run::host_for;
 
@@ -54,6 +55,7 @@ impl NetworkArgs {
             also: vec![],
             dns: self.dns.clone(),
             extra_hosts: self.add_host.clone(),
+            resolver: None,
         }
     }
 }
@@ -106,6 +108,25 @@ pub enum NetworkCommand {
         names: Vec<String>,
     },
 }
+
+// ANCHOR: launcher
+/// How the binaries from chapter 5 on start a user-defined network's
+/// resolver: themselves again, `EXE --root ROOT __resolver NETWORK`.
+/// `/proc/self/exe` is the running program even when it runs from a sealed
+/// copy with no path (chapter 7) or was replaced on disk since.
+pub fn resolver_launcher(root: &Path) -> Launcher {
+    Launcher {
+        program: "/proc/self/exe".into(),
+        args: vec!["--root".into(), root.into(), "__resolver".into()],
+    }
+}
+
+/// The hidden `__resolver NETWORK` command of those binaries.
+pub fn run_resolver(root: &Path, network: &str) -> Result<i32, Error> {
+    crate::serve::main(&host_for(root)?, network)?;
+    Ok(0)
+}
+// ANCHOR_END: launcher
 
 /// Reclaims what killed runs left on the networks of state root `root`
 /// (their addresses and published-port rules): every command does it first.

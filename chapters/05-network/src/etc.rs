@@ -2,9 +2,9 @@
 //!
 //! They are generated into per-container files (`<dir>/hosts`, ...) that the
 //! start sequence bind-mounts over the container's `/etc/...`, so the image's
-//! lower layers are never written. Name resolution between containers works
-//! through `/etc/hosts`: the engine passes the names and addresses of the
-//! other containers on the same network as `extra_hosts`.
+//! lower layers are never written. On a user-defined network the
+//! nameserver is the network's resolver ([`crate::serve`]), which knows the
+//! other containers' names; `--add-host` lines are for everything else.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,9 @@
 //! - [`attach`]: the parent-side step of the start sequence that does all of the above for one container;
 //! - [`step`]: the same as a parent step (and a child step for the /etc files) of chapter 2's start sequence;
 //! - [`etc`]: the container's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`;
+//! - [`names`], [`answer`], [`resolver`], [`serve`] and [`forward`]: name resolution on a
+//!   user-defined network: a name table per network, and a resolver process
+//!   per network on its gateway that answers from it and forwards the rest;
 //! - [`sweep`]: leftovers of killed runs, found and removed;
 //! - [`run`]: chapter 4's run with all of the above, and [`cli`]: its options.
 //!
@@ -21,21 +24,26 @@
 //! rules are one `iptables-restore` transaction ([`iptables`]). Every step has
 //! the command a reader would type, which [`trace`] hands to `--show-commands`.
 
+pub mod answer;
 pub mod attach;
 pub mod bridge;
 pub mod cidr;
 pub mod cli;
 pub mod cmd;
 pub mod etc;
+pub mod forward;
 pub mod ipam;
 pub mod iptables;
 pub mod lock;
 pub mod mode;
+pub mod names;
 pub mod netlink;
 pub mod netns;
 pub mod network;
 pub mod reserve;
+pub mod resolver;
 pub mod run;
+pub mod serve;
 pub mod step;
 pub mod sweep;
 pub mod sysctl;

@@ -51,7 +51,11 @@ impl StateRoot {
     /// Removes what a run killed in the middle of a state file's atomic
     /// write left: its temporary (chapter 4's [`stale_temporaries`]).
     pub fn remove_stale_temporaries(&self, _lock: &Locked) {
-        for dir in [self.dir.join("networks"), self.dir.join("ipam")] {
+        for dir in [
+            self.dir.join("networks"),
+            self.dir.join("ipam"),
+            self.dir.join("dns"),
+        ] {
             for temp in stale_temporaries(&dir) {
                 let _ = fs::remove_file(temp);
             }

@@ -9,7 +9,10 @@ use ch02_namespaces::cli::{RunArgs, spec_from_args};
 use ch03_cgroups::options::LimitArgs;
 use ch04_overlay::cli::StorageArgs;
 use ch05_network::Error;
-use ch05_network::cli::{NetworkArgs, NetworkCommand, list_containers, remove_containers};
+use ch05_network::cli::{
+    NetworkArgs, NetworkCommand, list_containers, remove_containers, resolver_launcher,
+    run_resolver,
+};
 use ch05_network::run::RunOptions;
 use clap::{Parser, Subcommand};
 
@@ -46,6 +49,9 @@ enum Command {
     /// Manage networks: create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// The resolver of a user-defined network (started by `run`, not by hand).
+    #[command(name = "__resolver", hide = true)]
+    Resolver { network: String },
 }
 
 #[derive(clap::Args)]
@@ -71,13 +77,16 @@ fn execute(cli: Cli) -> Result<i32, Error> {
     }
     match cli.command {
         Command::Run(run) => {
+            // A user-defined network's resolver is this binary again.
+            let mut network = run.network.options();
+            network.resolver = Some(resolver_launcher(&cli.root));
             let options = RunOptions {
                 storage: run.storage.run_options(
                     cli.root,
                     vec![run.container.rootfs.clone()],
                     &run.limits,
                 ),
-                network: run.network.options(),
+                network,
             };
             let spec = spec_from_args(run.container)?;
             ch05_network::run::run(spec, &options)
@@ -85,5 +94,6 @@ fn execute(cli: Cli) -> Result<i32, Error> {
         Command::Ls => list_containers(&cli.root),
         Command::Rm { containers } => remove_containers(&cli.root, containers),
         Command::Network(command) => command.execute(&cli.root),
+        Command::Resolver { network } => run_resolver(&cli.root, &network),
     }
 }

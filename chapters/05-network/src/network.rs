@@ -95,6 +95,9 @@ pub struct Host {
     pub firewall: Firewall,
     /// The default network's bridge (`berth0`).
     pub default_bridge: String,
+    /// How to start a user-defined network's resolver; None: containers
+    /// keep the host's nameservers and names do not resolve.
+    pub resolver: Option<crate::resolver::Launcher>,
 }
 
 // ANCHOR: choose_subnet
@@ -203,6 +206,7 @@ impl Host {
             state: StateRoot::new(root.into()),
             firewall: Firewall::default(),
             default_bridge: DEFAULT_BRIDGE.into(),
+            resolver: None,
         }
     }
 
@@ -257,6 +261,12 @@ impl Host {
 
     /// The network called `name`, if it exists. Needs the lock.
     pub fn network(&self, _lock: &Locked, name: &str) -> Result<Option<Network>> {
+        self.network_snapshot(name)
+    }
+
+    /// The network called `name` without the lock (its file is replaced
+    /// atomically): for a resolver starting while its attach holds the lock.
+    pub fn network_snapshot(&self, name: &str) -> Result<Option<Network>> {
         let path = self.network_path(name);
         match fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
@@ -482,6 +492,7 @@ impl Host {
             )));
         }
         self.down(&lock, &network)?;
+        crate::resolver::forget(&lock, &self.state, name);
         fs::remove_file(self.network_path(name))
             .map_err(|e| Error::engine(format!("cannot remove network {name}: {e}")))
     }

@@ -21,8 +21,10 @@ use ch04_overlay::store::Container;
 
 use crate::attach::Request;
 use crate::mode::{NetworkMode, PortMapping};
+use crate::names::container_names;
 use crate::network::Host;
 use crate::reserve::reserve;
+use crate::resolver::Launcher;
 use crate::step::{EtcFilesStep, NetworkStep, apply_mode};
 use crate::{Error, Result};
 
@@ -46,6 +48,8 @@ pub struct NetworkOptions {
     pub dns: Vec<Ipv4Addr>,
     /// `--add-host NAME:IP`: more lines for `/etc/hosts`.
     pub extra_hosts: Vec<(String, Ipv4Addr)>,
+    /// How the binary starts a network's resolver (None: no name resolution).
+    pub resolver: Option<Launcher>,
 }
 
 /// One more network of a container, with its own address and aliases.
@@ -131,7 +135,8 @@ where
     F: FnOnce(&Container, &mut Spec, &mut StartSequence) -> Result<()>,
 {
     options.network.validate()?;
-    let host = host_for(&options.storage.root)?;
+    let mut host = host_for(&options.storage.root)?;
+    host.resolver = options.network.resolver.clone();
     // What killed runs left on any network of this root goes first.
     crate::sweep::reclaim_root(&host)?;
     check_network_exists(&host, &options.network.mode)?;
@@ -169,13 +174,15 @@ pub fn connect(
     if !container.config.read_only {
         ensure_etc_targets(&spec.rootfs)?;
     }
+    let (id, name) = (&container.config.id, &container.config.name);
     let request = Request {
-        id: container.config.id.clone(),
-        container: container.config.name.clone(),
+        id: id.clone(),
+        container: name.clone(),
         mode: network.mode.clone(),
         ports: network.ports.clone(),
         ip: network.ip,
         aliases: network.aliases.clone(),
+        names: container_names(name, id, &network.aliases),
     };
     let etc = container.dir.join("etc");
     let mut step = NetworkStep::new(host.clone(), request, &etc);
@@ -189,6 +196,7 @@ pub fn connect(
             ports: vec![],
             ip: c.ip,
             aliases: c.aliases.clone(),
+            names: container_names(name, id, &c.aliases),
         })
         .collect();
     step.aliases = vec![container.config.name.clone()];

@@ -105,13 +105,19 @@ impl ParentStep for NetworkStep {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        // On a user-defined network, its resolver (unless `--dns` says otherwise).
+        let nameserver = self.endpoints.first().and_then(Endpoint::nameserver);
+        let dns = match (&self.dns[..], nameserver) {
+            ([], Some(resolver)) => vec![resolver],
+            _ => self.dns.clone(),
+        };
         let files = EtcFiles::generate(
             &ctx.spec.hostname,
             &self.aliases,
             ip,
             &self.extra_hosts,
             &host_resolv,
-            &self.dns,
+            &dns,
         );
         if let Err(e) = result.and_then(|()| files.write(&self.etc_dir)) {
             self.detach_all();

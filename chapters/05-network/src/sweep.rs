@@ -14,11 +14,12 @@ use crate::iptables::{self, Firewall};
 use crate::lock::Locked;
 use crate::network::{Host, Network};
 use crate::veth::HOST_PREFIX;
-use crate::{Result, ipam};
+use crate::{Result, ipam, names};
 
 // ANCHOR: reclaim
 /// Frees the allocations of `network` whose owner is dead, with their
-/// published-port rules and host veth. Returns one line per reclaimed address.
+/// published-port rules, host veth and names. Returns one line per
+/// reclaimed address.
 pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Vec<String>> {
     let mut allocs = ipam::load(lock, &host.state, &network.name)?;
     let stale = allocs.take_stale(|owner| owner.is_alive());
@@ -35,6 +36,8 @@ pub fn reclaim_stale(host: &Host, lock: &Locked, network: &Network) -> Result<Ve
     if !stale.is_empty() {
         ipam::save(lock, &host.state, &network.name, &allocs)?;
     }
+    // Their names stop resolving (the resolver skips them already).
+    names::remove_dead(lock, &host.state, &network.name)?;
     Ok(report)
 }
 // ANCHOR_END: reclaim

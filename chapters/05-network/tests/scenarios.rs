@@ -13,6 +13,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ch05_network::forward::UPSTREAM_VAR;
 use ch05_network::network::TAG_VAR;
 use ch05_network::{bridge, cmd, iptables};
 use lab::fixture;
@@ -23,10 +24,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_ch05-network");
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// One test's world: a state root, a tag for its bridge and chains.
+/// One test's world: a state root, a tag for its bridge and chains, and
+/// the upstream its networks' resolvers forward to (never the host's own
+/// resolvers, which may be outside the machine).
 struct Net {
     root: tempfile::TempDir,
     tag: String,
+    upstream: String,
 }
 
 impl Net {
@@ -40,6 +44,8 @@ impl Net {
         Net {
             root,
             tag: format!("t{}{letter}", std::process::id()),
+            // Nothing listens there: a forwarded query fails at once.
+            upstream: "127.0.0.1:9".into(),
         }
     }
 
@@ -96,6 +102,7 @@ impl Net {
             .arg(&state)
             .args(args)
             .env(TAG_VAR, &self.tag)
+            .env(UPSTREAM_VAR, &self.upstream)
             .replace(state.display().to_string(), "<root>")
             .replace(fixture::rootfs().display().to_string(), "<fixture>")
             .replace(self.bridge(), "berth0")
@@ -114,6 +121,7 @@ impl Net {
             .arg(self.state())
             .args(args)
             .env(TAG_VAR, &self.tag)
+            .env(UPSTREAM_VAR, &self.upstream)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -151,6 +159,28 @@ impl Net {
             found.push(format!("allocation file {}", e.path().display()));
         }
         found
+    }
+
+    /// The resolvers of this root still running after 10 s (each exits
+    /// within a second or so of its network's last container).
+    fn resolvers_left(&self) -> Vec<String> {
+        let dns = self.state().join("network/dns");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let running: Vec<String> = std::fs::read_dir(&dns)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pid"))
+                .filter(|p| ch04_overlay::owner::Owner::read(p).is_some_and(|o| o.is_alive()))
+                .map(|p| p.display().to_string())
+                .collect();
+            if running.is_empty() || Instant::now() > deadline {
+                return running;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Removes every network of this test's root (as a user would).
@@ -209,6 +239,11 @@ impl Drop for Net {
             return;
         }
         self.remove_networks();
+        let resolvers = self.resolvers_left();
+        assert!(
+            resolvers.is_empty(),
+            "resolvers still running: {resolvers:?}"
+        );
         let left = self.leftovers();
         assert!(left.is_empty(), "left behind: {left:#?}");
         let store = ch04_overlay::Store::open(&self.state()).unwrap();
@@ -1254,4 +1289,394 @@ fn same_name_in_two_state_roots_keeps_both_networks() {
     page.expect_code(0);
     assert_eq!(page.stdout, "hello from berth\n", "{}", page.render());
     assert_eq!(server.stop(), 143);
+}
+
+// Name resolution on user-defined networks (issue 15): each network's
+// resolver listens on its gateway; the default bridge has none.
+
+/// The pid of the running resolver of network `name`, if any.
+fn resolver_pid(net: &Net, name: &str) -> Option<u32> {
+    let path = net.state().join(format!("network/dns/{name}.pid"));
+    ch04_overlay::owner::Owner::read(&path)
+        .filter(|o| o.is_alive())
+        .map(|o| o.pid)
+}
+
+/// Waits (up to 20 s) until process `pid` is gone.
+fn wait_gone(pid: u32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ch04_overlay::owner::process_alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "{what} (pid {pid}) is still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The names table of network `name` (empty when its file is absent).
+fn names_of(net: &Net, name: &str) -> ch05_network::names::Table {
+    ch05_network::names::read(&net.state().join(format!("network/dns/{name}.json"))).unwrap()
+}
+
+/// Waits (up to 90 s) until container `container` is in network `name`'s
+/// table; returns its address.
+fn wait_named(net: &Net, name: &str, container: &str, server: &mut Background) -> Ipv4Addr {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(ip) = names_of(net, name).lookup(container).first() {
+            return *ip;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("the engine of {container} exited ({status}) before it was attached");
+        }
+        assert!(Instant::now() < deadline, "{container} never joined {name}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A container waiting on its stdin (ended by dropping it).
+fn idle(net: &Net, network: &str, name: &str) -> Background {
+    net.spawn(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "--name",
+        name,
+        &fx(),
+        "sh",
+        "-c",
+        "cat >/dev/null",
+    ])
+}
+
+/// Ends an [`idle`] container and waits for its run.
+fn end(mut run: Background) {
+    drop(run.stdin());
+    assert_eq!(run.child.wait().unwrap().code(), Some(0));
+}
+
+/// `sh -c SCRIPT` in a new container on `network`.
+fn on(net: &Net, network: &str, script: &str) -> Outcome {
+    net.scenario(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        &fx(),
+        "sh",
+        "-c",
+        script,
+    ])
+    .timeout(Duration::from_secs(90))
+    .run()
+}
+
+/// The issue's acceptance for names: on a user-defined network, containers
+/// find each other by name and short id, through busybox `nslookup` (its
+/// own DNS client) and through the C library's resolver (busybox `wget`
+/// calls getaddrinfo of the glibc it is statically linked with, which
+/// reads /etc/resolv.conf and asks the nameserver there: no /etc/hosts
+/// line names `web`). A container started later is found; one that left
+/// is not; a name on another network does not resolve; the default
+/// bridge keeps the host's nameservers; each resolver exits with its
+/// network's last container.
+#[test]
+fn containers_find_each_other_by_name() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let (app, other) = (net.net_name("d"), net.net_name("e"));
+    let (sa, sb) = (net.subnet(0), net.subnet(1));
+    net.run(&["network", "create", &app, "--subnet", &sa])
+        .expect_code(0);
+    net.run(&["network", "create", &other, "--subnet", &sb])
+        .expect_code(0);
+    let web_ip: Ipv4Addr = sa.replace(".0/24", ".10").parse().unwrap();
+    let mut web = net.spawn(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        &app,
+        "--ip",
+        &web_ip.to_string(),
+        "--name",
+        "web",
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_for(&mut web, SocketAddr::from((web_ip, 80)));
+    let id = ch04_overlay::Store::open(&net.state())
+        .unwrap()
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.config.name == "web")
+        .unwrap()
+        .config
+        .id;
+    let short = &id[..12];
+    let resolver = resolver_pid(&net, &app).expect("web's attach started the resolver");
+    let gw = sa.replace(".0/24", ".1");
+
+    let client = on(
+        &net,
+        &app,
+        &format!(
+            "grep nameserver /etc/resolv.conf; grep -q web /etc/hosts && echo in-hosts; \
+             nslookup web; nslookup {short}; nslookup WEB.; \
+             wget -q -O - http://web/index.html"
+        ),
+    );
+    client.expect_code(0);
+    // The network's resolver is the only nameserver; web is in no /etc/hosts.
+    assert!(
+        client
+            .stdout
+            .starts_with(&format!("nameserver {gw}\nServer:")),
+        "{}",
+        client.render()
+    );
+    assert_eq!(
+        client
+            .stdout
+            .matches(&format!("Address: {web_ip}\n"))
+            .count(),
+        3,
+        "{}",
+        client.render()
+    );
+    assert!(
+        client.stdout.ends_with("hello from berth\n"),
+        "{}",
+        client.render()
+    );
+    assert_eq!(
+        resolver_pid(&net, &app),
+        Some(resolver),
+        "one resolver serves all"
+    );
+
+    // A container started later is found, by a container started after it
+    // and by one already running (web, which resolves through its own libc).
+    let mut db = idle(&net, &app, "db");
+    let db_ip = wait_named(&net, &app, "db", &mut db);
+    let found = on(&net, &app, "nslookup db");
+    found.expect_code(0);
+    assert!(
+        found.stdout.contains(&format!("Address: {db_ip}\n")),
+        "{}",
+        found.render()
+    );
+
+    // A name on another network does not resolve; that network's own do.
+    let mut stranger = idle(&net, &other, "stranger");
+    wait_named(&net, &other, "stranger", &mut stranger);
+    let from_app = on(&net, &app, "nslookup stranger");
+    assert_ne!(from_app.code, 0, "{}", from_app.render());
+    let from_other = on(
+        &net,
+        &other,
+        "nslookup stranger && ! nslookup web && ! nslookup db",
+    );
+    from_other.expect_code(0);
+
+    // A container that left stops resolving at once.
+    end(db);
+    let gone = on(&net, &app, "nslookup db; echo rc=$?; nslookup web");
+    assert!(gone.stdout.contains("rc=1\n"), "{}", gone.render());
+    assert!(
+        !gone.stdout.contains(&db_ip.to_string()),
+        "{}",
+        gone.render()
+    );
+    assert!(
+        gone.stdout.contains(&format!("Address: {web_ip}\n")),
+        "{}",
+        gone.render()
+    );
+
+    // The default bridge resolves no names: the host's nameservers, no resolver.
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let plain = on(&net, "bridge", "cat /etc/resolv.conf");
+    plain.expect_code(0);
+    assert_eq!(
+        plain.stdout,
+        ch05_network::etc::resolv_conf(&host_resolv, &[])
+    );
+    assert_eq!(resolver_pid(&net, "bridge"), None);
+    assert!(names_of(&net, "bridge").entries.is_empty());
+
+    // Each resolver exits with its network's last container.
+    let other_resolver = resolver_pid(&net, &other).unwrap();
+    end(stranger);
+    wait_gone(
+        other_resolver,
+        "the resolver of a network with no container",
+    );
+    assert!(ch04_overlay::owner::process_alive(resolver));
+    assert_eq!(web.stop(), 143);
+    wait_gone(resolver, "the resolver of a network with no container");
+    for name in [&app, &other] {
+        let pid_file = net.state().join(format!("network/dns/{name}.pid"));
+        assert!(!pid_file.exists(), "{} stayed", pid_file.display());
+        assert!(names_of(&net, name).entries.is_empty());
+    }
+}
+
+/// A DNS server of the test's own on loopback, standing in for the host's
+/// resolvers: `example.test` is 192.0.2.77, any other name has no record.
+/// Returns its address and the names it was asked, in order.
+fn test_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use hickory_proto::op::{Message, MessageType, ResponseCode};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, Record, RecordType};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let q = query.queries()[0].clone();
+            log.lock()
+                .unwrap()
+                .push(format!("{} {}", q.name(), q.query_type()));
+            let mut reply = Message::new();
+            reply
+                .set_id(query.id())
+                .set_message_type(MessageType::Response)
+                .set_recursion_desired(true)
+                .set_recursion_available(true)
+                .add_query(q.clone());
+            if q.name().to_ascii() == "example.test." {
+                if q.query_type() == RecordType::A {
+                    let a = A(Ipv4Addr::new(192, 0, 2, 77));
+                    reply.add_answer(Record::from_rdata(q.name().clone(), 60, RData::A(a)));
+                }
+            } else {
+                reply.set_response_code(ResponseCode::NXDomain);
+            }
+            let _ = socket.send_to(&reply.to_vec().unwrap(), peer);
+        }
+    });
+    (addr, asked)
+}
+
+/// Names the network does not know are forwarded to the host's resolvers
+/// (here the test's own, on loopback) and their answer relayed; the
+/// network's own names never leave the host, AAAA included.
+#[test]
+fn other_names_are_forwarded_upstream() {
+    if !require_root() {
+        return;
+    }
+    let mut net = Net::new();
+    let (upstream, asked) = test_upstream();
+    net.upstream = upstream.to_string();
+    let app = net.net_name("f");
+    net.run(&["network", "create", &app, "--subnet", &net.subnet(2)])
+        .expect_code(0);
+    let mut web = idle(&net, &app, "web");
+    let web_ip = wait_named(&net, &app, "web", &mut web);
+    let out = on(
+        &net,
+        &app,
+        "nslookup example.test; nslookup -type=AAAA web; echo rc=$?; nslookup nosuch.test; echo rc=$?",
+    );
+    assert!(
+        out.stdout.contains("Address: 192.0.2.77\n"),
+        "{}",
+        out.render()
+    );
+    // AAAA of a known name: no record, and no error (NOERROR, not NXDOMAIN).
+    assert!(out.stdout.contains("rc=0\nServer:"), "{}", out.render());
+    assert!(out.stdout.contains("NXDOMAIN"), "{}", out.render());
+    assert!(
+        !out.stdout.contains(&web_ip.to_string()),
+        "{}",
+        out.render()
+    );
+    let asked = asked.lock().unwrap().clone();
+    assert!(asked.contains(&"example.test. A".to_string()), "{asked:?}");
+    assert!(asked.contains(&"nosuch.test. A".to_string()), "{asked:?}");
+    assert!(!asked.iter().any(|q| q.starts_with("web")), "{asked:?}");
+    end(web);
+}
+
+/// Faults: a resolver killed with SIGKILL is started again by the next
+/// attach; a run killed with SIGKILL (its container follows it) leaves its
+/// entry in the table, which the resolver ignores at once and the next
+/// command's sweep removes; the resolver then exits, alone.
+#[test]
+fn killed_resolver_and_killed_run_recover() {
+    if !require_root() {
+        return;
+    }
+    let net = Net::new();
+    let app = net.net_name("g");
+    let subnet = net.subnet(3);
+    net.run(&["network", "create", &app, "--subnet", &subnet])
+        .expect_code(0);
+    let web_ip: Ipv4Addr = subnet.replace(".0/24", ".10").parse().unwrap();
+    let mut web = net.spawn(&[
+        "run",
+        "--init",
+        "--network",
+        &app,
+        "--ip",
+        &web_ip.to_string(),
+        "--name",
+        "web",
+        &fx(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_for(&mut web, SocketAddr::from((web_ip, 80)));
+    let first = resolver_pid(&net, &app).unwrap();
+    // Started by our run, ended by its pid.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_gone(first, "the killed resolver");
+    let again = on(&net, &app, "wget -q -O - http://web/index.html");
+    again.expect_code(0);
+    assert_eq!(again.stdout, "hello from berth\n");
+    let second = resolver_pid(&net, &app).expect("the next attach started a resolver");
+    assert_ne!(second, first);
+
+    let container = names_of(&net, &app).entries[0].owner.pid;
+    web.child.kill().unwrap();
+    web.child.wait().unwrap();
+    wait_gone(container, "the container of a killed run");
+    assert_eq!(
+        names_of(&net, &app).lookup("web"),
+        [web_ip],
+        "swept too early"
+    );
+    net.run(&["ls"]).expect_code(0);
+    assert!(
+        names_of(&net, &app).entries.is_empty(),
+        "the sweep kept web's name"
+    );
+    wait_gone(second, "the resolver of a network with no container");
+    net.run(&["rm", "web"]).expect_code(0);
+    drop(web);
 }

@@ -115,6 +115,8 @@ impl ImageRunArgs {
                 .map(|w| w.display().to_string()),
             user: self.user,
         };
+        // A user-defined network's resolver: this binary (chapter 5).
+        let resolver = ch05_network::cli::resolver_launcher(&root);
         let options = RunOptions {
             image: Reference::parse(&image)?,
             pull: self.pull,
@@ -124,7 +126,10 @@ impl ImageRunArgs {
             container: ch05_network::run::RunOptions {
                 // The image's layers go below these (`--lower`s on top).
                 storage: self.storage.run_options(root, Vec::new(), &self.limits),
-                network: self.network.options(),
+                network: ch05_network::run::NetworkOptions {
+                    resolver: Some(resolver),
+                    ..self.network.options()
+                },
             },
         };
         let spec = spec_from_options(self.container, PathBuf::new(), Vec::new())?;

@@ -61,6 +61,9 @@ enum Command {
     /// Manage networks (chapter 5's): create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// A user-defined network's resolver (chapter 5's; started by `run`).
+    #[command(name = "__resolver", hide = true)]
+    Resolver { network: String },
 }
 
 fn main() {
@@ -123,6 +126,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Ps => list_containers(&cli.root),
         Command::Rm { containers } => remove_containers(&cli.root, containers),
         Command::Network(command) => command.execute(&cli.root),
+        Command::Resolver { network } => ch05_network::cli::run_resolver(&cli.root, &network),
     }
 }
 

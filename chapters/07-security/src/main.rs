@@ -51,6 +51,9 @@ enum Command {
     /// Manage networks (chapter 5's): create, ls, rm.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// A user-defined network's resolver (chapter 5's; started by `run`).
+    #[command(name = "__resolver", hide = true)]
+    Resolver { network: String },
 }
 
 // ANCHOR: run_args
@@ -105,6 +108,7 @@ fn execute(cli: Cli) -> Result<i32> {
         Command::Ps => list_containers(&root),
         Command::Rm { containers } => remove_containers(&root, containers),
         Command::Network(command) => command.execute(&root),
+        Command::Resolver { network } => ch05_network::cli::run_resolver(&root, &network),
     }
 }
 

@@ -402,3 +402,46 @@ fn rootless_run_as_an_unprivileged_user() {
     assert_eq!(ps.lines().count(), 3, "a container was left: {ps}");
     insta::assert_snapshot!("rootless", format!("{id}{bridge}{limited}"));
 }
+
+/// Chapter 5's name resolution still works from chapter 7's sealed copy:
+/// the network's resolver is the running program again (`/proc/self/exe`,
+/// which has no path here), and a container finds itself by name through it.
+#[test]
+fn a_user_defined_network_resolves_names() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let name = format!("t{}r", std::process::id());
+    let subnet = format!("10.213.{}.0/24", std::process::id() % 250);
+    s.ch07(&["network", "create", &name, "--subnet", &subnet])
+        .expect_code(0);
+    let out = s.ch07(&[
+        "run",
+        "--rm",
+        "--network",
+        &name,
+        "--name",
+        "solo",
+        "--pull",
+        "never",
+        &s.image,
+        "nslookup",
+        "solo",
+    ]);
+    out.expect_code(0);
+    let own = subnet.replace(".0/24", ".2");
+    assert!(
+        out.stdout.contains(&format!("Address: {own}\n")),
+        "{}",
+        out.render()
+    );
+    // The resolver exits with the network's last container.
+    let pid_file = s.root().join(format!("network/dns/{name}.pid"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ch04_overlay::owner::Owner::read(&pid_file).is_some_and(|o| o.is_alive()) {
+        assert!(std::time::Instant::now() < deadline, "the resolver stayed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    s.ch07(&["network", "rm", &name]).expect_code(0);
+}

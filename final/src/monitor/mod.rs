@@ -239,6 +239,8 @@ fn prepare(
     // The networks as the record keeps them (`network connect` and
     // `disconnect` change them between starts); -P was resolved at create.
     crate::networks::apply(record, &mut options.container.network);
+    // A user-defined network's resolver is `berth __resolver NETWORK`.
+    options.container.network.resolver = Some(crate::networks::resolver_launcher(engine));
 
     let socket = engine.socket_of(&record.id);
     engine.make_run_dir(&record.id)?;

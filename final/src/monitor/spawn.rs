@@ -139,6 +139,10 @@ fn monitor_command(engine: &Engine, id: &str) -> Command {
     if let Some(tag) = std::env::var_os(ch05_network::network::TAG_VAR) {
         command.env(ch05_network::network::TAG_VAR, tag);
     }
+    // And their resolvers' upstream (chapter 5), so no query leaves the machine.
+    if let Some(upstream) = std::env::var_os(ch05_network::forward::UPSTREAM_VAR) {
+        command.env(ch05_network::forward::UPSTREAM_VAR, upstream);
+    }
     command
 }
 

@@ -81,6 +81,7 @@ pub fn connect(
             ports: vec![],
             ip,
             aliases: aliases.clone(),
+            names: ch05_network::names::container_names(&record.name, &record.id, &aliases),
         };
         attach::attach(&host, &request, pid.as_raw())?.keep();
     }

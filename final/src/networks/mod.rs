@@ -106,7 +106,23 @@ pub struct ListArgs {
 
 /// The network state of the engine's root.
 pub fn host(engine: &Engine) -> Result<Host> {
-    ch05_network::run::host_for(&engine.root)
+    let mut host = ch05_network::run::host_for(&engine.root)?;
+    host.resolver = Some(resolver_launcher(engine));
+    Ok(host)
+}
+
+/// A user-defined network's resolver is `berth __resolver NETWORK`.
+pub fn resolver_launcher(engine: &Engine) -> ch05_network::resolver::Launcher {
+    ch05_network::resolver::Launcher {
+        program: engine.exe.clone(),
+        args: vec![
+            "--root".into(),
+            engine.root.clone().into(),
+            "--run-dir".into(),
+            engine.run_dir.clone().into(),
+            "__resolver".into(),
+        ],
+    }
 }
 
 /// The network called `key`, or whose id starts with `key`.

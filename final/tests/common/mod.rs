@@ -9,7 +9,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ch05_network::forward::UPSTREAM_VAR;
 use ch05_network::network::TAG_VAR;
+
+/// Where user-defined networks' resolvers forward names they do not know:
+/// nothing listens there, so no query leaves the machine.
+pub const NO_UPSTREAM: &str = "127.0.0.1:9";
 use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
 use lab::scenario::{Outcome, Scenario};
 
@@ -83,7 +88,8 @@ impl Setup {
             .arg("--run-dir")
             .arg(self.run_dir())
             .args(args)
-            .env(TAG_VAR, &self.tag);
+            .env(TAG_VAR, &self.tag)
+            .env(UPSTREAM_VAR, NO_UPSTREAM);
         command
     }
 
@@ -107,6 +113,7 @@ impl Setup {
             .arg(self.run_dir())
             .args(args)
             .env(TAG_VAR, &self.tag)
+            .env(UPSTREAM_VAR, NO_UPSTREAM)
             .replace(self.root().display().to_string(), "<root>")
             .replace(self.run_dir().display().to_string(), "<run>")
             .replace(self.registry.host(), "127.0.0.1:PORT")

@@ -82,6 +82,8 @@ impl Setup {
             .arg(self.root())
             .args(args)
             .env(TAG_VAR, &self.tag)
+            // Names a network's resolver does not know go nowhere (chapter 5).
+            .env(ch05_network::forward::UPSTREAM_VAR, "127.0.0.1:9")
             .replace(self.root().display().to_string(), "<root>")
             .replace(self.registry.host(), "127.0.0.1:PORT")
             .run()

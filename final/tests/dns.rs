@@ -1,0 +1,89 @@
+//! Name resolution through the `berth` binary: containers on a
+//! user-defined network find each other by name and short id through the
+//! network's resolver (`berth __resolver`, started by the first
+//! container's monitor), which exits with the last container.
+
+mod common;
+
+use common::Setup;
+
+/// The pid of the running resolver of network `name`, if any.
+fn resolver_pid(s: &Setup, name: &str) -> Option<u32> {
+    let path = s.root().join(format!("network/dns/{name}.pid"));
+    ch04_overlay::owner::Owner::read(&path)
+        .filter(|o| o.is_alive())
+        .map(|o| o.pid)
+}
+
+#[test]
+fn containers_on_a_network_find_each_other_by_name() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let app = format!("{}app", s.tag);
+    let subnet = format!("10.212.{}.0/24", std::process::id() % 250);
+    s.berth(&["network", "create", &app, "--subnet", &subnet])
+        .expect_code(0);
+    s.run_detached(
+        &["--name", "web", "--network", &app, "--network-alias", "www"],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    // The scenario hides ids: the raw one.
+    let id = s.ids().pop().unwrap();
+    let resolver = resolver_pid(&s, &app).expect("web's monitor started the resolver");
+    let script = format!(
+        "grep nameserver /etc/resolv.conf; nslookup {} >/dev/null && echo short-id; \
+         nslookup www >/dev/null && echo alias; wget -q -O - http://web/index.html",
+        &id[..12]
+    );
+    let client = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        &app,
+        &s.image,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    client.expect_code(0);
+    let gateway = subnet.replace(".0/24", ".1");
+    assert_eq!(
+        client.stdout,
+        format!("nameserver {gateway}\nshort-id\nalias\nhello from berth\n"),
+        "{}",
+        client.render()
+    );
+    // Another network does not know web.
+    let other = format!("{}other", s.tag);
+    let subnet2 = format!("10.213.{}.0/24", std::process::id() % 250);
+    s.berth(&["network", "create", &other, "--subnet", &subnet2])
+        .expect_code(0);
+    let stranger = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        &other,
+        &s.image,
+        "sh",
+        "-c",
+        "nslookup web >/dev/null 2>&1 && echo found || echo unknown",
+    ]);
+    stranger.expect_code(0);
+    assert_eq!(stranger.stdout, "unknown\n", "{}", stranger.render());
+    s.berth(&["rm", "-f", "web"]).expect_code(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ch04_overlay::owner::process_alive(resolver) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resolver outlived its network's containers"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    s.berth(&["network", "rm", &app, &other]).expect_code(0);
+}
