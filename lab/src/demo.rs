@@ -310,6 +310,7 @@ pub fn run() -> Result<()> {
     }
     if chapter.images {
         show_engine(&target)?;
+        show_service(&target)?;
     }
     println!();
     println!("and chapter 1's chroot escape:");
@@ -390,6 +391,84 @@ fn show_engine(target: &Target) -> Result<()> {
         let step: Vec<String> = step.into_iter().map(String::from).collect();
         engine_step(&berth, target, &step)?;
     }
+    Ok(())
+}
+
+/// Two containers as one service: a server that keeps its data in a named
+/// volume, found by name on a network of their own; then the data outlives
+/// its container.
+fn show_service(target: &Target) -> Result<()> {
+    let berth = paths::workspace_bin("berth");
+    println!("a service: two containers on a network, talking by name; data in a volume");
+    let serve = "echo stored in a volume > /srv/index.html && exec httpd -f -p 80 -h /srv";
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["network", "create", "demo-app"],
+        vec!["volume", "create", "demo-data"],
+        vec![
+            "run",
+            "-d",
+            "--name",
+            "demo-db",
+            "--network",
+            "demo-app",
+            "-v",
+            "demo-data:/srv",
+            "<image>",
+            "sh",
+            "-c",
+            serve,
+        ],
+        vec![
+            "run",
+            "--rm",
+            "--network",
+            "demo-app",
+            "<image>",
+            "wget",
+            "-qO-",
+            "http://demo-db/",
+        ],
+        vec!["rm", "-f", "demo-db"],
+        vec![
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "demo-data:/data",
+            "<image>",
+            "cat",
+            "/data/index.html",
+        ],
+    ];
+    let mut ok = true;
+    for step in steps {
+        if !ok {
+            break;
+        }
+        let step: Vec<String> = step.into_iter().map(String::from).collect();
+        ok &= engine_step(&berth, target, &step)?;
+    }
+    // Whatever happened above: nothing of it stays.
+    for step in [
+        vec!["rm", "-f", "demo-db"],
+        vec!["volume", "rm", "demo-data"],
+        vec!["network", "rm", "demo-app"],
+    ] {
+        let step: Vec<String> = step.into_iter().map(String::from).collect();
+        quiet_step(&berth, target, &step)?;
+    }
+    Ok(())
+}
+
+/// A clean-up step: run, not shown (it may find nothing to remove).
+fn quiet_step(berth: &Path, target: &Target, args: &[String]) -> Result<()> {
+    target
+        .command(berth)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
     Ok(())
 }
 
