@@ -61,7 +61,9 @@ fn execute(cli: Cli) -> Result<i32> {
         if let Some(exe) = exe {
             engine.exe = exe;
         }
-        return Ok(berth::monitor::main(&engine, id, *attach_first));
+        let code = berth::monitor::main(&engine, id, *attach_first);
+        berth::monitor::sealed::withdraw(&cli.run_dir);
+        return Ok(code);
     }
     // ANCHOR_END: monitor_entry
     if let Command::Resolver { network } = &cli.command {

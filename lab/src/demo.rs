@@ -93,6 +93,9 @@ fn output(cmd: &mut Command) -> Result<String> {
 struct Target {
     /// The binary's global options (`--root <tmp>` for images).
     global: Vec<OsString>,
+    /// berth's runtime directory (its monitors' sockets and sealed copy),
+    /// in the demo's own directory so that nothing stays in /run/berth.
+    run_dir: Option<PathBuf>,
     /// Environment for every command (chapter 5's network tag for images).
     env: Vec<(OsString, OsString)>,
     /// The ROOTFS or IMAGE argument of `run`.
@@ -110,6 +113,7 @@ impl Target {
     fn fixture(rootfs: &Path) -> Target {
         Target {
             global: Vec::new(),
+            run_dir: None,
             env: Vec::new(),
             arg: rootfs.as_os_str().to_owned(),
             shown: "<fixture>",
@@ -137,6 +141,7 @@ impl Target {
         )];
         let target = Target {
             global,
+            run_dir: Some(tmp.path().join("run")),
             env,
             arg: reference.clone().into(),
             shown: "<image>",
@@ -162,6 +167,15 @@ impl Target {
         let mut cmd = Command::new(bin);
         cmd.args(&self.global)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// `berth [--root ..] [--run-dir ..]` with the target's environment.
+    fn engine(&self, berth: &Path) -> Command {
+        let mut cmd = self.command(berth);
+        if let Some(dir) = &self.run_dir {
+            cmd.arg("--run-dir").arg(dir);
+        }
         cmd
     }
 
@@ -464,7 +478,7 @@ fn show_service(target: &Target) -> Result<()> {
 /// A clean-up step: run, not shown (it may find nothing to remove).
 fn quiet_step(berth: &Path, target: &Target, args: &[String]) -> Result<()> {
     target
-        .command(berth)
+        .engine(berth)
         .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -488,7 +502,7 @@ fn engine_step(berth: &Path, target: &Target, args: &[String]) -> Result<bool> {
             }
         })
         .collect();
-    let status = target.command(berth).args(&real).status()?;
+    let status = target.engine(berth).args(&real).status()?;
     if !status.success() {
         println!("(exit {})", status.code().unwrap_or(-1));
     }

@@ -38,6 +38,15 @@ pub fn offer(run_dir: &Path) {
     }
 }
 
+/// At the monitor's end: its offer goes with it (the next monitor to
+/// start offers its own copy), so that nothing stays in the runtime
+/// directory once no container runs.
+pub fn withdraw(run_dir: &Path) {
+    if Owner::read(&holder_file(run_dir)).is_some_and(|o| o == Owner::current()) {
+        let _ = std::fs::remove_file(holder_file(run_dir));
+    }
+}
+
 /// The variable that tells the re-executed monitor which descriptor holds
 /// the lock, so that it lets go once it has offered its copy.
 const LOCK_VAR: &str = "BERTH_SEALED_LOCK";
