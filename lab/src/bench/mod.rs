@@ -106,6 +106,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.bin_dir.clone()
     };
     let rootfs = fixture::ensure()?;
+    let tag_var = crate::sweep::tag_var()?;
     interrupt::catch()?;
     let work = tempfile::Builder::new().prefix("berth-bench-").tempdir()?;
     let registry = registry::Registry::start()?;
@@ -140,7 +141,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 .arg("--root")
                 .arg(&root6)
                 .args(["pull", "-q", &image])
-                .env(ch05_network::network::TAG_VAR, &tag6),
+                .env(tag_var, &tag6),
         )?;
         for (engine, bin, root, what, tag) in [
             (
@@ -160,7 +161,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     .args(["run", "--rm"])
                     .args(flags)
                     .args([what.as_str(), "/bin/true"])
-                    .env(ch05_network::network::TAG_VAR, tag)
+                    .env(tag_var, tag)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped());
@@ -188,7 +189,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             work.path().join(format!("{k}/berth")),
             work.path().join(format!("r{k}")),
             format!("b{id}{k}z"),
-        ));
+        )?);
         berths.push(Rc::clone(&berth));
         berth.pull(&registry.host(), &image)?;
         variants.extend(berth_variants(&berth, &image, &modes, &label));
@@ -443,7 +444,7 @@ fn parallel(n: usize, ch05: &Path, root: &Path, rootfs: &Path, tag: &str) -> Res
                 .args(["run", "--rm"])
                 .arg(rootfs)
                 .arg("/bin/true")
-                .env(ch05_network::network::TAG_VAR, tag)
+                .env(crate::sweep::tag_var().map_err(std::io::Error::other)?, tag)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -503,9 +504,7 @@ fn build_release() -> Result<PathBuf> {
 /// Removes the bench's networks (bridge, chains) and what runs left.
 fn cleanup(roots: &[(&Path, &String)]) {
     for (root, tag) in roots {
-        if let Ok(host) = ch05_network::network::Host::new(root).tagged(tag) {
-            let _ = ch05_network::sweep::remove_networks(&host);
-        }
+        let _ = crate::sweep::remove_networks(root, Some(tag));
     }
 }
 

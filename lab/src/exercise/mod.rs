@@ -183,8 +183,8 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
             );
             if !weak.is_empty() {
                 bail!(
-                    "these exercises cannot grade (their checks pass with the starter, \
-                     or the starter does not build): {}",
+                    "these exercises cannot grade (their checks pass with the starter or \
+                     fail with the reference, or the starter does not build): {}",
                     weak.join(", ")
                 );
             }
