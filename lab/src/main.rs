@@ -38,12 +38,6 @@ enum Command {
 }
 
 fn main() {
-    // `cargo lab exercise report | head` ends quietly, as other tools do.
-    // SAFETY: restoring a signal's default disposition at start-up, before
-    // any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup => lab::setup::run(),
