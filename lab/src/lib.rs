@@ -16,6 +16,7 @@ pub mod chapters;
 pub mod clean;
 pub mod demo;
 pub mod exercise;
+pub mod interrupt;
 pub mod setup;
 pub mod suite;
 pub mod sweep;

@@ -21,7 +21,6 @@
 //! (`BERTH_NETWORK_TAG`), removed at the end with the state roots.
 
 mod berth;
-mod interrupt;
 mod memory;
 mod runc;
 
@@ -32,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{fixture, paths, registry};
+use crate::{fixture, interrupt, paths, registry};
 use berth::Berth;
 use memory::{Usage, mib};
 

@@ -151,6 +151,7 @@ pub fn verify(
     let guards = rewrite(workspace, &files, with_all_starters)?;
     let compiles = build(cargo(workspace, &["check", "--tests"], &packages))?;
     drop(guards);
+    crate::interrupt::check()?;
     if !compiles {
         say("the starters do not all compile together: judging one by one".into());
         return verify_each(workspace, exercises, say);
@@ -160,6 +161,7 @@ pub fn verify(
     let guards = rewrite(workspace, &files, with_switches)?;
     if !build(cargo(workspace, &["test", "--no-run"], &packages))? {
         drop(guards);
+        crate::interrupt::check()?;
         say("the switched build failed: judging one by one".into());
         return verify_each(workspace, exercises, say);
     }
@@ -171,6 +173,7 @@ pub fn verify(
     let mut verdicts = Vec::new();
     let mut weak = Vec::new();
     for exercise in exercises {
+        crate::interrupt::check()?;
         let started = Instant::now();
         let reference_passes =
             passing.contains(&exercise.id) || all_pass(workspace, exercise, None)?;
@@ -297,8 +300,10 @@ pub fn verify_each(
             original,
         };
         std::fs::write(&path, starter).with_context(|| format!("writing {}", path.display()))?;
-        let finding = judge(workspace, exercise)?;
+        let finding = judge(workspace, exercise);
         drop(restore);
+        crate::interrupt::check()?;
+        let finding = finding?;
         say(format!("{:<8} {}", exercise.id, words(finding)));
         verdicts.push(Verdict {
             id: exercise.id.clone(),
