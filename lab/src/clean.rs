@@ -50,7 +50,7 @@ pub fn run() -> Result<()> {
             Err(e) => println!("clean: cannot unmount {mount}: {}", e.desc()),
         }
     }
-    for cgroup in berth_cgroups() {
+    for cgroup in crate::host::berth_cgroups() {
         match remove_cgroup(&cgroup) {
             Ok(()) => println!("clean: removed cgroup {}", cgroup.display()),
             Err(e) => println!("clean: cannot remove cgroup {}: {e}", cgroup.display()),
@@ -59,16 +59,17 @@ pub fn run() -> Result<()> {
     // Chapter 5: the networks of the chapter binary's root (its state goes
     // below), stale allocations, their port rules and veths, test
     // namespaces and bridges, chains with no network left.
-    let chapter_root = ch05_network::network::Host::new(ch05_network::CHAPTER_ROOT);
-    if chapter_root.state.dir().exists() {
-        match ch05_network::sweep::remove_networks(&chapter_root) {
+    // Chapter 5's own code does it, run as a program (`lab-sweep`).
+    match crate::sweep::constants() {
+        Ok(c) => match crate::sweep::remove_networks(Path::new(&c.chapter_root), None) {
             Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
-            Err(e) => println!("clean: networks of {}: {e}", ch05_network::CHAPTER_ROOT),
-        }
+            Err(e) => println!("clean: networks of {}: {e:#}", c.chapter_root),
+        },
+        Err(e) => println!("clean: networks: {e:#}"),
     }
-    match ch05_network::sweep::clean_host(&network_roots()) {
+    match crate::sweep::sweeper(&["clean-host"]) {
         Ok(report) => report.iter().for_each(|line| println!("clean: {line}")),
-        Err(e) => println!("clean: network leftovers: {e}"),
+        Err(e) => println!("clean: network leftovers: {e:#}"),
     }
     // Chapter 2's runs leave nothing on the host: their mounts live in the
     // container's own mount namespace, and a killed `ch02-namespaces`
@@ -108,40 +109,6 @@ pub fn run() -> Result<()> {
     }
     println!("clean: done");
     Ok(())
-}
-
-/// Every `berth` cgroup directory in every cgroup hierarchy: chapter 3
-/// nests them under the cgroup the engine ran in, so look a few levels deep.
-pub fn berth_cgroups() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut found = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fstype = right.split_whitespace().next().unwrap_or("");
-        if let (Some(mountpoint), "cgroup" | "cgroup2") = (left.split_whitespace().nth(4), fstype) {
-            find_named(Path::new(mountpoint), "berth", 4, &mut found);
-        }
-    }
-    found
-}
-
-fn find_named(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        if entry.file_name() == name {
-            found.push(path);
-        } else if depth > 0 {
-            find_named(&path, name, depth - 1, found);
-        }
-    }
 }
 
 /// Kills what is left in a cgroup tree (berth started it), then removes
@@ -194,21 +161,6 @@ pub fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The state roots whose networks are a real installation's (kept by the
-/// leftover check): berth's, and the chapter binaries' defaults from
-/// chapter 5 on.
-pub fn network_roots() -> Vec<PathBuf> {
-    [
-        ch05_network::DEFAULT_STATE_ROOT,
-        ch05_network::CHAPTER_ROOT,
-        "/var/lib/berth/ch06",
-        "/var/lib/berth/ch07",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .collect()
-}
-
 /// Chapters 4 and 5's state: the binaries' default roots
 /// (`/var/lib/berth-ch04`, `/var/lib/berth-ch05`) and the temporary roots
 /// their tests make (`$TMPDIR/berth-ch04-test-*`, `$TMPDIR/berth-ch05-test-*`,
@@ -217,7 +169,7 @@ pub fn network_roots() -> Vec<PathBuf> {
 pub fn overlay_state_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![
         PathBuf::from("/var/lib/berth-ch04"),
-        PathBuf::from(ch05_network::CHAPTER_ROOT),
+        PathBuf::from("/var/lib/berth-ch05"),
     ];
     let tmp = std::env::temp_dir();
     if let Ok(entries) = std::fs::read_dir(&tmp) {

@@ -136,7 +136,7 @@ impl Target {
         // A default network of the demo's own (bridge `berth-t<pid>z`,
         // chains `BERTHT<pid>Z-*`), removed when the demo ends.
         let env = vec![(
-            OsString::from(ch05_network::network::TAG_VAR),
+            OsString::from(&crate::sweep::constants()?.tag_var),
             OsString::from(format!("t{}z", std::process::id())),
         )];
         let target = Target {
@@ -196,14 +196,10 @@ impl Drop for Target {
         // The image demo's default network (bridge and chains) goes before
         // its state root does; then the registry stops (field drop).
         // (`network rm` refuses the default network, as Docker's does: the
-        // default network is taken down through chapter 5's library.)
+        // default network is taken down by chapter 5's sweeper.)
         if let Some((_, tmp)) = &self._registry {
             let tag = format!("t{}z", std::process::id());
-            if let Ok(host) =
-                ch05_network::network::Host::new(tmp.path().join("state")).tagged(&tag)
-            {
-                let _ = host.delete_network("bridge");
-            }
+            let _ = crate::sweep::remove_networks(&tmp.path().join("state"), Some(&tag));
         }
     }
 }

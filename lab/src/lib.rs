@@ -3,6 +3,11 @@
 //! scenario harness that runs a chapter binary and normalises what it
 //! prints for snapshot tests, the privileged-test gate, host setup, the
 //! demo, the whole-suite runner and the book checker.
+//!
+//! What tests use lives in `lab-harness` (re-exported here under the same
+//! names); this crate depends on no chapter either: it runs chapter 5's
+//! sweeper as a program ([`sweep`]), so `cargo lab` builds while a
+//! learner's chapter does not.
 
 pub mod apt;
 pub mod bench;
@@ -11,14 +16,10 @@ pub mod chapters;
 pub mod clean;
 pub mod demo;
 pub mod exercise;
-pub mod fixture;
-pub mod host;
-pub mod normalise;
-pub mod paths;
-pub mod privileged;
-pub mod registry;
-pub mod scenario;
+pub mod interrupt;
 pub mod setup;
-pub mod solo;
 pub mod suite;
+pub mod sweep;
 pub mod vm;
+
+pub use lab_harness::{fixture, host, normalise, paths, privileged, registry, scenario, solo};

@@ -38,8 +38,6 @@ enum Command {
 }
 
 fn main() {
-    // What the chapter libraries have to say goes to our stderr.
-    ch01_chroot::events::set_sink(Box::new(ch01_chroot::cli::StderrSink));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup => lab::setup::run(),

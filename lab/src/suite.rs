@@ -77,14 +77,14 @@ pub fn run(extra: &[String]) -> Result<()> {
         failed = 1;
     }
     // Chapter 5's promise: no berth namespace, link or chain outlives the suite.
-    match ch05_network::sweep::leftovers(&crate::clean::network_roots()) {
+    match crate::sweep::sweeper(&["leftovers"]) {
         Ok(left) if !left.is_empty() => {
             println!("the suite left network resources behind (`cargo lab clean` removes them):");
             left.iter().for_each(|l| println!("  {l}"));
             failed += 1;
         }
         Ok(_) => {}
-        Err(e) => println!("cannot check for network leftovers: {e}"),
+        Err(e) => println!("cannot check for network leftovers: {e:#}"),
     }
     println!("{} passed, {} failed", totals.passed, failed);
     let host = Totals {

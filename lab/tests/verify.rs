@@ -1,6 +1,7 @@
-//! `cargo lab exercise verify` can fail: on a tiny crate of its own with two
-//! exercises, one whose check calls the function and one whose check does
-//! not, it passes the first and flags the second as weak, and leaves the
+//! `cargo lab exercise verify` can fail: on a tiny crate of its own with
+//! three exercises, one whose check calls the function, one whose check
+//! cannot fail (it does not call it) and one whose check fails with the
+//! reference, it passes the first, flags the other two, and leaves the
 //! source exactly as it was.
 
 use std::path::Path;
@@ -17,6 +18,11 @@ pub fn double(x: u32) -> u32 {
 pub fn unchecked(x: u32) -> u32 {
     x + 1
 }
+
+/// Its test expects what it does not do.
+pub fn wrong() -> u32 {
+    0
+}
 "#;
 
 const TESTS: &str = r#"#[test]
@@ -27,6 +33,11 @@ fn doubles() {
 #[test]
 fn always_passes() {
     assert_eq!(1 + 1, 2);
+}
+
+#[test]
+fn wrong_is_one() {
+    assert_eq!(demo::wrong(), 1);
 }
 "#;
 
@@ -46,6 +57,14 @@ file = "src/lib.rs"
 tier = "any"
 checks = [{ package = "demo", target = "check", filter = "always_passes" }]
 hints = ["add one"]
+
+[[exercise]]
+id = "ch09.3"
+functions = ["wrong"]
+file = "src/lib.rs"
+tier = "any"
+checks = [{ package = "demo", target = "check", filter = "wrong_is_one" }]
+hints = ["one"]
 "#;
 
 fn write(path: &Path, text: &str) {
@@ -72,9 +91,14 @@ fn verify_flags_a_check_that_cannot_fail() {
         .collect();
     assert_eq!(
         found,
-        [("ch09.1", Finding::Fails), ("ch09.2", Finding::Weak)],
+        [
+            ("ch09.1", Finding::Fails),
+            ("ch09.2", Finding::Weak),
+            ("ch09.3", Finding::ReferenceFails)
+        ],
         "{lines:?}"
     );
-    assert!(lines[1].contains("WEAK"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("WEAK")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("FAILING")), "{lines:?}");
     assert_eq!(std::fs::read_to_string(ws.join("src/lib.rs")).unwrap(), LIB);
 }

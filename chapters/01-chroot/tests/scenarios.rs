@@ -23,9 +23,11 @@ fn probe_sees_another_root() {
     if !require_root() {
         return;
     }
-    let out = run_in_fixture(&["/probe", "ids", "hostname", "root", "ns"]);
+    let out = run_in_fixture(&["/probe", "ids", "hostname", "root", "ns", "cwd"]);
     out.expect_code(0);
     assert_eq!(out.value("root.id"), Some("new"), "{}", out.render());
+    // Inside the new root, not left behind in the host's tree.
+    assert_eq!(out.value("cwd"), Some("/"), "{}", out.render());
     insta::assert_snapshot!("probe_sees_another_root", out.render());
 }
 

@@ -380,7 +380,7 @@ fn nothing_is_left_behind() {
 
 /// Every `berth/<id>` directory in every hierarchy.
 fn container_cgroups() -> Vec<String> {
-    lab::clean::berth_cgroups()
+    lab::host::berth_cgroups()
         .iter()
         .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))

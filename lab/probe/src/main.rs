@@ -7,6 +7,8 @@
 //! Two more run only when named, because their values move or they act:
 //! `time` (clock readings) and `zombies` (makes orphans, counts zombies);
 //! `forkbomb` forks until the kernel refuses (then ends its children);
+//! `cwd` prints the working directory (`/` once a runtime has entered the
+//! new root and moved into it);
 //! `limits` prints the cgroup limits in the same words on cgroup v1 and v2;
 //! `security` prints the five capability sets by name, no_new_privs, the
 //! seccomp mode and filter count, and what covers each of Docker's masked
@@ -34,6 +36,7 @@ const SECTIONS: &[(&str, fn())] = &[
 
 /// Sections printed only when asked for by name.
 const ON_REQUEST: &[(&str, fn())] = &[
+    ("cwd", cwd),
     ("time", time),
     ("zombies", zombies),
     ("forkbomb", forkbomb),
@@ -121,6 +124,14 @@ fn root() {
     match fs::metadata("/") {
         Ok(m) => println!("root.id: {}:{}", m.dev(), m.ino()),
         Err(e) => println!("root.id: unreadable ({e})"),
+    }
+}
+
+fn cwd() {
+    match std::env::current_dir() {
+        Ok(dir) => println!("cwd: {}", dir.display()),
+        // A directory outside the root (the kernel's "(unreachable)").
+        Err(e) => println!("cwd: unreachable ({e})"),
     }
 }
 

@@ -15,19 +15,22 @@ pub struct Berth {
     root: PathBuf,
     run_dir: PathBuf,
     tag: String,
+    /// Chapter 5's variable that names the tag.
+    tag_var: &'static str,
 }
 
 impl Berth {
     /// `bin` with state in `root` and `run_dir` (short: the monitors'
     /// sockets `RUN_DIR/ID/attach.sock` must fit in 108 bytes) and the
     /// bridge and chains of `tag`.
-    pub fn new(bin: PathBuf, root: PathBuf, run_dir: PathBuf, tag: String) -> Berth {
-        Berth {
+    pub fn new(bin: PathBuf, root: PathBuf, run_dir: PathBuf, tag: String) -> Result<Berth> {
+        Ok(Berth {
             bin,
             root,
             run_dir,
             tag,
-        }
+            tag_var: crate::sweep::tag_var()?,
+        })
     }
 
     /// `berth --root R --run-dir D ARGS...`, quiet on stdin, output captured.
@@ -39,7 +42,7 @@ impl Berth {
             .arg("--run-dir")
             .arg(&self.run_dir)
             .args(args)
-            .env(ch05_network::network::TAG_VAR, &self.tag)
+            .env(self.tag_var, &self.tag)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -132,13 +135,8 @@ impl Drop for Berth {
             Ok(_) => {}
             Err(e) => eprintln!("bench: listing berth's containers: {e:#}"),
         }
-        match ch05_network::network::Host::new(&self.root).tagged(&self.tag) {
-            Ok(host) => {
-                if let Err(e) = ch05_network::sweep::remove_networks(&host) {
-                    eprintln!("bench: removing berth's networks: {e}");
-                }
-            }
-            Err(e) => eprintln!("bench: berth's network tag: {e}"),
+        if let Err(e) = crate::sweep::remove_networks(&self.root, Some(&self.tag)) {
+            eprintln!("bench: removing berth's networks: {e:#}");
         }
     }
 }

@@ -157,7 +157,7 @@ pub fn idle(berth: &Berth, image: &str, n: usize) -> Result<Idle> {
     let started = Instant::now();
     let measured = (|| {
         for _ in 0..n {
-            super::interrupt::check()?;
+            crate::interrupt::check()?;
             ids.push(berth.run_idle(image, &["sleep", "1000"])?);
         }
         let start = started.elapsed();

@@ -22,7 +22,6 @@
 //! (`BERTH_NETWORK_TAG`), removed at the end with the state roots.
 
 mod berth;
-mod interrupt;
 mod memory;
 mod runc;
 
@@ -33,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{fixture, paths, registry};
+use crate::{fixture, interrupt, paths, registry};
 use berth::Berth;
 use memory::{Usage, mib};
 
@@ -107,6 +106,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.bin_dir.clone()
     };
     let rootfs = fixture::ensure()?;
+    let tag_var = crate::sweep::tag_var()?;
     interrupt::catch()?;
     let work = tempfile::Builder::new().prefix("berth-bench-").tempdir()?;
     let registry = registry::Registry::start()?;
@@ -151,7 +151,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     .arg("--root")
                     .arg(root)
                     .args(["pull", "-q", &image])
-                    .env(ch05_network::network::TAG_VAR, tag),
+                    .env(tag_var, tag),
             )?;
         }
         // Chapter 7 is the path the engine runs (chapters 2 to 6 under
@@ -175,7 +175,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     .args(["run", "--rm"])
                     .args(flags)
                     .args([what.as_str(), "/bin/true"])
-                    .env(ch05_network::network::TAG_VAR, tag)
+                    .env(tag_var, tag)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped());
@@ -205,7 +205,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             work.path().join(format!("{k}/berth")),
             work.path().join(format!("r{k}")),
             format!("b{id}{k}z"),
-        ));
+        )?);
         berths.push(Rc::clone(&berth));
         berth.pull(&registry.host(), &image)?;
         variants.extend(berth_variants(&berth, &image, &modes, &label));
@@ -466,7 +466,7 @@ fn parallel(n: usize, ch05: &Path, root: &Path, rootfs: &Path, tag: &str) -> Res
                 .args(["run", "--rm"])
                 .arg(rootfs)
                 .arg("/bin/true")
-                .env(ch05_network::network::TAG_VAR, tag)
+                .env(crate::sweep::tag_var().map_err(std::io::Error::other)?, tag)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -528,9 +528,7 @@ fn build_release() -> Result<PathBuf> {
 /// Removes the bench's networks (bridge, chains) and what runs left.
 fn cleanup(roots: &[(&Path, &String)]) {
     for (root, tag) in roots {
-        if let Ok(host) = ch05_network::network::Host::new(root).tagged(tag) {
-            let _ = ch05_network::sweep::remove_networks(&host);
-        }
+        let _ = crate::sweep::remove_networks(root, Some(tag));
     }
 }
 

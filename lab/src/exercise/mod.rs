@@ -170,6 +170,8 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
             if !privileged::is_root() && chosen.iter().any(|e| e.tier == Tier::Vm) {
                 bail!("verify runs the checks on this machine and needs root (CI runs it as root)");
             }
+            // Ctrl-C stops at the next step and puts every source file back.
+            crate::interrupt::catch()?;
             let verdicts = verify::verify(&workspace, &chosen, |line| println!("{line}"))?;
             let weak: Vec<&str> = verdicts
                 .iter()
@@ -183,8 +185,8 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
             );
             if !weak.is_empty() {
                 bail!(
-                    "these exercises cannot grade (their checks pass with the starter, \
-                     or the starter does not build): {}",
+                    "these exercises cannot grade (their checks pass with the starter or \
+                     fail with the reference, or the starter does not build): {}",
                     weak.join(", ")
                 );
             }

@@ -163,6 +163,7 @@ pub fn build_tests(packages: &[String]) -> Result<Vec<TestBinary>> {
 /// name.
 pub const HOST_ONLY: &[(&str, &str)] = &[
     ("lab", "tests/verify.rs"),
+    ("lab", "tests/broken_chapter.rs"),
     ("berth", "tests/containerd.rs"),
     ("berth", "tests/dockerd.rs"),
 ];

@@ -1,7 +1,8 @@
-//! Ctrl-C and SIGTERM during the bench: instead of dying with containers,
-//! networks and state roots left behind, the bench notes the signal, stops
-//! at the next step and cleans up as on any other error. The handler is
-//! reset by exec, so the engines it runs still die of the signal.
+//! Ctrl-C and SIGTERM during the bench or `exercise verify`: instead of
+//! dying with containers, networks and state roots left behind (or the
+//! sources rewritten), the command notes the signal, stops at the next step
+//! and cleans up as on any other error. The handler is reset by exec, so
+//! the programs it runs still die of the signal.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,7 +28,7 @@ pub fn catch() -> Result<()> {
 /// An error once a signal came, so the caller unwinds and cleans up.
 pub fn check() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
-        bail!("interrupted: the bench stopped and removed what it made");
+        bail!("interrupted: stopped and put back what it had changed");
     }
     Ok(())
 }

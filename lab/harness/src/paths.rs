@@ -2,10 +2,15 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the directory holding the root `Cargo.toml`).
+/// The workspace root (the directory holding the root `Cargo.toml`): two
+/// levels above this crate, `lab/harness`.
 pub fn workspace() -> PathBuf {
-    let lab = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    lab.parent().map(PathBuf::from).unwrap_or(lab)
+    let harness = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    harness
+        .ancestors()
+        .nth(2)
+        .map(PathBuf::from)
+        .unwrap_or(harness)
 }
 
 /// Cargo's target directory (honours `CARGO_TARGET_DIR`).

@@ -2,8 +2,27 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-use ch03_cgroups::layout::V1_CONTROLLERS;
+/// The cgroup v1 controllers the tests look for. The harness keeps its own
+/// list rather than chapter 3's: it is the tests' independent view of the
+/// host, and it must build while a learner's chapter 3 does not.
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "perf_event",
+    "rdma",
+    "misc",
+];
 
 /// What "the host" looks like from the test process.
 #[derive(Debug, Clone, Default)]
@@ -121,6 +140,40 @@ impl CgroupLayout {
             }
             CgroupLayout::V1 { v1 } => format!("v1 ({})", list(v1)),
             CgroupLayout::None => "none mounted".to_string(),
+        }
+    }
+}
+
+/// Every `berth` directory within four levels of every cgroup mount: where
+/// berth's containers' cgroups live, in each hierarchy.
+pub fn berth_cgroups() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = right.split_whitespace().next().unwrap_or("");
+        if let (Some(mountpoint), "cgroup" | "cgroup2") = (left.split_whitespace().nth(4), fstype) {
+            find_named(Path::new(mountpoint), "berth", 4, &mut found);
+        }
+    }
+    found
+}
+
+fn find_named(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if entry.file_name() == name {
+            found.push(path);
+        } else if depth > 0 {
+            find_named(&path, name, depth - 1, found);
         }
     }
 }
