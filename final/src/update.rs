@@ -6,8 +6,7 @@
 
 use ch03_cgroups::cgroup::Cgroup;
 use ch03_cgroups::limits::Swap;
-use ch03_cgroups::options::{parse_list, parse_swap};
-use ch03_cgroups::units::{parse_cpus, parse_size};
+use ch03_cgroups::options::LimitArgs;
 use ch03_cgroups::{Limits, run::online_cpus};
 use clap::Args;
 
@@ -20,30 +19,9 @@ use crate::{Error, Result};
 
 #[derive(Args)]
 pub struct UpdateArgs {
-    /// Memory limit (e.g. 64m, 1g).
-    #[arg(short, long, value_name = "BYTES", value_parser = parse_size)]
-    pub memory: Option<u64>,
-    /// Memory plus swap (e.g. 128m); -1 for unlimited swap.
-    #[arg(long, value_name = "BYTES", value_parser = parse_swap, allow_hyphen_values = true)]
-    pub memory_swap: Option<Swap>,
-    /// Number of CPUs (e.g. 1.5).
-    #[arg(long, value_name = "CPUS", value_parser = parse_cpus)]
-    pub cpus: Option<u64>,
-    /// Relative CPU weight under contention (default 1024).
-    #[arg(short = 'c', long, value_name = "SHARES", value_parser = clap::value_parser!(u64).range(2..=262_144))]
-    pub cpu_shares: Option<u64>,
-    /// CPUs the container may run on (e.g. 0-1, 0,2).
-    #[arg(long, value_name = "LIST", value_parser = parse_list)]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes the container may allocate from (e.g. 0).
-    #[arg(long, value_name = "LIST", value_parser = parse_list)]
-    pub cpuset_mems: Option<String>,
-    /// Maximum number of processes (0 or -1: unlimited).
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Relative block I/O weight, 10 to 1000.
-    #[arg(long, value_name = "WEIGHT", value_parser = clap::value_parser!(u16).range(10..=1000))]
-    pub blkio_weight: Option<u16>,
+    /// Chapter 3's limits, as `run` takes them.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Restart policy: no, on-failure[:N], always, unless-stopped.
     #[arg(long, value_name = "POLICY", value_parser = parse_restart)]
     pub restart: Option<RestartPolicy>,
@@ -52,66 +30,63 @@ pub struct UpdateArgs {
 }
 
 impl UpdateArgs {
-    fn limits(&self) -> Limits {
-        Limits {
-            memory: self.memory,
-            memory_swap: self.memory_swap,
-            cpus: self.cpus,
-            cpu_shares: self.cpu_shares,
-            cpuset_cpus: self.cpuset_cpus.clone(),
-            cpuset_mems: self.cpuset_mems.clone(),
-            pids_limit: self.pids_limit,
-            blkio_weight: self.blkio_weight,
-            ..Limits::default()
-        }
-    }
-
-    /// The options to store, as `run` would read them: (long, short, value).
-    fn stored(&self) -> Vec<(&'static str, Option<char>, String)> {
-        let mut out = Vec::new();
-        let mut add = |long, short, value: Option<String>| {
-            if let Some(value) = value {
-                out.push((long, short, value));
-            }
+    /// The options to store, as `run` would read them: (long, short,
+    /// values); every earlier occurrence of the option goes.
+    fn stored(&self) -> Vec<(&'static str, Option<char>, Vec<String>)> {
+        let l = &self.limits;
+        let one = |v: Option<String>| v.into_iter().collect::<Vec<_>>();
+        let rates = |r: &[ch03_cgroups::device::DeviceRate]| {
+            r.iter()
+                .map(|r| format!("{}:{}", r.path.display(), r.bytes_per_second))
+                .collect::<Vec<_>>()
         };
-        add("--memory", Some('m'), self.memory.map(|m| m.to_string()));
-        add(
-            "--memory-swap",
-            None,
-            self.memory_swap.map(|s| match s {
-                Swap::Total(bytes) => bytes.to_string(),
-                Swap::Unlimited => "-1".to_string(),
-            }),
-        );
-        add(
-            "--cpus",
-            None,
-            self.cpus.map(|c| format!("{}", c as f64 / 1e9)),
-        );
-        add(
-            "--cpu-shares",
-            Some('c'),
-            self.cpu_shares.map(|c| c.to_string()),
-        );
-        add("--cpuset-cpus", None, self.cpuset_cpus.clone());
-        add("--cpuset-mems", None, self.cpuset_mems.clone());
-        add("--pids-limit", None, self.pids_limit.map(|p| p.to_string()));
-        add(
-            "--blkio-weight",
-            None,
-            self.blkio_weight.map(|w| w.to_string()),
-        );
-        add("--restart", None, self.restart.map(|r| r.to_string()));
-        out
+        vec![
+            ("--memory", Some('m'), one(l.memory.map(|m| m.to_string()))),
+            (
+                "--memory-swap",
+                None,
+                one(l.memory_swap.map(|s| match s {
+                    Swap::Total(bytes) => bytes.to_string(),
+                    Swap::Unlimited => "-1".to_string(),
+                })),
+            ),
+            (
+                "--cpus",
+                None,
+                one(l.cpus.map(|c| format!("{}", c as f64 / 1e9))),
+            ),
+            (
+                "--cpu-shares",
+                Some('c'),
+                one(l.cpu_shares.map(|c| c.to_string())),
+            ),
+            ("--cpuset-cpus", None, one(l.cpuset_cpus.clone())),
+            ("--cpuset-mems", None, one(l.cpuset_mems.clone())),
+            (
+                "--pids-limit",
+                None,
+                one(l.pids_limit.map(|p| p.to_string())),
+            ),
+            ("--device-read-bps", None, rates(&l.device_read_bps)),
+            ("--device-write-bps", None, rates(&l.device_write_bps)),
+            (
+                "--blkio-weight",
+                None,
+                one(l.blkio_weight.map(|w| w.to_string())),
+            ),
+            ("--restart", None, one(self.restart.map(|r| r.to_string()))),
+        ]
+        .into_iter()
+        .filter(|(_, _, values)| !values.is_empty())
+        .collect()
     }
 }
 
 pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
-    let limits = args.limits();
+    let limits = args.limits.limits();
     if limits.is_empty() && args.restart.is_none() {
         return Err(Error::invalid(
-            "update needs at least one option: --memory, --memory-swap, --cpus, --cpu-shares, \
-             --cpuset-cpus, --cpuset-mems, --pids-limit, --blkio-weight or --restart",
+            "update needs at least one option: a limit (--memory, --cpus, --pids-limit, ...) or --restart",
         ));
     }
     limits.validate(online_cpus())?;
@@ -123,8 +98,10 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     }
     let stored = found.record.options()?;
     // The swap total the container will have: the new one, or its own.
-    let swap = args.memory_swap.or(stored.create.image.limits.memory_swap);
-    let memory = args.memory.or(stored.create.image.limits.memory);
+    let swap = limits
+        .memory_swap
+        .or(stored.create.image.limits.memory_swap);
+    let memory = limits.memory.or(stored.create.image.limits.memory);
     if let (Some(memory), Some(Swap::Total(total))) = (memory, swap)
         && total < memory
     {
@@ -137,9 +114,9 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     // The command after the image is the container's own: left alone.
     let trailing = stored.create.image.image_and_command.len();
     let mut new_args = found.record.args.clone();
-    for (long, short, value) in args.stored() {
+    for (long, short, values) in args.stored() {
         let options = new_args.len() - trailing;
-        set_option(&mut new_args, options, long, short, &value);
+        set_option(&mut new_args, options, long, short, &values);
     }
     if found.record.is_active() {
         let cgroup = Cgroup::of_container(&found.record.id)?;
@@ -147,13 +124,13 @@ pub fn update(engine: &Engine, args: &UpdateArgs, key: &str) -> Result<String> {
     }
     record::update(found.dir(), |r| {
         r.args = new_args;
-        if let Some(m) = args.memory {
+        if let Some(m) = limits.memory {
             r.host.memory = m;
         }
-        if let Some(c) = args.cpus {
+        if let Some(c) = limits.cpus {
             r.host.nano_cpus = c;
         }
-        if let Some(p) = args.pids_limit {
+        if let Some(p) = limits.pids_limit {
             r.host.pids_limit = p;
         }
         if let Some(policy) = args.restart {
@@ -195,15 +172,16 @@ fn apply(cgroup: &Cgroup, limits: &Limits, memory: Option<u64>, swap: Option<Swa
     Ok(())
 }
 
-/// Replaces `--long VALUE`, `--long=VALUE`, `-s VALUE` and `-sVALUE`
-/// among the first `options` words with `--long=value` (only options:
-/// the command after the image is the container's own).
+/// Replaces every `--long VALUE`, `--long=VALUE`, `-s VALUE` and `-sVALUE`
+/// among the first `options` words with `--long=value` for each of
+/// `values` (only options: the command after the image is the container's
+/// own).
 fn set_option(
     args: &mut Vec<String>,
     options: usize,
     long: &str,
     short: Option<char>,
-    value: &str,
+    values: &[String],
 ) {
     let short = short.map(|c| format!("-{c}"));
     let mut i = 0;
@@ -225,7 +203,9 @@ fn set_option(
             i += 1;
         }
     }
-    args.insert(0, format!("{long}={value}"));
+    for value in values.iter().rev() {
+        args.insert(0, format!("{long}={value}"));
+    }
 }
 
 #[cfg(test)]
@@ -237,13 +217,13 @@ mod tests {
         let mut args: Vec<String> = ["-m", "64m", "--name", "x", "img", "sh", "-m", "1"]
             .map(String::from)
             .to_vec();
-        set_option(&mut args, 5, "--memory", Some('m'), "100");
+        set_option(&mut args, 5, "--memory", Some('m'), &["100".into()]);
         assert_eq!(
             args,
             ["--memory=100", "--name", "x", "img", "sh", "-m", "1"]
         );
         let mut args: Vec<String> = ["--memory=1g", "-m2g", "img"].map(String::from).to_vec();
-        set_option(&mut args, 2, "--memory", Some('m'), "5");
+        set_option(&mut args, 2, "--memory", Some('m'), &["5".into()]);
         assert_eq!(args, ["--memory=5", "img"]);
     }
 }

@@ -73,7 +73,7 @@ pub fn parse_swap(text: &str) -> Result<Swap, String> {
 }
 
 /// A cpuset list, checked and kept as written.
-pub fn parse_list(text: &str) -> Result<String, String> {
+fn parse_list(text: &str) -> Result<String, String> {
     parse_cpu_list(text).map(|_| text.trim().to_string())
 }
 
