@@ -1,9 +1,8 @@
 //! The network commands' output (part of the binary: only it prints).
 
+use berth::Result;
 use berth::context::Engine;
-use berth::format::render;
 use berth::networks::{NetworkCommand, connect, create, find, host, inspect, list, remove};
-use berth::{Error, Result};
 
 pub fn execute(engine: &Engine, command: NetworkCommand) -> Result<i32> {
     // What killed containers left on any network goes first.
@@ -72,16 +71,6 @@ fn inspect_each(engine: &Engine, format: Option<&str>, keys: &[String]) -> Resul
             }
         }
     }
-    match format {
-        Some(template) => {
-            for v in &found {
-                println!("{}", render(template, v)?);
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&found).map_err(|e| Error::engine(e.to_string()))?
-        ),
-    }
+    super::print_values(format, &found)?;
     Ok(code)
 }
