@@ -92,3 +92,30 @@ fn check_tmpfs_options(o: &str) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: driver_options
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(list: &[&str]) -> Result<BTreeMap<String, String>> {
+        driver_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_local_drivers_options() {
+        let tmpfs = opts(&["type=tmpfs", "device=tmpfs", "o=size=64m,uid=1000"]).unwrap();
+        assert_eq!(tmpfs["o"], "size=64m,uid=1000");
+        assert!(opts(&["type=none", "o=bind", "device=/"]).is_ok());
+        assert!(opts(&[]).unwrap().is_empty());
+        for bad in [
+            &["type=tmpfs", "o=size=1m,exec"][..],
+            &["type=nfs", "device=:/x"],
+            &["o=bind", "device=/"],
+            &["type=none", "o=bind", "device=relative"],
+            &["color=blue"],
+            &["type"],
+        ] {
+            assert!(opts(bad).is_err(), "{bad:?}");
+        }
+    }
+}
