@@ -93,6 +93,10 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let mut spec_ch04 = storage.spec(layers);
     // The engine's monitor removes a --rm container, not chapter 4's sweep.
     spec_ch04.auto_remove = false;
+    // The image's `VOLUME`s nobody mounted become anonymous volumes.
+    let image_volumes = image_config.volumes.iter().flat_map(|v| v.keys());
+    let extra = crate::mounts::image_volumes(image_volumes, &wanted, &inherited);
+    let wanted: Vec<_> = wanted.into_iter().chain(extra).collect();
     // Volumes and `-v`'s host directories: made now, everything checked.
     let (mut mounts, volumes_lock) = crate::mounts::resolve(engine, &wanted)?;
     mounts.extend(inherited);

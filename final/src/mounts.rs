@@ -53,10 +53,14 @@ pub struct MountPoint {
     pub source: PathBuf,
     pub destination: PathBuf,
     pub read_only: bool,
-    /// `tmpfs`'s options.
+    /// `tmpfs`'s options (and a tmpfs volume's).
     pub options: String,
     /// A volume made for this container alone: `rm -v` removes it.
     pub anonymous: bool,
+    /// A volume of the local driver's `type=tmpfs`: a new tmpfs with
+    /// `options` at each mount, not a bind of `source`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tmpfs_volume: bool,
 }
 // ANCHOR_END: mount_point
 
@@ -260,41 +264,88 @@ pub fn resolve(engine: &Engine, wanted: &[Wanted]) -> Result<(Vec<MountPoint>, F
     let lock = volumes.lock()?;
     let mut out = Vec::new();
     for w in wanted {
-        let mut point = MountPoint {
-            destination: w.target.clone(),
-            read_only: w.read_only,
-            ..MountPoint::default()
-        };
-        match &w.request {
-            Request::Bind { source, create } => {
-                if *create && !source.exists() {
-                    std::fs::create_dir_all(source).map_err(|e| {
-                        Error::engine(format!("creating {}: {e}", source.display()))
-                    })?;
+        match resolve_one(&volumes, w) {
+            Ok(point) => out.push(point),
+            Err(e) => {
+                // Nothing half-made: the anonymous volumes made so far go.
+                for p in out.iter().filter(|p| p.anonymous) {
+                    let _ = volumes.remove_unlocked(&p.name);
                 }
-                point.kind = "bind".into();
-                point.source = source.clone();
-            }
-            Request::Volume { name } => {
-                let volume = match name {
-                    Some(n) => volumes.get_or_create_locked(n)?,
-                    None => volumes.create_locked(None, Default::default(), Default::default())?,
-                };
-                point.kind = "volume".into();
-                point.anonymous = name.is_none();
-                point.source = volume.data();
-                point.name = volume.name;
-            }
-            Request::Tmpfs { options } => {
-                point.kind = "tmpfs".into();
-                point.options = options.clone();
+                return Err(e);
             }
         }
-        out.push(point);
     }
     Ok((out, lock))
 }
+
+/// One mount's record entry, its volume or host directory made.
+fn resolve_one(volumes: &Volumes, w: &Wanted) -> Result<MountPoint> {
+    let mut point = MountPoint {
+        destination: w.target.clone(),
+        read_only: w.read_only,
+        ..MountPoint::default()
+    };
+    match &w.request {
+        Request::Bind { source, create } => {
+            if *create && !source.exists() {
+                std::fs::create_dir_all(source)
+                    .map_err(|e| Error::engine(format!("creating {}: {e}", source.display())))?;
+            }
+            point.kind = "bind".into();
+            point.source = source.clone();
+        }
+        Request::Volume { name } => {
+            let volume = match name {
+                Some(n) => volumes.get_or_create_locked(n)?,
+                None => volumes.create_locked(None, Default::default(), Default::default())?,
+            };
+            point.kind = "volume".into();
+            point.anonymous = name.is_none();
+            point.source = volume.data();
+            if let Some(options) = volume.tmpfs() {
+                point.tmpfs_volume = true;
+                point.options = options;
+            } else if !point.source.is_dir() {
+                return Err(Error::not_found(format!(
+                    "volume {}'s device {} is not a directory: create it, or remove the volume",
+                    volume.name,
+                    point.source.display()
+                )));
+            }
+            point.name = volume.name;
+        }
+        Request::Tmpfs { options } => {
+            point.kind = "tmpfs".into();
+            point.options = options.clone();
+        }
+    }
+    Ok(point)
+}
 // ANCHOR_END: resolve
+
+// ANCHOR: image_volumes
+/// The image's `VOLUME` paths the user did not mount (`-v`, `--mount`,
+/// `--tmpfs`, `--volumes-from`): anonymous volumes there, as Docker makes.
+pub fn image_volumes<'a>(
+    paths: impl IntoIterator<Item = &'a String>,
+    wanted: &[Wanted],
+    inherited: &[MountPoint],
+) -> Vec<Wanted> {
+    let taken = |t: &Path| {
+        wanted.iter().any(|w| w.target == t) || inherited.iter().any(|m| m.destination == t)
+    };
+    paths
+        .into_iter()
+        .filter_map(|p| absolute_target(p))
+        .filter(|t| !taken(t))
+        .map(|target| Wanted {
+            request: Request::Volume { name: None },
+            target,
+            read_only: false,
+        })
+        .collect()
+}
+// ANCHOR_END: image_volumes
 
 // ANCHOR: volumes_from
 /// `--volumes-from CONTAINER[:ro|rw]`: the other container's volumes and
@@ -342,7 +393,7 @@ pub fn bind_mounts(points: &[MountPoint]) -> Vec<BindMount> {
     points
         .iter()
         .map(|p| BindMount {
-            source: if p.kind == "tmpfs" {
+            source: if p.kind == "tmpfs" || p.tmpfs_volume {
                 MountSource::Tmpfs
             } else {
                 MountSource::Host(p.source.clone())
@@ -350,7 +401,7 @@ pub fn bind_mounts(points: &[MountPoint]) -> Vec<BindMount> {
             target: p.destination.clone(),
             read_only: p.read_only,
             options: p.options.clone(),
-            copy_up: p.kind == "volume",
+            copy_up: p.kind == "volume" && !p.tmpfs_volume,
         })
         .collect()
 }

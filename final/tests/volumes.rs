@@ -1,11 +1,14 @@
 //! Volumes, bind mounts and tmpfs through the `berth` binary: data that
 //! outlives containers, copy-up from the image, read-only mounts, targets
 //! that stay inside the container's root, `volume rm` refused while used,
-//! `rm -v`, and bad input that makes nothing.
+//! `rm -v`, the local driver's tmpfs and bind volumes, an image's
+//! `VOLUME`s, and bad input that makes nothing.
 
 mod common;
 
 use common::Setup;
+use lab::registry::{Compression, LayerTar, Layout, fixture_layer, skopeo_push};
+use serde_json::json;
 
 /// `run --rm --pull never --network none OPTIONS IMAGE COMMAND...`.
 fn run(s: &Setup, options: &[&str], image: &str, command: &[&str]) -> lab::scenario::Outcome {
@@ -148,8 +151,6 @@ fn binds_read_only_mounts_and_tmpfs() {
     assert_eq!(out.stdout, "hello\n");
     s.berth(&["volume", "rm", "named-host"]).expect_code(0);
     assert!(host.join("file").exists(), "the device is the host's: kept");
-    let bad = s.berth(&["volume", "create", "-o", "type=tmpfs", "t"]);
-    bad.expect_code(125);
     // tmpfs, with its options.
     let out = run(
         &s,
@@ -287,4 +288,218 @@ fn bad_mounts_are_refused_before_anything_is_made() {
     assert!(!missing.exists());
     assert_eq!(s.containers(), 0);
     assert!(volume_names(&s).is_empty());
+}
+
+#[test]
+fn a_tmpfs_volume_is_new_at_each_mount() {
+    let s = Setup::new();
+    let create = [
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=64m,uid=1000",
+        "scratch",
+    ];
+    s.berth(&create).expect_code(0);
+    let options = s.berth(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{json .Options}}",
+        "scratch",
+    ]);
+    assert_eq!(
+        options.stdout,
+        "{\"device\":\"tmpfs\",\"o\":\"size=64m,uid=1000\",\"type\":\"tmpfs\"}\n"
+    );
+    let id = "tmpfs-user";
+    s.run_detached(
+        &["--network", "none", "--name", id, "-v", "scratch:/s"],
+        &[
+            "sh",
+            "-c",
+            "grep ' /s ' /proc/mounts | cut -d' ' -f1-4; stat -c %u /s; cat /s/f 2>/dev/null || echo empty; echo x > /s/f; sleep 1000",
+        ],
+    );
+    // The mount: a tmpfs of 64 MiB (65536 KiB) owned by uid 1000.
+    let first = wait_for_log_lines(&s, id, 3);
+    assert!(
+        first.starts_with("tmpfs /s tmpfs rw,nosuid,nodev,"),
+        "{first}"
+    );
+    assert!(first.contains("size=65536k"), "{first}");
+    assert!(first.contains("uid=1000"), "{first}");
+    assert!(first.ends_with("\n1000\nempty\n"), "{first}");
+    // A restart mounts a new tmpfs: the file written before is gone.
+    s.berth(&["restart", "-t", "0", id]).expect_code(0);
+    let both = wait_for_log_lines(&s, id, 6);
+    let lines: Vec<&str> = both.lines().collect();
+    assert_eq!(lines.len(), 6, "{both}");
+    assert_eq!(lines[3..], [lines[0], "1000", "empty"], "{both}");
+    // Nothing on the host: the volume's directory stays empty.
+    let data = s.root().join("volumes/scratch/_data");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+    let refused = s.berth(&["volume", "rm", "scratch"]);
+    refused.expect_code(1);
+    s.berth(&["rm", "-f", id]).expect_code(0);
+    s.berth(&["volume", "rm", "scratch"]).expect_code(0);
+    assert!(volume_names(&s).is_empty());
+    assert!(s.mounts().is_empty());
+}
+
+/// The container's log once it has `lines` lines (or what it has after
+/// a minute, for the assertion to show).
+fn wait_for_log_lines(s: &Setup, id: &str, lines: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = s.command(&["logs", id]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.lines().count() >= lines || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_bind_volume_shows_its_host_directory() {
+    let s = Setup::new();
+    let host = s.tmp.path().join("device");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("file"), "from the host\n").unwrap();
+    let device = format!("device={}", host.display());
+    let create = [
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "hostdir",
+    ];
+    s.berth(&create).expect_code(0);
+    let options = s.berth(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Options.type}} {{.Options.o}}",
+        "hostdir",
+    ]);
+    assert_eq!(options.stdout, "none bind\n");
+    let out = run(
+        &s,
+        &["-v", "hostdir:/h"],
+        &s.image,
+        &["sh", "-c", "cat /h/file; echo back > /h/new"],
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, "from the host\n");
+    assert_eq!(std::fs::read_to_string(host.join("new")).unwrap(), "back\n");
+    // The device gone: a clear error at create, nothing made.
+    std::fs::remove_dir_all(&host).unwrap();
+    let out = run(&s, &["-v", "hostdir:/h"], &s.image, &["true"]);
+    out.expect_code(125);
+    assert!(out.stderr.contains("is not a directory"), "{}", out.stderr);
+    assert_eq!(s.containers(), 0);
+    s.berth(&["volume", "rm", "hostdir"]).expect_code(0);
+    assert!(s.mounts().is_empty());
+}
+
+#[test]
+fn bad_volume_options_are_refused_before_anything_is_made() {
+    let s = Setup::new();
+    let missing = s.tmp.path().join("no/such/dir");
+    let device = format!("device={}", missing.display());
+    for options in [
+        vec!["-o", "type=tmpfs", "-o", "color=blue"],
+        vec!["-o", "type=nfs", "-o", "device=:/export"],
+        vec!["-o", "type=tmpfs", "-o", "o=size=1m,exec"],
+        vec!["-o", "type=none", "-o", "o=bind", "-o", &device],
+        vec!["-o", "o=bind"],
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend(options);
+        args.push("bad");
+        let out = s.berth(&args);
+        out.expect_code(125);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    assert!(!missing.exists());
+    assert!(volume_names(&s).is_empty());
+    assert!(!s.root().join("volumes/bad").exists());
+}
+
+/// Pushes and pulls an image of the fixture whose config says
+/// `VOLUME /data` and whose layer fills /data.
+fn image_with_volume(s: &Setup) -> String {
+    let dir = s.tmp.path().join("volume-layout");
+    let mut layout = Layout::create(&dir).unwrap();
+    let data = LayerTar::new()
+        .dir("data")
+        .file("data/seed", b"from the image\n")
+        .finish();
+    let config = json!({
+        "Cmd": ["sh"],
+        "Env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"],
+        "Volumes": {"/data": {}},
+    });
+    let layers = [
+        (fixture_layer().unwrap(), Compression::Gzip),
+        (data, Compression::Gzip),
+    ];
+    let desc = layout.image_config(&layers, "amd64", config).unwrap();
+    layout.tag("volume", &desc).unwrap();
+    let image = format!("{}/busybox:volume", s.registry.host());
+    skopeo_push(&dir, "volume", &image, false).unwrap();
+    s.berth(&["pull", "--insecure-registry", &s.registry.host(), &image])
+        .expect_code(0);
+    image
+}
+
+#[test]
+fn an_image_volume_becomes_an_anonymous_volume() {
+    let s = Setup::new();
+    let image = image_with_volume(&s);
+    s.berth(&["create", "--pull", "never", "--name", "app", &image, "true"])
+        .expect_code(0);
+    let names = volume_names(&s);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(names[0].len(), 64, "{names:?}");
+    let out = s
+        .command(&["inspect", "--format", "{{json .Mounts}}", "app"])
+        .output();
+    let mounts = String::from_utf8(out.unwrap().stdout).unwrap();
+    assert!(mounts.contains(r#""Destination":"/data""#), "{mounts}");
+    assert!(
+        mounts.contains(&format!(r#""Name":"{}""#, names[0])),
+        "{mounts}"
+    );
+    // Filled from the image at the first start (copy-up).
+    s.berth(&["start", "-a", "app"]).expect_code(0);
+    let data = s.root().join("volumes").join(&names[0]).join("_data/seed");
+    assert_eq!(std::fs::read_to_string(data).unwrap(), "from the image\n");
+    s.berth(&["rm", "-v", "app"]).expect_code(0);
+    assert!(volume_names(&s).is_empty());
+    // A path the user mounts is theirs: no anonymous volume there.
+    let out = run(&s, &["-v", "mine:/data"], &image, &["cat", "/data/seed"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "from the image\n");
+    assert_eq!(volume_names(&s), ["mine"]);
+    let out = run(&s, &["--tmpfs", "/data"], &image, &["ls", "/data"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(volume_names(&s), ["mine"]);
+    // `--rm` takes the image's anonymous volume along.
+    let out = run(&s, &[], &image, &["cat", "/data/seed"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "from the image\n");
+    assert_eq!(volume_names(&s), ["mine"]);
+    s.berth(&["volume", "rm", "mine"]).expect_code(0);
+    assert!(s.mounts().is_empty());
 }

@@ -81,6 +81,13 @@ pub fn mount_one(m: &BindMount, target: &Path) -> Result<(), Error> {
             mount(Some("tmpfs"), target, Some("tmpfs"), flags, data).map_err(sys("mount tmpfs"))
         }
         MountSource::Host(source) => {
+            // Said plainly, before a mount point is made for nothing.
+            if source.symlink_metadata().is_err() {
+                return Err(Error::engine(format!(
+                    "bind source {} does not exist: create it",
+                    source.display()
+                )));
+            }
             let is_dir = source.is_dir();
             create_target(target, is_dir)?;
             if m.copy_up && is_dir {

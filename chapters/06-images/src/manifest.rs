@@ -115,6 +115,10 @@ pub struct ContainerConfig {
     /// `EXPOSE 80/tcp`: `{"80/tcp": {}}`, what `run -P` publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// `VOLUME /data`: `{"/data": {}}`, where an engine mounts anonymous
+    /// volumes the user did not mount otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 impl ContainerConfig {

@@ -195,6 +195,7 @@ mod tests {
             user: Some("nobody".into()),
             labels: None,
             exposed_ports: None,
+            volumes: None,
         }
     }
 

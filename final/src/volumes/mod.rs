@@ -52,7 +52,7 @@ pub struct CreateArgs {
     /// Set a label, KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Driver options (berth's local driver takes none yet).
+    /// The local driver's options: type=tmpfs|none, o=OPTIONS, device=PATH.
     #[arg(short = 'o', long = "opt", value_name = "OPT=VALUE")]
     pub opts: Vec<String>,
     pub name: Option<String>,

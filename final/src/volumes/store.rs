@@ -47,6 +47,13 @@ impl Volume {
             _ => self.mountpoint.clone(),
         }
     }
+
+    /// The tmpfs options of the local driver's `-o type=tmpfs`: such a
+    /// volume is a new tmpfs at each mount, its data gone with it.
+    pub fn tmpfs(&self) -> Option<String> {
+        (self.options.get("type").map(String::as_str) == Some("tmpfs"))
+            .then(|| self.options.get("o").cloned().unwrap_or_default())
+    }
 }
 
 /// The store of one engine root.
