@@ -145,12 +145,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             work.path().join(format!("{k}/ch06")),
             work.path().join(format!("{k}/ch07")),
         );
+        // (The output is captured: chapter 7's pull has no -q.)
         for (bin, root, tag) in [(&ch06, &root6, &tag6), (&ch07, &root7, &tag7)] {
             check(
                 Command::new(bin)
                     .arg("--root")
                     .arg(root)
-                    .args(["pull", "-q", &image])
+                    .args(["pull", &image])
                     .env(tag_var, tag),
             )?;
         }
