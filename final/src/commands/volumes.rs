@@ -1,7 +1,6 @@
 //! The volume commands' output (part of the binary: only it prints).
 
 use berth::context::Engine;
-use berth::format::render;
 use berth::volumes::remove::remove_one;
 use berth::volumes::store::Volumes;
 use berth::volumes::{VolumeCommand, create, list, prune};
@@ -43,17 +42,7 @@ pub fn inspect(engine: &Engine, format: Option<&str>, names: &[String]) -> Resul
             }
         }
     }
-    match format {
-        Some(template) => {
-            for v in &found {
-                println!("{}", render(template, v)?);
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&found).unwrap_or_default()
-        ),
-    }
+    super::print_values(format, &found)?;
     Ok(code)
 }
 
