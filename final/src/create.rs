@@ -242,7 +242,8 @@ fn resolve_env_from_caller(stored: &mut [String], trailing: usize) {
     }
 }
 
-fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+/// `--label KEY=VALUE` words (containers, networks, volumes).
+pub fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for label in labels {
         let (key, value) = label.split_once('=').unwrap_or((label, ""));

@@ -1,8 +1,6 @@
 //! `network create`: the options checked, then chapter 5 makes it
 //! (refusing a subnet that overlaps another network or a host route).
 
-use std::collections::BTreeMap;
-
 use ch05_network::cidr::Cidr;
 use ch05_network::network::CreateOptions;
 
@@ -40,21 +38,7 @@ pub fn create(engine: &Engine, args: &CreateArgs) -> Result<String> {
         gateway,
         ip_range: cidr("--ip-range", &args.ip_range)?,
         internal: args.internal,
-        labels: labels(&args.labels)?,
+        labels: crate::create::parse_labels(&args.labels)?,
     };
     Ok(host(engine)?.create_network_with(&args.name, &options)?.id)
-}
-
-fn labels(given: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for label in given {
-        let (key, value) = label.split_once('=').unwrap_or((label, ""));
-        if key.is_empty() {
-            return Err(Error::invalid(format!(
-                "invalid label {label:?}: use KEY=VALUE"
-            )));
-        }
-        out.insert(key.to_string(), value.to_string());
-    }
-    Ok(out)
 }

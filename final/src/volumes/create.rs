@@ -20,16 +20,7 @@ pub fn create(engine: &Engine, args: &CreateArgs) -> Result<String> {
     if let Some(name) = &args.name {
         check_name(name)?;
     }
-    let mut labels = BTreeMap::new();
-    for label in &args.labels {
-        let (key, value) = label.split_once('=').unwrap_or((label, ""));
-        if key.is_empty() {
-            return Err(Error::invalid(format!(
-                "invalid label {label:?}: use KEY=VALUE"
-            )));
-        }
-        labels.insert(key.to_string(), value.to_string());
-    }
+    let labels = crate::create::parse_labels(&args.labels)?;
     let volumes = Volumes::open(engine)?;
     Ok(volumes.create(args.name.as_deref(), labels, options)?.name)
 }
