@@ -391,3 +391,28 @@ fn monitors_run_from_one_shared_sealed_copy() {
         .open(format!("/proc/{a}/exe"));
     assert!(write.is_err(), "the copy is writable");
 }
+
+/// The engine runs chapter 7's defaults: Docker's 14 capabilities, the
+/// seccomp filter, the masked and read-only paths; `--privileged` lifts
+/// them (so the probe can tell).
+#[test]
+fn run_has_the_least_privilege_defaults() {
+    let s = Setup::new();
+    let probe = run_attached(&s, &[], &["/probe", "security"]);
+    probe.expect_code(0);
+    let effective = probe.value("security.cap.effective").unwrap_or("");
+    assert!(effective.starts_with("14 chown "), "{}", probe.render());
+    assert_eq!(probe.value("security.seccomp.mode"), Some("2"));
+    assert_eq!(probe.value("security.clone3"), Some("ENOSYS"));
+    for line in [
+        "security.path: /proc/keys masked",
+        "security.path: /proc/sys read-only",
+    ] {
+        assert!(probe.stdout.contains(line), "{line}: {}", probe.render());
+    }
+    let all = run_attached(&s, &["--privileged"], &["/probe", "security"]);
+    all.expect_code(0);
+    assert_eq!(all.value("security.seccomp.mode"), Some("0"));
+    let effective = all.value("security.cap.effective").unwrap_or("");
+    assert!(!effective.starts_with("14 "), "{}", all.render());
+}
