@@ -76,7 +76,25 @@ fn containers_on_a_network_find_each_other_by_name() {
     ]);
     stranger.expect_code(0);
     assert_eq!(stranger.stdout, "unknown\n", "{}", stranger.render());
+    // A container that leaves stops resolving (the resolver lives on for
+    // the one that stays).
+    s.run_detached(&["--name", "stays", "--network", &app], &["sleep", "1000"]);
     s.berth(&["rm", "-f", "web"]).expect_code(0);
+    let after = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        &app,
+        &s.image,
+        "sh",
+        "-c",
+        "nslookup stays >/dev/null && echo stays; nslookup web >/dev/null 2>&1 && echo web || echo web gone",
+    ]);
+    after.expect_code(0);
+    assert_eq!(after.stdout, "stays\nweb gone\n", "{}", after.render());
+    s.berth(&["rm", "-f", "stays"]).expect_code(0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while ch04_overlay::owner::process_alive(resolver) {
         assert!(

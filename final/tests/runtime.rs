@@ -309,7 +309,11 @@ fn a_config_with_the_time_namespace_runs() {
     let inside = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
     assert!(inside.starts_with("time:["), "{out:?}");
-    assert_ne!(inside, ours.to_string_lossy(), "not a time namespace of its own");
+    assert_ne!(
+        inside,
+        ours.to_string_lossy(),
+        "not a time namespace of its own"
+    );
 }
 
 #[test]
