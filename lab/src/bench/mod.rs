@@ -314,6 +314,20 @@ fn foreign_variants(
     if !quiet(pull.arg(image)) {
         return None;
     }
+    // One trial run: an engine this machine does not let run (podman's
+    // rlimits in a restricted sandbox, say) is left out, with its reason.
+    let trial = Command::new(engine)
+        .args(["run", "--rm", "--network", "none", image, "/bin/true"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !trial.status.success() {
+        eprintln!(
+            "{engine}: cannot run here: {}",
+            String::from_utf8_lossy(&trial.stderr).trim()
+        );
+        return None;
+    }
     Some(
         modes
             .iter()
