@@ -426,6 +426,53 @@ fn capabilities_no_new_privileges_and_paths_through_chapter_7() {
     assert_eq!(lines[4], ["ro"], "{text}");
 }
 
+/// config.json's `linux.seccomp`, as dockerd writes it (the runtime
+/// spec's format): a filter that denies `mkdir` with EACCES and allows the
+/// rest; the probe sees seccomp mode 2. A profile with an unknown action
+/// fails `create` with nothing left.
+#[test]
+fn seccomp_from_the_config_is_installed() {
+    let lab = Lab::new(&[
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1 || echo refused",
+    ]);
+    lab.edit(|c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+            ]
+        })
+    });
+    let out = lab
+        .command(&["run", "--bundle", lab.bundle().to_str().unwrap(), "sc1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.starts_with("Seccomp:\t2\n"), "{text}");
+    assert!(text.contains("Permission denied"), "{text}");
+    assert!(text.ends_with("refused\n"), "{text}");
+    // An action the spec knows and berth cannot do; one the spec does not know.
+    for (action, says) in [
+        ("SCMP_ACT_NOTIFY", "linux.seccomp"),
+        ("SCMP_ACT_SOMETIMES", "unknown variant"),
+    ] {
+        lab.edit(|c| c["linux"]["seccomp"]["defaultAction"] = action.into());
+        let bad = lab
+            .command(&["create", "--bundle", lab.bundle().to_str().unwrap(), "sc2"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!bad.status.success(), "{bad:?}");
+        assert!(stderr_line(&bad).contains(says), "{says}: {bad:?}");
+        assert!(!lab.root().join("sc2").exists());
+    }
+}
+
 #[test]
 fn bind_and_tmpfs_mounts_are_made_others_warned_about() {
     let lab = Lab::new(&[

@@ -35,8 +35,12 @@ pub fn load(dir: &Path) -> Result<Bundle, Error> {
             dir.display()
         )));
     }
-    let config =
-        Config::load(&path).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    // Read with serde_json directly: its errors say what and where
+    // (oci-spec's loader says only "serde failed").
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let config: Config = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     let spec = to_spec(&dir, &config)?;
     let mounts = super::mounts::plan(&dir, &config);
     let user = config.process().as_ref().and_then(user);

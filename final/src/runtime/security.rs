@@ -1,5 +1,5 @@
-//! `process.capabilities`, `process.noNewPrivileges`, `linux.maskedPaths`
-//! and `linux.readonlyPaths` through chapter 7's steps.
+//! `process.capabilities`, `process.noNewPrivileges`, `linux.seccomp`,
+//! `linux.maskedPaths` and `linux.readonlyPaths` through chapter 7's steps.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -7,8 +7,11 @@ use std::str::FromStr;
 use caps::{Capability, CapsHashSet};
 use ch02_namespaces::{ChildContext, ChildStep, StartSequence};
 use ch07_security::masks::{mask, read_only};
+use ch07_security::seccomp::filter::compile;
+use ch07_security::seccomp::profile::{Target, parse_profile};
 use ch07_security::steps::{BoundCapabilities, LeastPrivilege};
 use oci_spec::runtime::Spec as Config;
+use seccompiler::BpfProgram;
 
 use crate::Error;
 
@@ -47,15 +50,35 @@ pub fn confine(config: &Config, sequence: &mut StartSequence) -> Result<(), Erro
         .as_ref()
         .and_then(|p| p.no_new_privileges())
         .unwrap_or(false);
+    let filters = seccomp(config, &caps)?;
     sequence.child_step(Box::new(BoundCapabilities(caps.clone())));
     sequence.child_step(Box::new(LeastPrivilege {
         capabilities: caps,
         no_new_privileges,
-        filters: Vec::new(),
+        filters,
     }));
     Ok(())
 }
 // ANCHOR_END: confine
+
+// ANCHOR: seccomp
+/// `linux.seccomp`, compiled by chapter 7. The runtime spec's seccomp
+/// object is Docker's profile format without its `includes`/`excludes`
+/// (dockerd resolves those before it writes config.json), so chapter 7's
+/// parser reads it as it is; a bad one fails `create`, before anything is
+/// made. No `linux.seccomp`: no filter, as runc.
+fn seccomp(config: &Config, caps: &CapsHashSet) -> Result<Vec<BpfProgram>, Error> {
+    let Some(seccomp) = config.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
+        return Ok(Vec::new());
+    };
+    let text = serde_json::to_string(&seccomp)
+        .map_err(|e| Error::invalid(format!("config.json: linux.seccomp: {e}")))?;
+    let profile = parse_profile(&text)
+        .map_err(|e| Error::invalid(format!("config.json: linux.seccomp: {}", e.message)))?;
+    let target = Target::here(ch07_security::capabilities::names(caps));
+    Ok(compile(&profile.resolve(&target))?)
+}
+// ANCHOR_END: seccomp
 
 /// Child step `config-paths`: config.json's masked and read-only paths.
 struct ConfigPaths {
