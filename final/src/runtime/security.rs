@@ -76,7 +76,7 @@ fn seccomp(config: &Config, caps: &CapsHashSet) -> Result<Vec<BpfProgram>, Error
     let profile = parse_profile(&text)
         .map_err(|e| Error::invalid(format!("config.json: linux.seccomp: {}", e.message)))?;
     let target = Target::here(ch07_security::capabilities::names(caps));
-    Ok(compile(&profile.resolve(&target))?)
+    compile(&profile.resolve(&target))
 }
 // ANCHOR_END: seccomp
 
