@@ -93,6 +93,11 @@ impl ParentStep for RecordStep {
         }
         // End of file: the command line returns.
         shared.report.take();
+        // The start's garbage (parsed options, the image config, the
+        // seccomp profile's tables) goes back to the system: a monitor
+        // idles for as long as its container runs, 200 of them side by side.
+        // SAFETY: malloc_trim only returns free heap pages.
+        unsafe { libc::malloc_trim(0) };
     }
 }
 // ANCHOR_END: record_step
