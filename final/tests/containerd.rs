@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
+use lab::registry::Registry;
 
 mod daemon;
 
@@ -72,34 +72,17 @@ impl Containerd {
 
     /// Waits until containerd answers `ctr version`.
     fn wait_ready(&mut self) {
-        let since = Instant::now();
-        loop {
-            if self.ctr(&["version"]).status.success() {
-                return;
-            }
-            let log = std::fs::read_to_string(self.dir.path().join("containerd.log"));
-            assert!(
-                since.elapsed() < Duration::from_secs(20),
-                "containerd did not start: {}",
-                log.unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        daemon::wait_until(
+            "containerd",
+            &self.dir.path().join("containerd.log"),
+            Duration::from_secs(20),
+            || self.ctr(&["version"]).status.success(),
+        );
     }
 
     /// The fixture as an image in the test registry, pulled by containerd.
     fn seed_and_pull(&self) {
-        let layout_dir = self.dir.path().join("layout");
-        let mut layout = Layout::create(&layout_dir).unwrap();
-        let desc = layout
-            .image(
-                &[(fixture_layer().unwrap(), Compression::Gzip)],
-                "amd64",
-                &["/bin/sh"],
-            )
-            .unwrap();
-        layout.tag("containerd", &desc).unwrap();
-        skopeo_push(&layout_dir, "containerd", &self.image, false).unwrap();
+        daemon::push_fixture(self.dir.path(), "containerd", &self.image);
         let out = self.ctr(&["image", "pull", "--plain-http", &self.image]);
         assert!(out.status.success(), "{out:?}");
     }

@@ -15,6 +15,22 @@ fn resolver_pid(s: &Setup, name: &str) -> Option<u32> {
         .map(|o| o.pid)
 }
 
+/// `sh -c SCRIPT` in a new container on network `net`, removed after.
+fn shell_on(s: &Setup, net: &str, script: &str) -> lab::scenario::Outcome {
+    s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        net,
+        &s.image,
+        "sh",
+        "-c",
+        script,
+    ])
+}
+
 #[test]
 fn containers_on_a_network_find_each_other_by_name() {
     if !lab::privileged::require_root() {
@@ -37,18 +53,7 @@ fn containers_on_a_network_find_each_other_by_name() {
          nslookup www >/dev/null && echo alias; wget -q -O - http://web/index.html",
         &id[..12]
     );
-    let client = s.berth(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        &app,
-        &s.image,
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let client = shell_on(&s, &app, &script);
     client.expect_code(0);
     let gateway = subnet.replace(".0/24", ".1");
     assert_eq!(
@@ -62,36 +67,22 @@ fn containers_on_a_network_find_each_other_by_name() {
     let subnet2 = format!("10.213.{}.0/24", std::process::id() % 250);
     s.berth(&["network", "create", &other, "--subnet", &subnet2])
         .expect_code(0);
-    let stranger = s.berth(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
+    let stranger = shell_on(
+        &s,
         &other,
-        &s.image,
-        "sh",
-        "-c",
         "nslookup web >/dev/null 2>&1 && echo found || echo unknown",
-    ]);
+    );
     stranger.expect_code(0);
     assert_eq!(stranger.stdout, "unknown\n", "{}", stranger.render());
     // A container that leaves stops resolving (the resolver lives on for
     // the one that stays).
     s.run_detached(&["--name", "stays", "--network", &app], &["sleep", "1000"]);
     s.berth(&["rm", "-f", "web"]).expect_code(0);
-    let after = s.berth(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
+    let after = shell_on(
+        &s,
         &app,
-        &s.image,
-        "sh",
-        "-c",
         "nslookup stays >/dev/null && echo stays; nslookup web >/dev/null 2>&1 && echo web || echo web gone",
-    ]);
+    );
     after.expect_code(0);
     assert_eq!(after.stdout, "stays\nweb gone\n", "{}", after.render());
     s.berth(&["rm", "-f", "stays"]).expect_code(0);

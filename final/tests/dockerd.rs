@@ -10,9 +10,9 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lab::registry::{Compression, Layout, Registry, fixture_layer, skopeo_push};
+use lab::registry::Registry;
 
 mod daemon;
 
@@ -89,32 +89,18 @@ impl Dockerd {
     }
 
     fn wait_ready(&self) {
-        let since = Instant::now();
-        while !self.docker(&["version"]).status.success() {
-            let log = std::fs::read_to_string(self.dir.path().join("dockerd.log"));
-            assert!(
-                since.elapsed() < Duration::from_secs(30),
-                "dockerd did not start: {}",
-                log.unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        daemon::wait_until(
+            "dockerd",
+            &self.dir.path().join("dockerd.log"),
+            Duration::from_secs(30),
+            || self.docker(&["version"]).status.success(),
+        );
     }
 
     /// The fixture in the test registry, pulled by dockerd (127.0.0.1 is
     /// an insecure registry to it by default).
     fn seed_and_pull(&self) {
-        let layout_dir = self.dir.path().join("layout");
-        let mut layout = Layout::create(&layout_dir).unwrap();
-        let desc = layout
-            .image(
-                &[(fixture_layer().unwrap(), Compression::Gzip)],
-                "amd64",
-                &["/bin/sh"],
-            )
-            .unwrap();
-        layout.tag("docker", &desc).unwrap();
-        skopeo_push(&layout_dir, "docker", &self.image, false).unwrap();
+        daemon::push_fixture(self.dir.path(), "docker", &self.image);
         let out = self.docker(&["pull", &self.image]);
         assert!(out.status.success(), "{out:?}");
     }

@@ -342,13 +342,12 @@ impl Attachment {
         let lock = self.host.state.lock()?;
         if self.named {
             // The name stops resolving now; the resolver, alone, exits.
-            let (state, net) = (&self.host.state, &self.network.name);
-            let removed = names::load(&lock, state, net).and_then(|mut table| {
-                match table.remove(self.address.addr) {
-                    true => names::save(&lock, state, net, &table),
-                    false => Ok(()),
-                }
-            });
+            let removed = names::forget(
+                &lock,
+                &self.host.state,
+                &self.network.name,
+                self.address.addr,
+            );
             if let Err(e) = removed {
                 first_error.get_or_insert(e);
             }
@@ -392,11 +391,7 @@ pub fn disconnect(host: &Host, network: &Network, container: &str) -> Result<boo
     host.firewall
         .remove_container(&network.bridge, ip, &a.ports)?;
     crate::bridge::delete_link(&a.host_veth)?;
-    // Its names stop resolving on that network at once.
-    let mut table = names::load(&lock, &host.state, &network.name)?;
-    if table.remove(ip) {
-        names::save(&lock, &host.state, &network.name, &table)?;
-    }
+    names::forget(&lock, &host.state, &network.name, ip)?;
     allocs.release(ip, container);
     ipam::save(&lock, &host.state, &network.name, &allocs)?;
     Ok(true)

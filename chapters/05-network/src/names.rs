@@ -133,6 +133,16 @@ pub fn save(_lock: &Locked, state: &StateRoot, network: &str, table: &Table) -> 
     write_atomic(&path, text.as_bytes())
 }
 
+/// Takes address `ip`'s names out of network `network`'s table (its
+/// container left the network): they stop resolving at once.
+pub fn forget(lock: &Locked, state: &StateRoot, network: &str, ip: Ipv4Addr) -> Result<()> {
+    let mut table = load(lock, state, network)?;
+    match table.remove(ip) {
+        true => save(lock, state, network, &table),
+        false => Ok(()),
+    }
+}
+
 /// Removes the entries of dead owners from network `network`'s table.
 /// Returns one line per removed entry.
 pub fn remove_dead(lock: &Locked, state: &StateRoot, network: &str) -> Result<Vec<String>> {

@@ -1,6 +1,7 @@
 //! What the tests that start real daemons (containerd, dockerd) share:
-//! stopping a daemon by its pid, unmounting what it left under its
-//! directory, and removing the host paths it made outside it.
+//! the fixture image in the test registry, waiting for a daemon to answer,
+//! stopping it by its pid, unmounting what it left under its directory,
+//! and removing the host paths it made outside it.
 
 #![allow(dead_code)]
 
@@ -10,6 +11,37 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+/// Pushes the fixture, as an image of one layer tagged `tag`, to `image`
+/// (a reference in the test registry), through an OCI layout in `dir`.
+pub fn push_fixture(dir: &Path, tag: &str, image: &str) {
+    use lab::registry::{Compression, Layout, fixture_layer, skopeo_push};
+    let layout_dir = dir.join("layout");
+    let mut layout = Layout::create(&layout_dir).unwrap();
+    let desc = layout
+        .image(
+            &[(fixture_layer().unwrap(), Compression::Gzip)],
+            "amd64",
+            &["/bin/sh"],
+        )
+        .unwrap();
+    layout.tag(tag, &desc).unwrap();
+    skopeo_push(&layout_dir, tag, image, false).unwrap();
+}
+
+/// Polls `ready` until it holds; fails after `patience` with the daemon's
+/// log (`log`).
+pub fn wait_until(what: &str, log: &Path, patience: Duration, ready: impl Fn() -> bool) {
+    let since = Instant::now();
+    while !ready() {
+        assert!(
+            since.elapsed() < patience,
+            "{what} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
 
 /// Fails with the fix when a program of the daemons' packages is missing.
 pub fn require(tools: &[&str]) {
