@@ -50,7 +50,15 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let security = args.security.options()?;
     let storage = args.image.storage.clone();
     let interactive = args.interactive;
-    let (spec, options) = args.image.into_run(engine.root.clone())?;
+    let userns = &args.image.container;
+    let (userns, explicit_maps) = (
+        userns.userns,
+        !userns.uid_map.is_empty() || !userns.gid_map.is_empty(),
+    );
+    let (mut spec, options) = args.image.into_run(engine.root.clone())?;
+    // `--userns=private`: berth's range of /etc/subuid, fixed at create
+    // (chapter 4 keeps it with the container: its files are shown to it).
+    ch07_security::userns::apply(&mut spec, userns, explicit_maps, false)?;
     options.container.network.validate()?;
     // The networks must exist now, and an --ip must be one of theirs.
     let networks = crate::networks::connections(engine, &options.container.network)?;
@@ -91,6 +99,7 @@ pub fn create(engine: &Engine, args: CreateArgs, mut stored: Vec<String>) -> Res
     let process = runconfig::resolve(&image_config, &overrides, |_| None)?;
 
     let mut spec_ch04 = storage.spec(layers);
+    spec_ch04.userns = ch04_overlay::idmapped::IdMapping::of(&spec);
     // The engine's monitor removes a --rm container, not chapter 4's sweep.
     spec_ch04.auto_remove = false;
     // The image's `VOLUME`s nobody mounted become anonymous volumes.

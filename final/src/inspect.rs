@@ -64,6 +64,8 @@ pub fn inspect(engine: &crate::context::Engine, found: &Found) -> Value {
             },
             "AutoRemove": r.host.auto_remove,
             "Privileged": r.host.privileged,
+            // Docker's "" is the host's; berth names its own "private".
+            "UsernsMode": if found.container.config.userns.is_some() { "private" } else { "" },
             "ReadonlyRootfs": r.host.read_only,
             "Memory": r.host.memory,
             "NanoCpus": r.host.nano_cpus,

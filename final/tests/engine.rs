@@ -416,3 +416,45 @@ fn run_has_the_least_privilege_defaults() {
     let effective = all.value("security.cap.effective").unwrap_or("");
     assert!(!effective.starts_with("14 "), "{}", all.render());
 }
+
+/// `--userns=private`: the container's root is berth's range of
+/// /etc/subuid on the host (what `ps` shows there), it owns the image's
+/// files, keeps its map over a restart, and `inspect` says so.
+#[test]
+fn run_userns_private_is_an_unprivileged_range_on_the_host() {
+    let s = Setup::new();
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    let start: u32 = subuid
+        .lines()
+        .find_map(|l| l.strip_prefix("berth:")?.split(':').next()?.parse().ok())
+        .expect("/etc/subuid has no range for berth: run `cargo lab setup`");
+    // (By name: the scenario hides ids in what it prints.)
+    let id = "mapped";
+    s.run_detached(
+        &["--userns=private", "--name", id],
+        &[
+            "sh",
+            "-c",
+            "touch /mine; stat -c %u /bin/busybox /mine; exec sleep 300",
+        ],
+    );
+    s.wait_status(id, "running");
+    let host_uid = || {
+        let pid = s.inspect(id, "{{.State.Pid}}");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap()
+    };
+    assert_eq!(host_uid(), start);
+    assert_eq!(s.inspect(id, "{{.HostConfig.UsernsMode}}"), "private");
+    s.berth(&["restart", "-t", "1", id]).expect_code(0);
+    s.wait_status(id, "running");
+    assert_eq!(host_uid(), start, "the map changed over a restart");
+    let logs = s.berth(&["logs", id]);
+    assert_eq!(logs.stdout, "0\n0\n0\n0\n", "{}", logs.render());
+    s.berth(&["rm", "-f", id]).expect_code(0);
+    assert!(s.mounts().is_empty(), "{:?}", s.mounts());
+}

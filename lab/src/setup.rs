@@ -1,8 +1,10 @@
 //! `cargo lab setup`: check the host and install the packages berth needs.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::apt;
 use crate::host::CgroupLayout;
@@ -102,7 +104,61 @@ pub fn host_checks() -> Vec<Check> {
 pub fn ensure_all() -> Result<()> {
     apt::ensure(PACKAGES, apt::Source::Distribution)?;
     crate::vm::packages::ensure_qemu()?;
+    if nix::unistd::geteuid().is_root() {
+        for file in SUBID_FILES {
+            ensure_subordinate_ids(Path::new(file))?;
+        }
+    }
     Ok(())
+}
+
+/// Where the host hands out subordinate ids (`--userns=private` maps a
+/// container's root to berth's range there, as Docker's userns-remap
+/// maps it to dockremap's).
+pub const SUBID_FILES: [&str; 2] = ["/etc/subuid", "/etc/subgid"];
+
+/// Adds a range of 65536 ids for `berth` to `file`, after every range
+/// there, unless berth has one.
+pub fn ensure_subordinate_ids(file: &Path) -> Result<()> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => bail!("reading {}: {e}", file.display()),
+    };
+    let Some(line) = subordinate_line(&text) else {
+        return Ok(());
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .with_context(|| format!("opening {}", file.display()))?;
+    let lead = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    out.write_all(format!("{lead}{line}\n").as_bytes())
+        .with_context(|| format!("writing {}", file.display()))
+}
+
+/// The line to add for berth, or None when it has a range already.
+fn subordinate_line(text: &str) -> Option<String> {
+    let ranges: Vec<(&str, u64, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            Some((f.next()?, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect();
+    if ranges.iter().any(|(owner, _, _)| *owner == "berth") {
+        return None;
+    }
+    let start = ranges
+        .iter()
+        .map(|(_, start, count)| start + count)
+        .fold(100_000, u64::max);
+    Some(format!("berth:{start}:65536"))
 }
 
 /// `cargo lab setup`: installs what is missing, then prints the report.
@@ -125,4 +181,19 @@ pub fn run() -> Result<()> {
         bail!("the host lacks something berth needs (see FAIL above)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn berth_gets_a_range_after_the_others() {
+        assert_eq!(subordinate_line("").as_deref(), Some("berth:100000:65536"));
+        assert_eq!(
+            subordinate_line("alice:100000:65536\nbob:165536:65536\n").as_deref(),
+            Some("berth:231072:65536")
+        );
+        assert_eq!(subordinate_line("berth:300000:1000\n"), None);
+    }
 }

@@ -23,6 +23,15 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// `--userns=MODE`: whether the container has a user namespace of its own.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsernsMode {
+    /// The host's: container root is host root (the default, as Docker's).
+    Host,
+    /// Its own: container root is an unprivileged range of host ids.
+    Private,
+}
+
 /// The options of a container, whatever its root filesystem comes from.
 #[derive(clap::Args, Default)]
 pub struct ContainerArgs {
@@ -32,9 +41,10 @@ pub struct ContainerArgs {
     /// Keep this namespace shared with the host: pid, uts, ipc, net, cgroup, time (repeatable).
     #[arg(long, value_name = "NS")]
     pub share: Vec<String>,
-    /// Add a user namespace: container root is an unprivileged user on the host.
-    #[arg(long)]
-    pub userns: bool,
+    /// The user namespace: host (shared: container root is host root) or
+    /// private (container root is an unprivileged user on the host); `--userns` alone is private.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "private")]
+    pub userns: Option<UsernsMode>,
     /// User id map INSIDE:OUTSIDE:COUNT (repeatable; implies --userns) [default: 0:100000:65536].
     #[arg(long, value_name = "MAP")]
     pub uid_map: Vec<IdMap>,
@@ -96,8 +106,18 @@ pub fn spec_from_options(
             "--hostname needs a uts namespace (remove --share uts)",
         ));
     }
-    if args.userns || !args.uid_map.is_empty() || !args.gid_map.is_empty() {
-        spec.namespaces.insert(Namespace::User);
+    let maps = !args.uid_map.is_empty() || !args.gid_map.is_empty();
+    match args.userns {
+        Some(UsernsMode::Host) if maps => {
+            return Err(Error::invalid(
+                "--uid-map and --gid-map need a user namespace of the container's own: \
+                 use --userns=private (or leave out --userns=host)",
+            ));
+        }
+        Some(UsernsMode::Host) => {}
+        Some(UsernsMode::Private) => spec.namespaces.insert(Namespace::User),
+        None if maps => spec.namespaces.insert(Namespace::User),
+        None => {}
     }
     if !args.uid_map.is_empty() {
         spec.uid_map = args.uid_map;

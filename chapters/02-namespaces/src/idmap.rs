@@ -22,7 +22,7 @@ pub const DEFAULT_MAP: IdMap = IdMap {
 };
 
 /// One line of a uid or gid map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     pub inside: u32,
     pub outside: u32,

@@ -47,6 +47,7 @@ impl StorageArgs {
             storage: self.storage,
             read_only: self.read_only,
             auto_remove: self.rm,
+            userns: None,
         }
     }
 

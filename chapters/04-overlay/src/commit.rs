@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::Error;
 use crate::copy::{HardLinks, copy_node, copy_tree, finish_dir};
 use crate::diff::Kind;
+use crate::idmapped::shift;
 use crate::storage::Storage;
 use crate::store::Container;
 use crate::whiteout::make_whiteout;
@@ -31,7 +32,13 @@ pub fn commit(container: &Container, dest: &Path) -> Result<(), Error> {
     let result = match container.config.storage {
         // The upper directory *is* the layer: copy it, whiteouts, opaque
         // markers and all.
-        Storage::Overlay => copy_tree(&container.upper(), dest),
+        Storage::Overlay => copy_tree(&container.upper(), dest).and_then(|()| {
+            // A container with a user namespace wrote with host ids.
+            match &container.config.userns {
+                Some(mapping) => shift(dest, &|u, g| mapping.to_container(u, g)),
+                None => Ok(()),
+            }
+        }),
         Storage::Vfs => layer_from_copy(container, dest),
     };
     result.map_err(|e| {

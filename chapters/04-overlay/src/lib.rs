@@ -15,6 +15,7 @@ pub mod copy;
 pub mod diff;
 pub mod fscheck;
 pub mod id;
+pub mod idmapped;
 pub mod lowers;
 pub mod mount;
 pub mod options;

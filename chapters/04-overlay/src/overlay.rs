@@ -2,13 +2,14 @@
 //! (where writes go), a work directory (overlay's scratch space, on the
 //! upper's filesystem) and the merged mount point (the container's root).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use crate::Error;
 use crate::fscheck::{check_lowers, check_upper_fs};
+use crate::idmapped::{IdMapping, MapNamespace, attach, idmapped_copy};
 use crate::mount::{mount_overlay, mount_overlay_from};
 use crate::options::{LINK_DIR, MountPlan, plan};
 
@@ -22,7 +23,14 @@ pub struct Overlay {
     pub merged: PathBuf,
     /// Mount the merged root read-only (`--read-only`).
     pub read_only: bool,
+    /// The container's user namespace maps: the layers and the upper
+    /// directory are then stacked through idmapped mounts of them.
+    pub idmap: Option<IdMapping>,
 }
+
+/// Where idmapped views of the layers wait, inside the container's
+/// directory, while overlay is mounted from them.
+pub const IDMAPPED_DIR: &str = "idmapped";
 
 impl Overlay {
     // ANCHOR: mount
@@ -32,12 +40,38 @@ impl Overlay {
         check_upper_fs(&self.upper)?;
         // upper and work share a parent: the container's directory.
         let dir = self.upper.parent().unwrap_or(&self.upper).to_path_buf();
+        let Some(mapping) = &self.idmap else {
+            return self.mount_from(&lowers, &self.upper, &self.work, &dir);
+        };
+        // The layers are stacked through idmapped views of them. The upper
+        // directory is not: overlay (mounted by host root) could not create
+        // its work files through one, so what the container writes keeps
+        // host ids (its root's is 100000), like the view of the layers.
+        // Overlay keeps private copies of the views (idmaps included), so
+        // they go as soon as it is mounted.
+        let staged = Staged::new(dir.join(IDMAPPED_DIR))?;
+        let ns = MapNamespace::new(mapping)?;
+        let mut views = Vec::with_capacity(lowers.len());
+        for (i, lower) in lowers.iter().enumerate() {
+            views.push(staged.view(lower, &format!("l{i}"), &ns)?);
+        }
+        self.mount_from(&views, &self.upper, &self.work, &dir)
+    }
+    // ANCHOR_END: mount
+
+    fn mount_from(
+        &self,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        dir: &Path,
+    ) -> Result<(), Error> {
         let flags = if self.read_only {
             MsFlags::MS_RDONLY
         } else {
             MsFlags::empty()
         };
-        let result = match plan(&lowers, &self.upper, &self.work, &dir)? {
+        let result = match plan(lowers, upper, work, dir)? {
             MountPlan::Absolute(options) => mount_overlay(&self.merged, &options, flags),
             MountPlan::Relative {
                 from,
@@ -61,7 +95,6 @@ impl Overlay {
         };
         result.map_err(|e| self.mount_error(e))
     }
-    // ANCHOR_END: mount
 
     fn mount_error(&self, e: Errno) -> Error {
         let hint = match e {
@@ -75,5 +108,66 @@ impl Overlay {
             self.merged.display(),
             e.desc()
         ))
+    }
+}
+
+/// The staged idmapped views of one mount: detached, and their directory
+/// removed, when dropped (on every path).
+struct Staged(PathBuf);
+
+impl Staged {
+    /// Starts afresh: a killed mount may have left views behind.
+    fn new(dir: PathBuf) -> Result<Staged, Error> {
+        let staged = Staged(dir);
+        staged.release();
+        std::fs::create_dir(&staged.0)
+            .map_err(|e| Error::engine(format!("creating {}: {e}", staged.0.display())))?;
+        Ok(staged)
+    }
+
+    /// A read-only idmapped view of `source` at `<dir>/name`.
+    fn view(&self, source: &Path, name: &str, ns: &MapNamespace) -> Result<PathBuf, Error> {
+        let target = self.0.join(name);
+        let failed = |what: &str, e: Errno| {
+            Error::engine(format!(
+                "cannot {what} an idmapped view of {}: {}{}",
+                source.display(),
+                e.desc(),
+                if e == Errno::EINVAL {
+                    " (the filesystem or kernel does not support idmapped mounts)"
+                } else {
+                    ""
+                }
+            ))
+        };
+        std::fs::create_dir(&target)
+            .map_err(|e| Error::engine(format!("creating {}: {e}", target.display())))?;
+        let tree = idmapped_copy(source, ns, true).map_err(|e| failed("make", e))?;
+        attach(&tree, &target).map_err(|e| failed("attach", e))?;
+        Ok(target)
+    }
+
+    fn release(&self) {
+        let mut mounted: Vec<PathBuf> = crate::mount::mount_points()
+            .into_iter()
+            .filter(|m| m.starts_with(&self.0))
+            .collect();
+        mounted.sort_by_key(|m| std::cmp::Reverse(m.as_os_str().len()));
+        for m in &mounted {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        // Only once nothing is mounted inside: never through a layer.
+        if !crate::mount::mount_points()
+            .iter()
+            .any(|m| m.starts_with(&self.0))
+        {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.release();
     }
 }

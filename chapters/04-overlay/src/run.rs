@@ -12,6 +12,7 @@ use ch02_namespaces::namespaces::Namespace;
 use ch02_namespaces::{Spec as ContainerSpec, StartSequence};
 
 use crate::Error;
+use crate::idmapped::IdMapping;
 use crate::store::{Container, Spec, Store};
 use crate::sweep::sweep;
 
@@ -60,7 +61,10 @@ where
         let mut prepared = false;
         return run_on(container, spec, options, sequence, extend, &mut prepared);
     }
-    let container = store.create(&options.container)?;
+    // Its root owns the image's files: idmapped layers (or shifted copies).
+    let mut wanted = options.container.clone();
+    wanted.userns = IdMapping::of(&spec);
+    let container = store.create(&wanted)?;
     let mut prepared = false;
     let result = run_on(&container, spec, options, sequence, extend, &mut prepared);
     // A container whose preparation failed never started: it is not kept,
@@ -84,6 +88,12 @@ fn run_on<F>(
 where
     F: FnOnce(&Container, &mut ContainerSpec, &mut StartSequence) -> Result<(), Error>,
 {
+    // The maps its files were idmapped or shifted for are its maps.
+    if let Some(mapping) = &container.config.userns {
+        spec.namespaces.insert(Namespace::User);
+        spec.uid_map = mapping.uid.clone();
+        spec.gid_map = mapping.gid.clone();
+    }
     let mounted = container.mount()?;
     spec.rootfs = container.rootfs();
     extend(container, &mut spec, &mut sequence)?;

@@ -49,6 +49,10 @@ pub struct Config {
     pub read_only: bool,
     /// `--rm`: removed when its run ends (or by a sweep, if the run died).
     pub auto_remove: bool,
+    /// The id maps of its user namespace, if it has one: overlay stacks
+    /// idmapped views of the layers; vfs copied them with shifted owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns: Option<crate::idmapped::IdMapping>,
 }
 // ANCHOR_END: config
 
@@ -136,6 +140,7 @@ mod tests {
             created: 1_700_000_000,
             read_only: true,
             auto_remove: false,
+            userns: None,
         };
         config.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(CONFIG)).unwrap();

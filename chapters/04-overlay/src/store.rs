@@ -9,6 +9,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::atomic::write_atomic_volatile;
 use crate::diff::Change;
+use crate::idmapped::{self, IdMapping, MapNamespace};
 use crate::lowers::Lowers;
 use crate::mount::{bind_read_only, is_mounted, mount_points, unmount};
 use crate::options::check_layer_count;
@@ -26,6 +27,9 @@ pub struct Spec {
     pub storage: Storage,
     pub read_only: bool,
     pub auto_remove: bool,
+    /// The id maps of the container's user namespace, if it has one: its
+    /// root must own the image's files (see [`crate::idmapped`]).
+    pub userns: Option<IdMapping>,
 }
 
 /// A state root.
@@ -115,16 +119,18 @@ impl Store {
         let _lock = self.lock()?;
         let id = id::new_id()?;
         let name = self.choose_name(spec.name.as_deref(), &id)?;
+        let storage = self.storage_for(spec, &lowers)?;
         let dir = self.containers_dir().join(&id);
         std::fs::create_dir(&dir).map_err(io_error("creating", &dir))?;
         let config = Config {
             id,
             name,
-            storage: spec.storage,
+            storage,
             lowers,
             created: state::now(),
             read_only: spec.read_only,
             auto_remove: spec.auto_remove,
+            userns: spec.userns.clone(),
         };
         let container = Container { dir, config };
         match container.prepare() {
@@ -136,6 +142,30 @@ impl Store {
         }
     }
     // ANCHOR_END: create
+
+    // ANCHOR: storage_for
+    /// The storage a container gets: the one asked for, except that a
+    /// container with a user namespace on a filesystem that cannot be
+    /// idmapped gets a copy of its layers with shifted owners (vfs).
+    fn storage_for(&self, spec: &Spec, lowers: &[PathBuf]) -> Result<Storage, Error> {
+        let (Storage::Overlay, Some(mapping)) = (spec.storage, &spec.userns) else {
+            return Ok(spec.storage);
+        };
+        let ns = MapNamespace::new(mapping)?;
+        let mut paths: Vec<&Path> = lowers.iter().map(PathBuf::as_path).collect();
+        let containers = self.containers_dir();
+        paths.push(&containers);
+        if idmapped::supported(&paths, &ns) {
+            return Ok(Storage::Overlay);
+        }
+        ch01_chroot::events::notice(format!(
+            "the filesystem under {} cannot be idmapped: the layers are copied \
+             with their owners shifted for the user namespace (vfs)",
+            self.root.display()
+        ));
+        Ok(Storage::Vfs)
+    }
+    // ANCHOR_END: storage_for
 
     fn choose_name(&self, wanted: Option<&str>, id: &str) -> Result<String, Error> {
         let taken: Vec<String> = self.list()?.into_iter().map(|c| c.config.name).collect();
@@ -410,8 +440,12 @@ impl Container {
                 // directory's root: give it the image's.
                 let meta = top.metadata().map_err(io_error("reading", top))?;
                 let upper = self.upper();
-                lchown(&upper, Some(meta.uid()), Some(meta.gid()))
-                    .map_err(io_error("chown", &upper))?;
+                // (In host ids, as everything in upper: see `idmapped`.)
+                let (uid, gid) = match &self.config.userns {
+                    Some(mapping) => mapping.to_host(meta.uid(), meta.gid()),
+                    None => (meta.uid(), meta.gid()),
+                };
+                lchown(&upper, Some(uid), Some(gid)).map_err(io_error("chown", &upper))?;
                 std::fs::set_permissions(
                     &upper,
                     std::fs::Permissions::from_mode(meta.mode() & 0o7777),
@@ -421,6 +455,14 @@ impl Container {
             Storage::Vfs => {
                 vfs::materialize(&self.lowers(), &self.rootfs())
                     .map_err(|e| Error::engine(format!("vfs: copying the layers: {e}")))?;
+                if let Some(mapping) = &self.config.userns {
+                    let to_host = |u, g| mapping.to_host(u, g);
+                    idmapped::shift(&self.rootfs(), &to_host).map_err(|e| {
+                        Error::engine(format!(
+                            "vfs: shifting the owners for the user namespace: {e}"
+                        ))
+                    })?;
+                }
             }
         }
         self.config.save(&self.dir)
@@ -467,6 +509,7 @@ impl Container {
                 work: self.work(),
                 merged: self.rootfs(),
                 read_only: self.config.read_only,
+                idmap: self.config.userns.clone(),
             }
             .mount()?,
             Storage::Vfs if self.config.read_only => bind_read_only(&self.rootfs())?,
@@ -484,6 +527,7 @@ impl Container {
 
     /// What the container changed, as `docker diff` lists it.
     pub fn diff(&self) -> Result<Vec<Change>, Error> {
+        self.check_unshifted("diff")?;
         let result = match self.config.storage {
             Storage::Overlay => diff::overlay_diff(&self.upper(), &self.lowers()),
             Storage::Vfs => vfs::diff(&self.rootfs(), &self.lowers()),
@@ -493,7 +537,22 @@ impl Container {
 
     /// Writes the container's changes to `dest` as a new layer.
     pub fn commit(&self, dest: &Path) -> Result<(), Error> {
+        self.check_unshifted("commit")?;
         commit::commit(self, dest)
+    }
+
+    /// A vfs copy with shifted owners differs from its layers in every
+    /// owner: what changed cannot be told from what was shifted.
+    fn check_unshifted(&self, what: &str) -> Result<(), Error> {
+        if self.config.storage == Storage::Vfs && self.config.userns.is_some() {
+            return Err(Error::invalid(format!(
+                "{what}: container {} is a copy of its layers with owners shifted for \
+                 its user namespace (its filesystem cannot be idmapped): {what} works \
+                 for containers without --userns=private, or on a filesystem with idmapped mounts",
+                self.config.short_id()
+            )));
+        }
+        Ok(())
     }
 }
 

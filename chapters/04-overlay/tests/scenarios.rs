@@ -397,3 +397,103 @@ fn a_containers_set_uid_files_are_out_of_host_users_reach() {
     }
     ch04(&root, &["rm", "s"]).expect_code(0);
 }
+
+/// Would the kernel idmap a mount of `dir`'s filesystem? Told from the
+/// filesystem's type and the kernel's version (tmpfs learned it in 6.3),
+/// not by asking chapter 4.
+fn idmappable(dir: &std::path::Path) -> bool {
+    use nix::sys::statfs::{
+        BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC, statfs,
+    };
+    let kind = statfs(dir).unwrap().filesystem_type();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    match kind {
+        EXT4_SUPER_MAGIC | XFS_SUPER_MAGIC | BTRFS_SUPER_MAGIC => version >= (5, 19),
+        TMPFS_MAGIC => version >= (6, 3),
+        _ => false,
+    }
+}
+
+/// `--userns`: container root (host uid 100000) owns the image's files.
+/// Where the filesystem takes idmapped mounts the layers are seen through
+/// them, the container's writes keep host ids in the upper directory and
+/// a commit shifts them back; elsewhere the layers are copied with
+/// shifted owners, which diff and commit refuse to read.
+#[test]
+fn a_user_namespace_owns_the_image() {
+    if !require_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let root = TestRoot::new();
+    let fx = fixture_arg();
+    let script = "stat -c 'owner %u:%g %n' / /bin/busybox; touch /new; \
+                  mkdir /d; chown 1000:1000 /d; rm /bin/ls; stat -c 'owner %u:%g %n' /new /d";
+    let run = ch04(
+        &root,
+        &["run", "--name", "u", "--userns", &fx, "sh", "-c", script],
+    );
+    run.expect_code(0);
+    for line in [
+        "owner 0:0 /",
+        "owner 0:0 /bin/busybox",
+        "owner 0:0 /new",
+        "owner 1000:1000 /d",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("{line}\n")),
+            "{line}: {}",
+            run.render()
+        );
+    }
+    let dir = std::fs::read_dir(root.path().join("state/containers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let host_uid = |p: &str| std::fs::symlink_metadata(dir.join(p)).unwrap().uid();
+    if idmappable(&root.path().join("state")) {
+        assert!(
+            !run.stderr.contains("cannot be idmapped"),
+            "{}",
+            run.render()
+        );
+        assert_eq!(
+            (host_uid("upper/new"), host_uid("upper/d")),
+            (100_000, 101_000)
+        );
+        let diff = ch04(&root, &["diff", "u"]);
+        diff.expect_code(0);
+        for change in ["A /d", "A /new", "D /bin/ls"] {
+            assert!(diff.stdout.contains(change), "{}", diff.render());
+        }
+        let layer = root.path().join("layer");
+        ch04(&root, &["commit", "u", &layer.display().to_string()]).expect_code(0);
+        let owner = |p: &str| {
+            let m = std::fs::symlink_metadata(layer.join(p)).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!((owner("new"), owner("d")), ((0, 0), (1000, 1000)));
+    } else {
+        assert!(
+            run.stderr.contains("cannot be idmapped"),
+            "{}",
+            run.render()
+        );
+        assert_eq!(
+            (host_uid("merged/new"), host_uid("merged/bin/busybox")),
+            (100_000, 100_000)
+        );
+        let diff = ch04(&root, &["diff", "u"]);
+        diff.expect_code(125);
+        assert!(diff.stderr.contains("shifted"), "{}", diff.render());
+    }
+    ch04(&root, &["rm", "u"]).expect_code(0);
+    assert!(root.mounts().is_empty(), "{:?}", root.mounts());
+    assert_eq!(container_dirs(&root), 0);
+}

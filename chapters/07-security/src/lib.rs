@@ -13,6 +13,8 @@
 //!   working directory inside the root (CVE-2024-21626).
 //! - [`rootless`]: an unprivileged user runs containers in a user
 //!   namespace of their own.
+//! - [`userns`]: `--userns=private`, container root as a range of host ids
+//!   from `/etc/subuid` (chapter 4 shows it the image's files).
 
 pub mod capabilities;
 pub mod devices;
@@ -25,6 +27,7 @@ pub mod rootless;
 pub mod run;
 pub mod seccomp;
 pub mod steps;
+pub mod userns;
 
 pub use ch01_chroot::Error;
 

@@ -11,7 +11,7 @@ use ch06_images::reference::Reference;
 use ch07_security::Result;
 use ch07_security::hygiene::run_from_sealed_copy;
 use ch07_security::options::SecurityArgs;
-use ch07_security::rootless;
+use ch07_security::{rootless, userns};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -121,7 +121,13 @@ fn run_image(root: PathBuf, mut run: Run, rootless: bool) -> Result<i32> {
         // overlay's trusted.* attributes are out of a user namespace's reach.
         run.image.storage.storage = ch04_overlay::storage::Storage::Vfs;
     }
+    let args = &run.image.container;
+    let (userns, explicit_maps) = (
+        args.userns,
+        !args.uid_map.is_empty() || !args.gid_map.is_empty(),
+    );
     let (mut spec, options) = run.image.into_run(root)?;
+    userns::apply(&mut spec, userns, explicit_maps, rootless)?;
     if rootless {
         rootless::adapt(&mut spec);
     }

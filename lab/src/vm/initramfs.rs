@@ -76,6 +76,9 @@ const ETC: &[(&str, &str)] = &[
         "NAME=\"berth lab\"\nID=berth-lab\nPRETTY_NAME=\"berth lab VM (cgroup v2)\"\n",
     ),
     ("profile", "export PS1='berth-lab:\\w# '\n"),
+    // berth's subordinate ids, as `cargo lab setup` adds them on a host.
+    ("subuid", "berth:100000:65536\n"),
+    ("subgid", "berth:100000:65536\n"),
 ];
 
 /// A built image, ready to boot.
@@ -275,6 +278,10 @@ fn input_key(
     let mut hasher = Sha256::new();
     hasher.update(LAYOUT_VERSION);
     hasher.update(INIT);
+    for (name, text) in ETC {
+        hasher.update(name);
+        hasher.update(text);
+    }
     for part in [&kernel.package, &kernel.version, &kernel.release] {
         hasher.update(part);
         hasher.update([0]);
