@@ -45,6 +45,7 @@ pub mod update;
 pub mod version;
 // Issue 15: volumes, bind mounts, tmpfs.
 pub mod mounts;
+pub mod volume_views;
 pub mod volumes;
 // Issue 15: user-defined networks.
 pub mod networks;

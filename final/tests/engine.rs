@@ -456,5 +456,29 @@ fn run_userns_private_is_an_unprivileged_range_on_the_host() {
     let logs = s.berth(&["logs", id]);
     assert_eq!(logs.stdout, "0\n0\n0\n0\n", "{}", logs.render());
     s.berth(&["rm", "-f", id]).expect_code(0);
+
+    // A new volume: filled from the image (copy-up) and written by the
+    // container's root, then read by a container without a user namespace.
+    let script = "stat -c %u /etc /etc/passwd; echo kept > /etc/mine; stat -c %u /etc/mine";
+    let run = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--userns=private",
+        "-v",
+        "conf:/etc",
+        &s.image,
+        "sh",
+        "-c",
+        script,
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "0\n0\n0\n", "{}", run.render());
+    let read = s.berth(&[
+        "run", "--rm", "--pull", "never", "-v", "conf:/c", &s.image, "cat", "/c/mine",
+    ]);
+    assert_eq!(read.stdout, "kept\n", "{}", read.render());
+    s.berth(&["volume", "rm", "conf"]).expect_code(0);
     assert!(s.mounts().is_empty(), "{:?}", s.mounts());
 }

@@ -24,7 +24,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ch02_namespaces::idmap::{IdMap, write_id_maps};
 use nix::errno::Errno;
@@ -129,6 +129,7 @@ struct MountAttr {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MS_PRIVATE: u64 = 1 << 18;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
@@ -158,7 +159,9 @@ pub fn idmapped_copy(path: &Path, ns: &MapNamespace, read_only: bool) -> Result<
         let mut attr = MountAttr {
             attr_set: MOUNT_ATTR_IDMAP | if read_only { MOUNT_ATTR_RDONLY } else { 0 },
             attr_clr: 0,
-            propagation: 0,
+            // Private: a mount namespace copied from ours keeps its copy
+            // when we detach this one.
+            propagation: MS_PRIVATE,
             userns_fd: ns.0.as_raw_fd() as u64,
         };
         let empty = c"";
@@ -235,6 +238,77 @@ fn shift_tree(
     Ok(())
 }
 // ANCHOR_END: shift
+
+/// Idmapped views attached in one directory: detached, and the directory
+/// removed, when dropped (on every path).
+pub struct Views(PathBuf);
+
+impl Views {
+    /// Starts afresh: a killed start may have left views behind.
+    pub fn new(dir: PathBuf) -> Result<Views, Error> {
+        let views = Views(dir);
+        views.release();
+        std::fs::create_dir(&views.0)
+            .map_err(|e| Error::engine(format!("creating {}: {e}", views.0.display())))?;
+        Ok(views)
+    }
+
+    /// An idmapped view of `source` at `<dir>/name`.
+    pub fn view(
+        &self,
+        source: &Path,
+        name: &str,
+        ns: &MapNamespace,
+        read_only: bool,
+    ) -> Result<PathBuf, Error> {
+        let target = self.0.join(name);
+        let failed = |what: &str, e: Errno| {
+            let hint = if e == Errno::EINVAL {
+                " (the filesystem or kernel does not support idmapped mounts)"
+            } else {
+                ""
+            };
+            Error::engine(format!(
+                "cannot {what} an idmapped view of {}: {}{hint}",
+                source.display(),
+                e.desc()
+            ))
+        };
+        if source.is_dir() {
+            std::fs::create_dir(&target)
+        } else {
+            std::fs::File::create(&target).map(drop)
+        }
+        .map_err(|e| Error::engine(format!("creating {}: {e}", target.display())))?;
+        let tree = idmapped_copy(source, ns, read_only).map_err(|e| failed("make", e))?;
+        attach(&tree, &target).map_err(|e| failed("attach", e))?;
+        Ok(target)
+    }
+
+    fn release(&self) {
+        let mut mounted: Vec<PathBuf> = crate::mount::mount_points()
+            .into_iter()
+            .filter(|m| m.starts_with(&self.0))
+            .collect();
+        mounted.sort_by_key(|m| std::cmp::Reverse(m.as_os_str().len()));
+        for m in &mounted {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        // Only once nothing is mounted inside: never through a view.
+        if !crate::mount::mount_points()
+            .iter()
+            .any(|m| m.starts_with(&self.0))
+        {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Drop for Views {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
 
 fn engine(what: &str, e: Errno) -> Error {
     Error::engine(format!("idmapped mounts: {what}: {}", e.desc()))

@@ -9,7 +9,7 @@ use nix::mount::MsFlags;
 
 use crate::Error;
 use crate::fscheck::{check_lowers, check_upper_fs};
-use crate::idmapped::{IdMapping, MapNamespace, attach, idmapped_copy};
+use crate::idmapped::{IdMapping, MapNamespace, Views};
 use crate::mount::{mount_overlay, mount_overlay_from};
 use crate::options::{LINK_DIR, MountPlan, plan};
 
@@ -32,6 +32,10 @@ pub struct Overlay {
 /// directory, while overlay is mounted from them.
 pub const IDMAPPED_DIR: &str = "idmapped";
 
+/// Where an engine's idmapped views of volumes wait for the container's
+/// mount namespace to copy them.
+pub const IDMAPPED_VOLUMES_DIR: &str = "idmapped-volumes";
+
 impl Overlay {
     // ANCHOR: mount
     /// Mounts the stack at `merged`, or says why it cannot.
@@ -49,11 +53,11 @@ impl Overlay {
         // host ids (its root's is 100000), like the view of the layers.
         // Overlay keeps private copies of the views (idmaps included), so
         // they go as soon as it is mounted.
-        let staged = Staged::new(dir.join(IDMAPPED_DIR))?;
+        let staged = Views::new(dir.join(IDMAPPED_DIR))?;
         let ns = MapNamespace::new(mapping)?;
         let mut views = Vec::with_capacity(lowers.len());
         for (i, lower) in lowers.iter().enumerate() {
-            views.push(staged.view(lower, &format!("l{i}"), &ns)?);
+            views.push(staged.view(lower, &format!("l{i}"), &ns, true)?);
         }
         self.mount_from(&views, &self.upper, &self.work, &dir)
     }
@@ -108,66 +112,5 @@ impl Overlay {
             self.merged.display(),
             e.desc()
         ))
-    }
-}
-
-/// The staged idmapped views of one mount: detached, and their directory
-/// removed, when dropped (on every path).
-struct Staged(PathBuf);
-
-impl Staged {
-    /// Starts afresh: a killed mount may have left views behind.
-    fn new(dir: PathBuf) -> Result<Staged, Error> {
-        let staged = Staged(dir);
-        staged.release();
-        std::fs::create_dir(&staged.0)
-            .map_err(|e| Error::engine(format!("creating {}: {e}", staged.0.display())))?;
-        Ok(staged)
-    }
-
-    /// A read-only idmapped view of `source` at `<dir>/name`.
-    fn view(&self, source: &Path, name: &str, ns: &MapNamespace) -> Result<PathBuf, Error> {
-        let target = self.0.join(name);
-        let failed = |what: &str, e: Errno| {
-            Error::engine(format!(
-                "cannot {what} an idmapped view of {}: {}{}",
-                source.display(),
-                e.desc(),
-                if e == Errno::EINVAL {
-                    " (the filesystem or kernel does not support idmapped mounts)"
-                } else {
-                    ""
-                }
-            ))
-        };
-        std::fs::create_dir(&target)
-            .map_err(|e| Error::engine(format!("creating {}: {e}", target.display())))?;
-        let tree = idmapped_copy(source, ns, true).map_err(|e| failed("make", e))?;
-        attach(&tree, &target).map_err(|e| failed("attach", e))?;
-        Ok(target)
-    }
-
-    fn release(&self) {
-        let mut mounted: Vec<PathBuf> = crate::mount::mount_points()
-            .into_iter()
-            .filter(|m| m.starts_with(&self.0))
-            .collect();
-        mounted.sort_by_key(|m| std::cmp::Reverse(m.as_os_str().len()));
-        for m in &mounted {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
-        // Only once nothing is mounted inside: never through a layer.
-        if !crate::mount::mount_points()
-            .iter()
-            .any(|m| m.starts_with(&self.0))
-        {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        self.release();
     }
 }

@@ -154,14 +154,19 @@ fn monitor(
         Ok(p) => p,
         Err(e) => return Err(not_started(&shared, &dir, e)),
     };
+    let mut binds = crate::mounts::bind_mounts(&record.mounts);
+    let views = match crate::volume_views::idmap_volumes(&container, &record.mounts, &mut binds) {
+        Ok(v) => v,
+        Err(e) => return Err(not_started(&shared, &dir, e)),
+    };
     let mut sequence = StartSequence::standard();
     sequence.parent_step(Box::new(RecordStep(shared.clone())));
+    if let Some(views) = views {
+        sequence.parent_step(Box::new(views));
+    }
     // ANCHOR: bind_step
     // Before `pivot_root`: chapter 7's steps, added later, stay after it.
-    sequence.child_step_before(
-        "pivot_root",
-        Box::new(BindMounts(crate::mounts::bind_mounts(&record.mounts))),
-    );
+    sequence.child_step_before("pivot_root", Box::new(BindMounts(binds)));
     // ANCHOR_END: bind_step
     let began = Instant::now();
     let result = ch07_security::run::run_with(spec, &options, &security, sequence);
