@@ -11,6 +11,7 @@ pub mod rustfn;
 pub mod verify;
 pub mod workbench;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -197,7 +198,8 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
 }
 
 fn list(exercises: &[Exercise], progress: &Progress) -> Result<()> {
-    println!("{:<8} {:<9} {:<8} FUNCTION", "ID", "STATUS", "WHERE");
+    let mut out = String::new();
+    writeln!(out, "{:<8} {:<9} {:<8} FUNCTION", "ID", "STATUS", "WHERE")?;
     for e in exercises {
         let state = progress.exercises.get(&e.id).cloned().unwrap_or_default();
         let status = match (&state.last_check, state.started) {
@@ -215,22 +217,23 @@ fn list(exercises: &[Exercise], progress: &Progress) -> Result<()> {
             Tier::Vm => "vm/root",
             Tier::Any => "any",
         };
-        println!(
+        writeln!(
+            out,
             "{:<8} {:<9} {:<8} {} ({}){current}",
             e.id,
             status,
             place,
             e.functions.join(", "),
             e.file.display()
-        );
+        )?;
     }
     let passed = progress
         .exercises
         .values()
         .filter(|s| s.last_check.as_ref().is_some_and(|o| o.passed))
         .count();
-    println!("{passed} of {} passed", exercises.len());
-    Ok(())
+    writeln!(out, "{passed} of {} passed", exercises.len())?;
+    print_out(&out)
 }
 
 /// Runs an exercise's checks and says what to do next.
@@ -350,13 +353,14 @@ fn report(exercises: &[Exercise], progress: &Progress, json: bool) -> Result<()>
         .collect();
     if json {
         let doc = serde_json::json!({ "learner": learner, "exercises": rows });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
+        return print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
     }
-    println!("learner: {learner}");
-    println!("{:<8} {:<7} {:<21} HINTS", "ID", "PASSED", "CHECKED");
+    let mut out = String::new();
+    writeln!(out, "learner: {learner}")?;
+    writeln!(out, "{:<8} {:<7} {:<21} HINTS", "ID", "PASSED", "CHECKED")?;
     for row in &rows {
-        println!(
+        writeln!(
+            out,
             "{:<8} {:<7} {:<21} {}",
             row["id"].as_str().unwrap_or(""),
             if row["passed"].as_bool() == Some(true) {
@@ -366,7 +370,17 @@ fn report(exercises: &[Exercise], progress: &Progress, json: bool) -> Result<()>
             },
             row["checked"].as_str().unwrap_or("-"),
             row["hints_shown"]
-        );
+        )?;
     }
-    Ok(())
+    print_out(&out)
+}
+
+/// Writes a listing to stdout; a reader that stopped early (`| head`) is
+/// not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
