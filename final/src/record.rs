@@ -152,19 +152,9 @@ pub struct Endpoint {
     pub prefix_len: u8,
 }
 
-// ANCHOR: connection
 /// One network the container joins, as `run --network`/`--ip`/
-/// `--network-alias` and `network connect` asked: its first is `eth0`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Connection {
-    pub network: String,
-    /// The address asked for (`--ip`), else one is given at each start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<std::net::Ipv4Addr>,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-}
-// ANCHOR_END: connection
+/// `--network-alias` and `network connect` asked: chapter 5's.
+pub use ch05_network::run::Connection;
 
 /// One container's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

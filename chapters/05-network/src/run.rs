@@ -52,13 +52,19 @@ pub struct NetworkOptions {
     pub resolver: Option<Launcher>,
 }
 
-/// One more network of a container, with its own address and aliases.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// ANCHOR: connection
+/// One network of a container, with its own address and aliases (an
+/// engine keeps its list in the container's record: the first is `eth0`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     pub network: String,
+    /// The address asked for (`--ip`), else one is given at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
     pub aliases: Vec<String>,
 }
+// ANCHOR_END: connection
 
 impl NetworkOptions {
     /// Refuses combinations that mean nothing, before anything is created.

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use ch05_network::mode::NetworkMode;
 use ch05_network::network::{DEFAULT_NETWORK, Host, Network};
-use ch05_network::run::{Connection as Joined, NetworkOptions};
+use ch05_network::run::NetworkOptions;
 use clap::{Args, Subcommand};
 
 use crate::context::Engine;
@@ -213,14 +213,7 @@ pub fn apply(record: &Record, options: &mut NetworkOptions) {
     options.mode = mode_of(&first.network);
     options.ip = first.ip;
     options.aliases = first.aliases.clone();
-    options.also = rest
-        .iter()
-        .map(|c| Joined {
-            network: c.network.clone(),
-            ip: c.ip,
-            aliases: c.aliases.clone(),
-        })
-        .collect();
+    options.also = rest.to_vec();
 }
 // ANCHOR_END: connections
 
