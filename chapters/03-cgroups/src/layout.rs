@@ -173,6 +173,55 @@ impl Layout {
 }
 // ANCHOR_END: detect
 
+// ANCHOR: delegated
+impl Layout {
+    /// For an engine without root on the host (rootless): this layout with
+    /// berth's cgroups under the parent of the engine's own v2 cgroup, if
+    /// that parent was delegated to the engine's user (it owns the
+    /// directory and its `cgroup.procs`, as systemd's `Delegate=yes` gives
+    /// a user's service). There the user may make cgroups and move its own
+    /// processes into them, and the parent hands its controllers down.
+    /// None otherwise: on v1 and hybrid hosts the controllers' trees are
+    /// root's.
+    pub fn delegated(&self, proc_cgroup: &str) -> Option<Layout> {
+        use std::os::unix::fs::MetadataExt;
+        let unified = self
+            .unified
+            .as_ref()
+            .filter(|_| self.version == Version::V2)?;
+        let own = own_cgroup(proc_cgroup, str::is_empty)?;
+        let parent = Path::new(&own).parent()?;
+        let base = relative_to_mount(
+            &unified.root.to_string_lossy(),
+            Some(&parent.to_string_lossy()),
+        );
+        if base.as_os_str().is_empty() {
+            // The root cgroup is never anybody's.
+            return None;
+        }
+        let dir = unified.mountpoint.join(&base);
+        let euid = nix::unistd::geteuid().as_raw();
+        let owned = |file: &str| std::fs::metadata(dir.join(file)).is_ok_and(|m| m.uid() == euid);
+        if !(owned("") && owned("cgroup.procs") && owned("cgroup.subtree_control")) {
+            return None;
+        }
+        Some(Layout {
+            unified: Some(Hierarchy {
+                base,
+                ..unified.clone()
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// [`Layout::delegated`] of this process.
+    pub fn detect_delegated() -> Option<Layout> {
+        let proc_cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        Layout::detect().ok()?.delegated(&proc_cgroup)
+    }
+}
+// ANCHOR_END: delegated
+
 /// This process's cgroup in the hierarchy whose `/proc/self/cgroup` entry
 /// matches: `4:memory:/a/b` gives `/a/b`, `0::/x` (the unified one) gives `/x`.
 fn own_cgroup(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Option<String> {

@@ -64,7 +64,13 @@ pub fn run_with(
     mut sequence: StartSequence,
 ) -> Result<i32, Error> {
     options.limits.validate(online_cpus())?;
-    let layout = Layout::detect()?;
+    let mut layout = Layout::detect()?;
+    // Rootless: under a cgroup delegated to the user, if there is one.
+    if in_user_namespace()
+        && let Some(delegated) = Layout::detect_delegated()
+    {
+        layout = delegated;
+    }
     // Best effort: a failed sweep must not stop this run.
     let _ = sweep_stale(&layout);
     let name = options.name.clone().unwrap_or_else(generate_id);

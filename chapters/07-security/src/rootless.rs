@@ -5,8 +5,9 @@
 //! unprivileged process may map), with a mount namespace it owns. Inside,
 //! everything a container needs that the kernel namespaces is allowed:
 //! mounts of its own, a pid, uts, ipc and network namespace. What the
-//! host owns stays the host's: the cgroup tree (no limits without
-//! delegation), bridges and iptables (only `--network none` or `host`),
+//! host owns stays the host's: the cgroup tree (limits only under a
+//! cgroup delegated to the user, see chapter 3's `Layout::delegated`),
+//! bridges and iptables (only `--network none` or `host`),
 //! and device nodes (chapter 2 bind-mounts the host's). Storage lives
 //! under the user's home, and layers are copied (`--storage vfs`): overlay
 //! keeps its bookkeeping in `trusted.*` attributes, which a user namespace
@@ -69,10 +70,11 @@ pub fn enter_user_namespace() -> Result<()> {
 
 /// Refuses, in one line, what a rootless engine cannot do.
 pub fn check(network: &str, limits: bool) -> Result<()> {
-    if limits {
+    if limits && ch03_cgroups::layout::Layout::detect_delegated().is_none() {
         return Err(Error::engine(
-            "rootless: resource limits need a cgroup, and the host's cgroup tree \
-             is root's (no delegation): run without -m, --cpus, --pids-limit, ...",
+            "rootless: resource limits need a cgroup delegated to you (a cgroup v2 \
+             parent cgroup you own, as systemd's Delegate=yes makes), and there is \
+             none: run without -m, --cpus, --pids-limit, ...",
         ));
     }
     if !matches!(network, "none" | "host") {

@@ -403,6 +403,130 @@ fn rootless_run_as_an_unprivileged_user() {
     insta::assert_snapshot!("rootless", format!("{id}{bridge}{limited}"));
 }
 
+/// Rootless limits under a delegated cgroup: on a cgroup v2 host the test
+/// delegates one to `nobody` as systemd's `Delegate=yes` would (it owns a
+/// parent cgroup that hands memory and pids down, and runs in a child of
+/// it), and the container gets its limits there. Hybrid and v1 hosts have
+/// no such thing: the limits stay refused, with the reason.
+#[test]
+fn rootless_limits_under_a_delegated_cgroup() {
+    if !require_root() {
+        return;
+    }
+    use std::ffi::CString;
+    use std::os::unix::process::CommandExt;
+    let s = Setup::new();
+    let home = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let registry = s.image.split('/').next().unwrap().to_string();
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .all(|l| !l.contains(" - cgroup "));
+    let base = std::path::PathBuf::from(format!(
+        "/sys/fs/cgroup/berth-delegated-{}",
+        std::process::id()
+    ));
+    let session = base.join("session");
+    // Removed on every path (children first; a cgroup goes with rmdir).
+    struct Removed(Vec<std::path::PathBuf>);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            for dir in &self.0 {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+    let _removed = Removed(vec![base.join("berth"), session.clone(), base.clone()]);
+    if v2 {
+        let root = std::path::Path::new("/sys/fs/cgroup");
+        std::fs::write(root.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        std::fs::create_dir(&base).unwrap();
+        std::fs::write(base.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        std::fs::create_dir(&session).unwrap();
+        for path in [
+            base.clone(),
+            base.join("cgroup.procs"),
+            base.join("cgroup.subtree_control"),
+            base.join("cgroup.threads"),
+            session.clone(),
+            session.join("cgroup.procs"),
+            session.join("cgroup.threads"),
+        ] {
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let procs = CString::new(session.join("cgroup.procs").display().to_string()).unwrap();
+    let user = |args: &[&str]| {
+        let mut command = std::process::Command::new(common::BIN);
+        command
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME");
+        let procs = procs.clone();
+        // SAFETY: only system calls between fork and exec: into the
+        // delegated session (as root), then become nobody.
+        unsafe {
+            command.pre_exec(move || {
+                if v2 {
+                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                    if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                }
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(65534) != 0
+                    || libc::setuid(65534) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = command.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (
+            text.replace(&registry, "127.0.0.1:PORT"),
+            out.status.code().unwrap_or(-1),
+        )
+    };
+    let (pulled, code) = user(&["pull", "--insecure-registry", &registry, &s.image]);
+    assert_eq!(code, 0, "{pulled}");
+    let (limited, code) = user(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        &s.image,
+        "cat",
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/pids.max",
+    ]);
+    if v2 {
+        assert_eq!((limited.as_str(), code), ("67108864\n50\n", 0));
+        // The container's cgroup went with it, and `berth` once empty.
+        let left: Vec<_> = std::fs::read_dir(&base)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["session"], "{limited}");
+    } else {
+        assert_eq!(code, 125, "{limited}");
+        assert!(
+            limited.contains("need a cgroup delegated to you"),
+            "{limited}"
+        );
+    }
+}
+
 /// Chapter 5's name resolution still works from chapter 7's sealed copy:
 /// the network's resolver is the running program again (`/proc/self/exe`,
 /// which has no path here), and a container finds itself by name through it.
