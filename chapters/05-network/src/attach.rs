@@ -27,6 +27,7 @@ use crate::mode::{NetworkMode, PortMapping};
 use crate::netlink::Rtnl;
 use crate::netns::Netns;
 use crate::network::{DEFAULT_NETWORK, Host, Network};
+use crate::verified::Verified;
 use crate::veth::{VethPair, loopback_up, mac_for, next_ifname};
 use crate::{Error, Result, names, resolver, sweep};
 
@@ -271,18 +272,27 @@ impl Attachment {
     /// The container's rules in one transaction, which also checks the
     /// network's; if those are missing, the network is brought up again
     /// (one read, one transaction) and the container's tried once more.
+    /// A container without published ports skips it all while the
+    /// ruleset is unchanged since the network's rules were seen whole.
     fn add_rules(&self) -> Result<()> {
+        let verified = self.verified();
+        if self.ports.is_empty() && verified.unchanged() {
+            return Ok(());
+        }
         let (firewall, net) = (&self.host.firewall, self.network.bridge_net());
-        if firewall
-            .add_container(&net, self.address.addr, &self.ports)
-            .is_ok()
-        {
+        let tx = firewall.container_transaction(&net, self.address.addr, &self.ports);
+        if verified.apply(&tx, true).is_ok() {
             return Ok(());
         }
         let lock = self.host.state.lock()?;
         self.host.up(&lock, &self.network)?;
         drop(lock);
-        firewall.add_container(&net, self.address.addr, &self.ports)
+        verified.apply(&tx, true)
+    }
+
+    /// The generation at which this network's rules were last seen whole.
+    fn verified(&self) -> Verified {
+        Verified::new(&self.host.state, &self.network.name, &self.host.firewall)
     }
     // ANCHOR_END: wire
 
@@ -325,12 +335,15 @@ impl Attachment {
             return Ok(());
         }
         let mut first_error = None;
-        if self.rules {
-            if let Err(e) = self.host.firewall.remove_container(
-                &self.network.bridge,
-                self.address.addr,
-                &self.ports,
-            ) {
+        if self.rules && !self.ports.is_empty() {
+            let (firewall, ip) = (&self.host.firewall, self.address.addr);
+            let tx = firewall.removal_transaction(&self.network.bridge, ip, &self.ports);
+            // Exactly the rules it added; if some are gone already, those left.
+            let removed = self
+                .verified()
+                .apply(&tx, false)
+                .or_else(|_| firewall.remove_container(&self.network.bridge, ip, &self.ports));
+            if let Err(e) = removed {
                 first_error.get_or_insert(e);
             }
         }

@@ -104,6 +104,20 @@ impl Transaction {
         self.lines.is_empty()
     }
 
+    /// The commits applying it makes, as the ruleset's generation counts
+    /// them: one per table with a line that changes something (a table
+    /// of `-C` checks only commits nothing).
+    pub fn commits(&self) -> u32 {
+        ["nat", "filter"]
+            .iter()
+            .filter(|table| {
+                self.lines
+                    .iter()
+                    .any(|(t, line)| t == *table && !line.starts_with("-C "))
+            })
+            .count() as u32
+    }
+
     /// The equivalent commands, in order: `iptables -t nat -A ...`.
     pub fn commands(&self) -> Vec<String> {
         self.lines
@@ -616,10 +630,11 @@ impl Firewall {
         tx
     }
 
-    /// Adds a container's rules: one `iptables-restore` process, even for
-    /// a container with no port (then it is only the cheap check). It
-    /// fails, adding nothing, when the network's rules are not there
-    /// (never added, or flushed since): the caller ensures them and tries again.
+    /// Adds a container's rules: one `iptables-restore` process (for a
+    /// container with no port, only the check; [`crate::verified`] says
+    /// when even that can be skipped). It fails, adding nothing, when the
+    /// network's rules are not there (never added, or flushed since): the
+    /// caller ensures them and tries again.
     pub fn add_container(
         &self,
         net: &BridgeNet,
@@ -638,19 +653,31 @@ impl Firewall {
         ip: Ipv4Addr,
         ports: &[PortMapping],
     ) -> Result<()> {
+        let tx = self.removal_transaction(bridge, ip, ports);
+        if tx.apply().is_ok() {
+            return Ok(());
+        }
         let rules: Vec<Rule> = ports
             .iter()
             .flat_map(|p| self.port_rules(bridge, ip, p))
             .collect();
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let mut tx = Transaction::default();
-        rules.iter().for_each(|r| tx.delete(r));
-        if tx.apply().is_ok() {
-            return Ok(());
-        }
         self.remove_present(&rules)
+    }
+
+    /// The `-D` of every rule [`Firewall::add_container`] added for `ports`.
+    pub fn removal_transaction(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Transaction {
+        let mut tx = Transaction::default();
+        for port in ports {
+            self.port_rules(bridge, ip, port)
+                .iter()
+                .for_each(|r| tx.delete(r));
+        }
+        tx
     }
     // ANCHOR_END: container
 
