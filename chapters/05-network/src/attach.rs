@@ -272,15 +272,23 @@ impl Attachment {
     /// The container's rules in one transaction, which also checks the
     /// network's; if those are missing, the network is brought up again
     /// (one read, one transaction) and the container's tried once more.
-    /// A container without published ports skips it all while the
-    /// ruleset is unchanged since the network's rules were seen whole.
+    /// While the ruleset is unchanged since the network's rules were seen
+    /// whole, the checks are left out: a container without published
+    /// ports then starts no process at all.
     fn add_rules(&self) -> Result<()> {
-        let verified = self.verified();
-        if self.ports.is_empty() && verified.unchanged() {
+        let (verified, ip) = (self.verified(), self.address.addr);
+        let unchanged = verified.unchanged();
+        if self.ports.is_empty() && unchanged {
             return Ok(());
         }
         let (firewall, net) = (&self.host.firewall, self.network.bridge_net());
-        let tx = firewall.container_transaction(&net, self.address.addr, &self.ports);
+        if unchanged {
+            let ports = firewall.ports_transaction(&net.bridge, ip, &self.ports);
+            if verified.apply(&ports, false).is_ok() {
+                return Ok(());
+            }
+        }
+        let tx = firewall.container_transaction(&net, ip, &self.ports);
         if verified.apply(&tx, true).is_ok() {
             return Ok(());
         }

@@ -622,8 +622,22 @@ impl Firewall {
         for rule in hooks.iter().chain(&fixed.collect::<Vec<_>>()) {
             tx.check(rule);
         }
+        tx.lines
+            .extend(self.ports_transaction(&net.bridge, ip, ports).lines);
+        tx
+    }
+
+    /// The appends of a container's published ports alone, for a ruleset
+    /// known unchanged since the network's rules were checked.
+    pub fn ports_transaction(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Transaction {
+        let mut tx = Transaction::default();
         for port in ports {
-            self.port_rules(&net.bridge, ip, port)
+            self.port_rules(bridge, ip, port)
                 .iter()
                 .for_each(|r| tx.append(r));
         }
