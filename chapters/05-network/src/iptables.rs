@@ -157,8 +157,17 @@ impl Transaction {
 
     /// Runs the batch: one `iptables-restore -w --noflush` process.
     pub fn apply(&self) -> Result<()> {
+        match self.start()? {
+            Some(running) => running.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the batch's process and hands it its lines, without waiting
+    /// for it (None when there is nothing to do).
+    pub fn start(&self) -> Result<Option<Running>> {
         if self.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         for command in self.commands() {
             trace::command(&command);
@@ -174,23 +183,49 @@ impl Transaction {
                     "cannot run `iptables-restore`: {e} (apt-get install iptables)"
                 ))
             })?;
-        let text = self.text();
+        // A few lines: the pipe holds them all, so this does not block.
         let written = child
             .stdin
             .take()
             .expect("piped")
-            .write_all(text.as_bytes());
-        let out = child
-            .wait_with_output()
+            .write_all(self.text().as_bytes());
+        Ok(Some(Running { child, written }))
+    }
+}
+
+/// An `iptables-restore` batch under way: [`Running::wait`] says how it
+/// went (dropping it waits too, so no process is left behind).
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    written: std::io::Result<()>,
+}
+
+impl Running {
+    /// Waits for the batch: all of it applied, or none.
+    pub fn wait(mut self) -> Result<()> {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let status = self
+            .child
+            .wait()
             .map_err(|e| Error::engine(format!("waiting for `iptables-restore`: {e}")))?;
-        if !out.status.success() || written.is_err() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+        if !status.success() || self.written.is_err() {
             let why = stderr.lines().next().unwrap_or("").trim().to_string();
             return Err(Error::engine(format!(
                 "`iptables-restore --noflush` failed: {why}"
             )));
         }
         Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.wait();
     }
 }
 // ANCHOR_END: transaction

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use ch04_overlay::atomic::write_atomic_volatile;
 
-use crate::iptables::{Firewall, Transaction};
+use crate::iptables::{Firewall, Running, Transaction};
 use crate::lock::StateRoot;
 use crate::{Result, nftables};
 
@@ -71,16 +71,20 @@ impl Verified {
     /// only adds or removes a container's own), and records the generation
     /// it leaves when that is provably one with the rules whole.
     pub fn apply(&self, tx: &Transaction, checks: bool) -> Result<()> {
+        self.start(tx, checks)?.finish()
+    }
+
+    /// [`Verified::apply`] in two halves: the batch's process starts here
+    /// and runs while the caller does something else, then [`Pending::finish`].
+    pub fn start(&self, tx: &Transaction, checks: bool) -> Result<Pending<'_>> {
         let before = nftables::generation().ok();
         let whole_before = checks || before.is_some_and(|b| self.recorded() == Some(b));
-        tx.apply()?;
-        let after = nftables::generation().ok();
-        if let (Some(before), Some(after)) = (before, after) {
-            if whole_before && after == before.wrapping_add(tx.commits()) {
-                self.record(after);
-            }
-        }
-        Ok(())
+        Ok(Pending {
+            verified: self,
+            before: before.filter(|_| whole_before),
+            commits: tx.commits(),
+            running: tx.start()?,
+        })
     }
 
     fn record(&self, generation: u32) {
@@ -102,3 +106,29 @@ impl Verified {
     }
 }
 // ANCHOR_END: verified
+
+/// A batch started by [`Verified::start`].
+pub struct Pending<'a> {
+    verified: &'a Verified,
+    /// The generation before it, if the rules were whole then.
+    before: Option<u32>,
+    commits: u32,
+    running: Option<Running>,
+}
+
+impl Pending<'_> {
+    /// Waits for the batch; records the generation it left if that is
+    /// provably one with the network's rules whole.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(running) = self.running.take() {
+            running.wait()?;
+        }
+        let after = nftables::generation().ok();
+        if let (Some(before), Some(after)) = (self.before, after) {
+            if after == before.wrapping_add(self.commits) {
+                self.verified.record(after);
+            }
+        }
+        Ok(())
+    }
+}

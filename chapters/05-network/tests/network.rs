@@ -925,3 +925,46 @@ fn the_check_is_left_out_only_on_an_unchanged_ruleset() {
         assert!(verified.unchanged());
     });
 }
+
+/// A ruleset flushed behind berth's back (one chain of the filter table)
+/// is noticed by the next container with a published port and brought
+/// back; the batch that noticed it had already committed its nat table,
+/// and none of that is left twice: after the container, no rule names
+/// its address.
+#[test]
+fn a_flushed_chain_is_brought_back_exactly() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let world = World::new();
+    let first = world.container(&["sleep", "600"]);
+    let ep = world.attach(&first, bridge_request("first"));
+    world.detach(ep);
+    let forward = world.rules("filter", "BERTH-FORWARD");
+    world
+        .on_host(|_| cmd::run(Command::new("iptables").args(["-w", "-F", "BERTH-FORWARD"])))
+        .unwrap();
+    let web = world.container(&["sleep", "600"]);
+    let mut request = bridge_request("web");
+    request.ports = vec!["8080:80".parse().unwrap()];
+    let ep = world.attach(&web, request);
+    let ip = ep.ip().unwrap().to_string();
+    let dnat = world.rules("nat", "BERTH-PREROUTING");
+    assert_eq!(
+        dnat.iter().filter(|r| r.contains(&ip)).count(),
+        1,
+        "{dnat:#?}"
+    );
+    let now = world.rules("filter", "BERTH-FORWARD");
+    assert!(forward.iter().all(|r| now.contains(r)), "{now:#?}");
+    world.detach(ep);
+    for (table, chain) in [
+        ("nat", "BERTH-PREROUTING"),
+        ("nat", "BERTH-OUTPUT"),
+        ("nat", "BERTH-POSTROUTING"),
+        ("filter", "BERTH-FORWARD"),
+    ] {
+        let left = world.rules(table, chain);
+        assert!(!left.iter().any(|r| r.contains(&ip)), "{left:#?}");
+    }
+}
