@@ -322,7 +322,6 @@ impl Attachment {
     fn verified(&self) -> Verified {
         Verified::new(&self.host.state, &self.network.name, &self.host.firewall)
     }
-    // ANCHOR_END: wire
 
     // ANCHOR: resolve
     /// On a user-defined network, puts the container's `names` into the

@@ -163,7 +163,11 @@ impl Dockerd {
                 .and_then(|d| d.try_wait().ok().flatten());
             if exited.is_some() || since.elapsed() > Duration::from_secs(30) {
                 let log = std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default();
-                let last = log.lines().rev().find(|l| l.contains("level=")).unwrap_or("");
+                let last = log
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("level="))
+                    .unwrap_or("");
                 bail!("dockerd did not start: {}", last.trim());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -303,7 +307,10 @@ pub fn cleanup_batch(before: &str, now: &str, bridge: &str) -> String {
                 .any(|w| w.starts_with("DOCKER") || w == bridge)
         };
         let mut lines = vec![];
-        for rule in new.iter().filter(|l| l.starts_with("-A ") && !old.contains(l)) {
+        for rule in new
+            .iter()
+            .filter(|l| l.starts_with("-A ") && !old.contains(l))
+        {
             let chain = rule.split_whitespace().nth(1).unwrap_or("");
             if ours(rule) && !chains.contains(&chain) {
                 lines.push(format!("-D {}", &rule[3..]));

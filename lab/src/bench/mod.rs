@@ -340,7 +340,10 @@ fn berth_variants(
             args.extend(flags);
             args.push(image);
             args.extend(COMMAND);
-            Variant::new(format!("berth run --rm {mode}{label}"), berth.command(&args))
+            Variant::new(
+                format!("berth run --rm {mode}{label}"),
+                berth.command(&args),
+            )
         })
         .collect();
     let remover = Rc::clone(berth);
@@ -466,8 +469,14 @@ fn measure(
         }
         eprintln!("round {}/{} done", round + 1, args.rounds);
     }
+    let width = variants
+        .iter()
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(50);
     println!(
-        "{:<50} {:>10} {:>10} {:>10} {:>10} {:>10}   ({} rounds x {} runs, shuffled; medians, and the total's min and max)",
+        "{:<width$} {:>10} {:>10} {:>10} {:>10} {:>10}   ({} rounds x {} runs, shuffled; medians, and the total's min and max)",
         "variant", "start", "teardown", "total", "min", "max", args.rounds, args.runs
     );
     for v in variants.iter() {
@@ -484,7 +493,7 @@ fn measure(
             false => format!("{:>8.1}ms", ms(stats(d).0)),
         };
         println!(
-            "{:<50} {} {} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
+            "{:<width$} {} {} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
             v.name,
             column(&starts),
             column(&teardowns),
