@@ -7,13 +7,17 @@
 //!
 //! Rules are generated as data by pure functions (unit-tested, shown in the
 //! book) and applied in transactions: one `iptables-restore --noflush` reads
-//! a batch of `-N`/`-A`/`-I`/`-C`/`-D` lines and commits them all or none.
+//! a batch of `-N`/`-A`/`-I`/`-C`/`-D` lines and commits each table's all or none.
 //! A network's chains and static rules are ensured once ([`Firewall::add_network`]:
 //! one `iptables-save` read, then one transaction with what is missing); a
 //! container's rules are one transaction that first checks (`-C`) that the
 //! network's rules are there, then appends the container's
 //! ([`Firewall::add_container`]), and removal is the same rules with `-D`,
-//! in one transaction too.
+//! in one transaction too. The checks are left out while the ruleset's
+//! generation shows nothing changed since they last passed
+//! ([`crate::verified`]); a batch's process may run while the caller does
+//! other work ([`Transaction::start`]). Each table of a batch is its own
+//! commit: a batch that fails in its second table keeps what its first added.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -64,8 +68,9 @@ impl Rule {
 }
 
 // ANCHOR: transaction
-/// One `iptables-restore --noflush` batch: lines per table, committed all
-/// or none. Each line is also the argument list of an `iptables -t TABLE`
+/// One `iptables-restore --noflush` batch: lines per table, each table
+/// committed all or none (a failing table stops the batch; the tables
+/// before it stay committed). Each line is also the argument list of an `iptables -t TABLE`
 /// command, which is what `--show-commands` prints.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transaction {
