@@ -502,6 +502,30 @@ fn measure(
             ms(max)
         );
     }
+    // The network's share of a start: each mode's median over none's, by engine.
+    println!();
+    for v in variants.iter() {
+        let Some((engine, rest)) = v.name.split_once(" run --rm ") else {
+            continue;
+        };
+        let mode = rest.split(' ').next().unwrap_or("");
+        if mode == "none" {
+            continue;
+        }
+        let none = format!("{engine} run --rm none{}", &rest[mode.len()..]);
+        let Some(base) = variants.iter().find(|b| b.name == none) else {
+            continue;
+        };
+        let start = |v: &Variant| {
+            let starts: Vec<Duration> = v.times.iter().filter_map(|t| t.start).collect();
+            stats(&starts).0
+        };
+        println!(
+            "{:<width$} {:>+8.1}ms start over none ({mode})",
+            v.name,
+            ms(start(v)) - ms(start(base)),
+        );
+    }
     if args.parallel > 0 {
         let mut walls = vec![vec![]; setups.len()];
         for _ in 0..args.parallel_rounds {
