@@ -8,7 +8,9 @@
 //! from the spawn of the engine's command to the first byte of the
 //! container's output (everything up to the container's process running);
 //! **teardown**, from that byte to the engine's exit (the container ends
-//! at once, so this is the engine's cleanup); and the total.
+//! at once, so this is the engine's cleanup); and the total. Under the
+//! table, each network mode's median start over the same engine's
+//! `--network none`: what the network adds to a start.
 //!
 //! Each round runs every variant once per repetition, in an order shuffled
 //! anew for each repetition, so neither a slow moment of the machine nor
