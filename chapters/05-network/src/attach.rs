@@ -27,6 +27,7 @@ use crate::mode::{NetworkMode, PortMapping};
 use crate::netlink::Rtnl;
 use crate::netns::Netns;
 use crate::network::{DEFAULT_NETWORK, Host, Network};
+use crate::verified::{Pending, Verified};
 use crate::veth::{VethPair, loopback_up, mac_for, next_ifname};
 use crate::{Error, Result, names, resolver, sweep};
 
@@ -252,7 +253,18 @@ fn allocate(
 
 impl Attachment {
     // ANCHOR: wire
+    /// The links, and meanwhile the container's firewall batch: its
+    /// process runs while the netlink requests are made.
     fn wire(&mut self, netns: &Netns) -> Result<()> {
+        let verified = self.verified();
+        let rules = self.start_rules(&verified);
+        let links = self.links(netns);
+        let rules = rules.and_then(|pending| self.finish_rules(&verified, pending));
+        self.rules = rules.is_ok();
+        links.and(rules)
+    }
+
+    fn links(&mut self, netns: &Netns) -> Result<()> {
         let bridge = self.network.bridge();
         self.host.links_up(&self.network)?;
         let mut rtnl = Rtnl::open()?;
@@ -262,29 +274,54 @@ impl Attachment {
         self.veth.attach(&mut rtnl, &bridge)?;
         // An internal network gives no default route: nowhere to go.
         let gateway = (!self.network.internal).then_some(self.network.gateway);
-        self.veth.configure_inside(netns, self.address, gateway)?;
-        self.add_rules()?;
-        self.rules = true;
-        Ok(())
+        self.veth.configure_inside(netns, self.address, gateway)
     }
 
     /// The container's rules in one transaction, which also checks the
-    /// network's; if those are missing, the network is brought up again
-    /// (one read, one transaction) and the container's tried once more.
-    fn add_rules(&self) -> Result<()> {
-        let (firewall, net) = (&self.host.firewall, self.network.bridge_net());
-        if firewall
-            .add_container(&net, self.address.addr, &self.ports)
-            .is_ok()
-        {
+    /// network's. While the ruleset is unchanged since the network's rules
+    /// were seen whole, the checks are left out: a container without
+    /// published ports then starts no process at all (None).
+    fn start_rules<'v>(&self, verified: &'v Verified) -> Result<Option<Pending<'v>>> {
+        let (firewall, ip) = (&self.host.firewall, self.address.addr);
+        let net = self.network.bridge_net();
+        let unchanged = verified.unchanged();
+        if self.ports.is_empty() && unchanged {
+            return Ok(None);
+        }
+        let tx = match unchanged {
+            true => firewall.ports_transaction(&net.bridge, ip, &self.ports),
+            false => firewall.container_transaction(&net, ip, &self.ports),
+        };
+        verified.start(&tx, !unchanged).map(Some)
+    }
+
+    /// Waits for the batch. If it failed (the network's rules are not
+    /// there: never added, or flushed since), the network is brought up
+    /// again (one read, one transaction) and the container's tried once
+    /// more, with the checks. Each table of a batch is committed on its
+    /// own, so a batch that failed in its second table may have added the
+    /// container's rules of the first: those are taken out before the retry.
+    fn finish_rules(&self, verified: &Verified, pending: Option<Pending>) -> Result<()> {
+        let Some(pending) = pending else {
+            return Ok(());
+        };
+        if pending.finish().is_ok() {
             return Ok(());
         }
+        let (firewall, ip, bridge) = (&self.host.firewall, self.address.addr, &self.network.bridge);
+        firewall.remove_container(bridge, ip, &self.ports)?;
         let lock = self.host.state.lock()?;
         self.host.up(&lock, &self.network)?;
         drop(lock);
-        firewall.add_container(&net, self.address.addr, &self.ports)
+        let tx = firewall.container_transaction(&self.network.bridge_net(), ip, &self.ports);
+        verified.apply(&tx, true)
     }
     // ANCHOR_END: wire
+
+    /// The generation at which this network's rules were last seen whole.
+    fn verified(&self) -> Verified {
+        Verified::new(&self.host.state, &self.network.name, &self.host.firewall)
+    }
 
     // ANCHOR: resolve
     /// On a user-defined network, puts the container's `names` into the
@@ -325,12 +362,15 @@ impl Attachment {
             return Ok(());
         }
         let mut first_error = None;
-        if self.rules {
-            if let Err(e) = self.host.firewall.remove_container(
-                &self.network.bridge,
-                self.address.addr,
-                &self.ports,
-            ) {
+        if self.rules && !self.ports.is_empty() {
+            let (firewall, ip) = (&self.host.firewall, self.address.addr);
+            let tx = firewall.removal_transaction(&self.network.bridge, ip, &self.ports);
+            // Exactly the rules it added; if some are gone already, those left.
+            let removed = self
+                .verified()
+                .apply(&tx, false)
+                .or_else(|_| firewall.remove_container(&self.network.bridge, ip, &self.ports));
+            if let Err(e) = removed {
                 first_error.get_or_insert(e);
             }
         }

@@ -7,13 +7,17 @@
 //!
 //! Rules are generated as data by pure functions (unit-tested, shown in the
 //! book) and applied in transactions: one `iptables-restore --noflush` reads
-//! a batch of `-N`/`-A`/`-I`/`-C`/`-D` lines and commits them all or none.
+//! a batch of `-N`/`-A`/`-I`/`-C`/`-D` lines and commits each table's all or none.
 //! A network's chains and static rules are ensured once ([`Firewall::add_network`]:
 //! one `iptables-save` read, then one transaction with what is missing); a
 //! container's rules are one transaction that first checks (`-C`) that the
 //! network's rules are there, then appends the container's
 //! ([`Firewall::add_container`]), and removal is the same rules with `-D`,
-//! in one transaction too.
+//! in one transaction too. The checks are left out while the ruleset's
+//! generation shows nothing changed since they last passed
+//! ([`crate::verified`]); a batch's process may run while the caller does
+//! other work ([`Transaction::start`]). Each table of a batch is its own
+//! commit: a batch that fails in its second table keeps what its first added.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -64,8 +68,9 @@ impl Rule {
 }
 
 // ANCHOR: transaction
-/// One `iptables-restore --noflush` batch: lines per table, committed all
-/// or none. Each line is also the argument list of an `iptables -t TABLE`
+/// One `iptables-restore --noflush` batch: lines per table, each table
+/// committed all or none (a failing table stops the batch; the tables
+/// before it stay committed). Each line is also the argument list of an `iptables -t TABLE`
 /// command, which is what `--show-commands` prints.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transaction {
@@ -102,6 +107,20 @@ impl Transaction {
 
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    /// The commits applying it makes, as the ruleset's generation counts
+    /// them: one per table with a line that changes something (a table
+    /// of `-C` checks only commits nothing).
+    pub fn commits(&self) -> u32 {
+        ["nat", "filter"]
+            .iter()
+            .filter(|table| {
+                self.lines
+                    .iter()
+                    .any(|(t, line)| t == *table && !line.starts_with("-C "))
+            })
+            .count() as u32
     }
 
     /// The equivalent commands, in order: `iptables -t nat -A ...`.
@@ -143,8 +162,17 @@ impl Transaction {
 
     /// Runs the batch: one `iptables-restore -w --noflush` process.
     pub fn apply(&self) -> Result<()> {
+        match self.start()? {
+            Some(running) => running.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the batch's process and hands it its lines, without waiting
+    /// for it (None when there is nothing to do).
+    pub fn start(&self) -> Result<Option<Running>> {
         if self.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         for command in self.commands() {
             trace::command(&command);
@@ -160,23 +188,49 @@ impl Transaction {
                     "cannot run `iptables-restore`: {e} (apt-get install iptables)"
                 ))
             })?;
-        let text = self.text();
+        // A few lines: the pipe holds them all, so this does not block.
         let written = child
             .stdin
             .take()
             .expect("piped")
-            .write_all(text.as_bytes());
-        let out = child
-            .wait_with_output()
+            .write_all(self.text().as_bytes());
+        Ok(Some(Running { child, written }))
+    }
+}
+
+/// An `iptables-restore` batch under way: [`Running::wait`] says how it
+/// went (dropping it waits too, so no process is left behind).
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    written: std::io::Result<()>,
+}
+
+impl Running {
+    /// Waits for the batch: all of it applied, or none.
+    pub fn wait(mut self) -> Result<()> {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let status = self
+            .child
+            .wait()
             .map_err(|e| Error::engine(format!("waiting for `iptables-restore`: {e}")))?;
-        if !out.status.success() || written.is_err() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+        if !status.success() || self.written.is_err() {
             let why = stderr.lines().next().unwrap_or("").trim().to_string();
             return Err(Error::engine(format!(
                 "`iptables-restore --noflush` failed: {why}"
             )));
         }
         Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.wait();
     }
 }
 // ANCHOR_END: transaction
@@ -608,18 +662,33 @@ impl Firewall {
         for rule in hooks.iter().chain(&fixed.collect::<Vec<_>>()) {
             tx.check(rule);
         }
+        tx.lines
+            .extend(self.ports_transaction(&net.bridge, ip, ports).lines);
+        tx
+    }
+
+    /// The appends of a container's published ports alone, for a ruleset
+    /// known unchanged since the network's rules were checked.
+    pub fn ports_transaction(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Transaction {
+        let mut tx = Transaction::default();
         for port in ports {
-            self.port_rules(&net.bridge, ip, port)
+            self.port_rules(bridge, ip, port)
                 .iter()
                 .for_each(|r| tx.append(r));
         }
         tx
     }
 
-    /// Adds a container's rules: one `iptables-restore` process, even for
-    /// a container with no port (then it is only the cheap check). It
-    /// fails, adding nothing, when the network's rules are not there
-    /// (never added, or flushed since): the caller ensures them and tries again.
+    /// Adds a container's rules: one `iptables-restore` process (for a
+    /// container with no port, only the check; [`crate::verified`] says
+    /// when even that can be skipped). It fails, adding nothing, when the
+    /// network's rules are not there (never added, or flushed since): the
+    /// caller ensures them and tries again.
     pub fn add_container(
         &self,
         net: &BridgeNet,
@@ -638,19 +707,31 @@ impl Firewall {
         ip: Ipv4Addr,
         ports: &[PortMapping],
     ) -> Result<()> {
+        let tx = self.removal_transaction(bridge, ip, ports);
+        if tx.apply().is_ok() {
+            return Ok(());
+        }
         let rules: Vec<Rule> = ports
             .iter()
             .flat_map(|p| self.port_rules(bridge, ip, p))
             .collect();
-        if rules.is_empty() {
-            return Ok(());
-        }
-        let mut tx = Transaction::default();
-        rules.iter().for_each(|r| tx.delete(r));
-        if tx.apply().is_ok() {
-            return Ok(());
-        }
         self.remove_present(&rules)
+    }
+
+    /// The `-D` of every rule [`Firewall::add_container`] added for `ports`.
+    pub fn removal_transaction(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Transaction {
+        let mut tx = Transaction::default();
+        for port in ports {
+            self.port_rules(bridge, ip, port)
+                .iter()
+                .for_each(|r| tx.delete(r));
+        }
+        tx
     }
     // ANCHOR_END: container
 

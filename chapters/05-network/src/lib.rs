@@ -21,7 +21,10 @@
 //!
 //! Links, addresses and routes are changed through routing netlink ([`netlink`]),
 //! as `ip` (iproute2) changes them, without a process per step; a container's
-//! rules are one `iptables-restore` transaction ([`iptables`]). Every step has
+//! rules are one `iptables-restore` transaction ([`iptables`]), and a container
+//! without published ports needs none while the ruleset's generation says
+//! nothing changed since its network's rules were last seen whole
+//! ([`nftables`], [`verified`]). Every step has
 //! the command a reader would type, which [`trace`] hands to `--show-commands`.
 
 pub mod answer;
@@ -40,6 +43,7 @@ pub mod names;
 pub mod netlink;
 pub mod netns;
 pub mod network;
+pub mod nftables;
 pub mod reserve;
 pub mod resolver;
 pub mod run;
@@ -48,6 +52,7 @@ pub mod step;
 pub mod sweep;
 pub mod sysctl;
 pub mod trace;
+pub mod verified;
 pub mod veth;
 
 pub use ch01_chroot::Error;

@@ -492,6 +492,7 @@ impl Host {
             )));
         }
         self.down(&lock, &network)?;
+        crate::verified::Verified::new(&self.state, name, &self.firewall).forget();
         crate::resolver::forget(&lock, &self.state, name);
         fs::remove_file(self.network_path(name))
             .map_err(|e| Error::engine(format!("cannot remove network {name}: {e}")))

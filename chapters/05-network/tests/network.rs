@@ -878,3 +878,93 @@ fn start_sequence_with_the_network_steps() {
         ["-N BERTH-PREROUTING"]
     );
 }
+
+/// A container's check of its network's rules is left out only while the
+/// ruleset's generation is the one at which they were seen whole: its own
+/// rules, added and removed, keep it; anyone else's change (here a flush
+/// of berth's chain) moves it, and the next check notices. In a namespace
+/// of its own, whose generation no other test moves.
+#[test]
+fn the_check_is_left_out_only_on_an_unchanged_ruleset() {
+    use ch05_network::iptables::BridgeNet;
+    use ch05_network::lock::StateRoot;
+    use ch05_network::verified::Verified;
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let ns = TestNs::new("gen");
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateRoot::new(dir.path());
+    let fw = Firewall::with_prefix("BTGEN").unwrap();
+    let net = BridgeNet {
+        bridge: "br-gen".into(),
+        subnet: "10.77.0.1/24".parse().unwrap(),
+        internal: false,
+    };
+    let ip = Ipv4Addr::new(10, 77, 0, 2);
+    let port = ["8080:80".parse().unwrap()];
+    ns.run(|| {
+        fw.add_network(&net).unwrap();
+        let verified = Verified::new(&state, "gen", &fw);
+        assert!(!verified.unchanged(), "nothing was recorded yet");
+        let check = fw.container_transaction(&net, ip, &[]);
+        verified.apply(&check, true).unwrap();
+        assert!(verified.unchanged());
+        let ports = fw.ports_transaction(&net.bridge, ip, &port);
+        verified.apply(&ports, false).unwrap();
+        assert!(verified.unchanged(), "a container's own rules keep it");
+        let removal = fw.removal_transaction(&net.bridge, ip, &port);
+        verified.apply(&removal, false).unwrap();
+        assert!(verified.unchanged(), "so does their removal");
+        cmd::run(Command::new("iptables").args(["-w", "-F", "BTGEN-FORWARD"])).unwrap();
+        assert!(!verified.unchanged(), "a flush moves the generation");
+        assert!(verified.apply(&check, true).is_err(), "the check notices");
+        assert!(!verified.unchanged());
+        fw.add_network(&net).unwrap();
+        verified.apply(&check, true).unwrap();
+        assert!(verified.unchanged());
+    });
+}
+
+/// A ruleset flushed behind berth's back (one chain of the filter table)
+/// is noticed by the next container with a published port and brought
+/// back; the batch that noticed it had already committed its nat table,
+/// and none of that is left twice: after the container, no rule names
+/// its address.
+#[test]
+fn a_flushed_chain_is_brought_back_exactly() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let world = World::new();
+    let first = world.container(&["sleep", "600"]);
+    let ep = world.attach(&first, bridge_request("first"));
+    world.detach(ep);
+    let forward = world.rules("filter", "BERTH-FORWARD");
+    world
+        .on_host(|_| cmd::run(Command::new("iptables").args(["-w", "-F", "BERTH-FORWARD"])))
+        .unwrap();
+    let web = world.container(&["sleep", "600"]);
+    let mut request = bridge_request("web");
+    request.ports = vec!["8080:80".parse().unwrap()];
+    let ep = world.attach(&web, request);
+    let ip = ep.ip().unwrap().to_string();
+    let dnat = world.rules("nat", "BERTH-PREROUTING");
+    assert_eq!(
+        dnat.iter().filter(|r| r.contains(&ip)).count(),
+        1,
+        "{dnat:#?}"
+    );
+    let now = world.rules("filter", "BERTH-FORWARD");
+    assert!(forward.iter().all(|r| now.contains(r)), "{now:#?}");
+    world.detach(ep);
+    for (table, chain) in [
+        ("nat", "BERTH-PREROUTING"),
+        ("nat", "BERTH-OUTPUT"),
+        ("nat", "BERTH-POSTROUTING"),
+        ("filter", "BERTH-FORWARD"),
+    ] {
+        let left = world.rules(table, chain);
+        assert!(!left.iter().any(|r| r.contains(&ip)), "{left:#?}");
+    }
+}

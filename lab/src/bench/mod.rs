@@ -3,28 +3,43 @@
 //! an idle container costs in memory. Measurement only: nothing here is
 //! asserted by a test (timings depend on the machine).
 //!
-//! Each round runs every variant once per repetition, in turn, so a slow
-//! moment of the machine hits all of them alike; the medians are printed.
-//! The variants: `ch05-network run --rm` on the fixture root,
+//! Each container runs `/bin/echo x` with its output on a pipe, and each
+//! run is timed three ways without instrumenting any engine: **start**,
+//! from the spawn of the engine's command to the first byte of the
+//! container's output (everything up to the container's process running);
+//! **teardown**, from that byte to the engine's exit (the container ends
+//! at once, so this is the engine's cleanup); and the total. Under the
+//! table, each network mode's median start over the same engine's
+//! `--network none`: what the network adds to a start.
+//!
+//! Each round runs every variant once per repetition, in an order shuffled
+//! anew for each repetition, so neither a slow moment of the machine nor
+//! what the previous run left the kernel to finish (a network namespace
+//! being destroyed, a grace period) favours one variant; the medians are
+//! printed. The variants: `ch05-network run --rm` on the fixture root,
 //! `ch06-images run --rm`, `ch07-security run --rm` (the path the engine
 //! runs) and `berth run --rm` of the fixture image (from a local registry),
 //! each with `--network none`, the default bridge and
 //! `-p PORT:80`; `berth run -d` (the time until it returns; the container
 //! is removed outside the timed part); `runc run` of a bundle made from the
-//! fixture root, when runc is installed. Docker and podman join in when
-//! installed and answering (`docker info`, `podman info`), running the
-//! same image pulled from the same local registry; nothing is installed
-//! for them. Then N parallel bridge starts of chapter 5, wall time; the
-//! memory of berth's monitor for one idle container (and conmon's, when
-//! podman runs); and the host memory `--idle N` idle containers take.
+//! fixture root, when runc is installed. Docker joins in when `dockerd` is
+//! installed: the bench starts a dockerd of its own ([`docker`]) with the
+//! same image from the same registry, and takes everything it made away
+//! again. podman joins in when installed and answering (`podman info`);
+//! nothing is installed for either. Then N parallel bridge starts of
+//! chapter 5, wall time; the memory of berth's monitor for one idle
+//! container (and conmon's, when podman runs); and the host memory
+//! `--idle N` idle containers take.
 //!
 //! The networks live on a bridge and chains of the bench's own
 //! (`BERTH_NETWORK_TAG`), removed at the end with the state roots.
 
 mod berth;
+mod docker;
 mod memory;
 mod runc;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::rc::Rc;
@@ -61,37 +76,83 @@ pub struct BenchArgs {
     pub bin_dir: Vec<PathBuf>,
 }
 
+/// What every container runs: its first output byte marks its start.
+const COMMAND: [&str; 2] = ["/bin/echo", "x"];
+
 /// Untimed work after a timed run, given what it printed.
 type After = Box<dyn FnMut(&Output) -> Result<()>>;
+
+/// One run's times: start (until the container's first output byte),
+/// teardown (from there to the engine's exit) and the whole.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timing {
+    start: Option<Duration>,
+    total: Duration,
+}
 
 struct Variant {
     name: String,
     command: Command,
+    /// True when the container's output is the command's: the first byte
+    /// splits start from teardown.
+    split: bool,
     /// Removing what the run left (a detached container), untimed.
     after: Option<After>,
-    times: Vec<Duration>,
+    times: Vec<Timing>,
 }
 
 impl Variant {
-    fn new(name: String, command: Command) -> Variant {
+    /// A run of `command`, whose stdout is the container's.
+    fn new(name: String, mut command: Command) -> Variant {
+        command.stdout(Stdio::piped());
         Variant {
             name,
             command,
+            split: true,
             after: None,
             times: vec![],
         }
     }
 
-    /// One run: the time it took; then the untimed work after it.
-    fn time(&mut self) -> Result<Duration> {
+    /// One run: its times; then the untimed work after it.
+    fn time(&mut self) -> Result<Timing> {
         interrupt::check()?;
-        let start = Instant::now();
-        let out = check(&mut self.command)?;
-        let time = start.elapsed();
+        let begin = Instant::now();
+        let mut child = self.command.spawn()?;
+        let mut stdout = vec![];
+        let mut start = None;
+        if let Some(mut pipe) = child.stdout.take() {
+            if self.split {
+                let mut first = [0u8; 1];
+                if pipe.read(&mut first)? == 1 {
+                    start = Some(begin.elapsed());
+                    stdout.push(first[0]);
+                }
+            }
+            pipe.read_to_end(&mut stdout)?;
+        }
+        let mut out = child.wait_with_output()?;
+        let total = begin.elapsed();
+        out.stdout = stdout;
+        if !out.status.success() {
+            bail!(
+                "{:?} failed ({}): {}",
+                self.command,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        if self.split && out.stdout != b"x\n" {
+            bail!(
+                "{:?} printed {:?}, not the container's x",
+                self.command,
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
         if let Some(after) = &mut self.after {
             after(&out)?;
         }
-        Ok(time)
+        Ok(Timing { start, total })
     }
 }
 
@@ -175,10 +236,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     .arg(root)
                     .args(["run", "--rm"])
                     .args(flags)
-                    .args([what.as_str(), "/bin/true"])
+                    .arg(what.as_str())
+                    .args(COMMAND)
                     .env(tag_var, tag)
                     .stdin(Stdio::null())
-                    .stdout(Stdio::null())
                     .stderr(Stdio::piped());
                 variants.push(Variant::new(
                     format!("{engine} run --rm {mode}{label}"),
@@ -219,22 +280,42 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )),
         None => eprintln!("runc: not installed"),
     }
-    let mut podman = false;
-    for engine in ["docker", "podman"] {
-        match foreign_variants(engine, &image, &modes) {
-            Some(more) => {
-                podman |= engine == "podman";
-                variants.extend(more);
-            }
-            None => eprintln!("{engine}: not measured (not installed, or not answering)"),
+    let dockerd = match docker::Dockerd::start(
+        &work.path().join("docker"),
+        &format!("dkb{id}"),
+        &registry.host(),
+        &image,
+    ) {
+        Ok(Some(dockerd)) => Some(dockerd),
+        Ok(None) => {
+            eprintln!("docker: not measured (dockerd or docker not installed)");
+            None
         }
+        Err(e) => {
+            eprintln!("docker: not measured: {e:#}");
+            None
+        }
+    };
+    if let Some(dockerd) = &dockerd {
+        variants.extend(docker_variants(dockerd, &image, &modes));
     }
+    let podman = match foreign_variants("podman", &image, &modes) {
+        Some(more) => {
+            variants.extend(more);
+            true
+        }
+        None => {
+            eprintln!("podman: not measured (not installed, or not answering)");
+            false
+        }
+    };
     let result = measure(args, &mut variants, &setups, &rootfs)
         .and_then(|()| measure_memory(args, berths.first().map(|b| &**b), &image, podman));
     // Containers first (berth's and runc's), then networks and state roots.
     drop(variants);
     drop(berths);
     drop(runc);
+    drop(dockerd);
     for s in &setups {
         cleanup(&[
             (&s.root5, &s.tag5),
@@ -259,16 +340,19 @@ fn berth_variants(
         .map(|(mode, flags)| {
             let mut args = vec!["run", "--rm"];
             args.extend(flags);
-            args.extend([image, "/bin/true"]);
-            let mut command = berth.command(&args);
-            command.stdout(Stdio::null());
-            Variant::new(format!("berth run --rm {mode}{label}"), command)
+            args.push(image);
+            args.extend(COMMAND);
+            Variant::new(
+                format!("berth run --rm {mode}{label}"),
+                berth.command(&args),
+            )
         })
         .collect();
     let remover = Rc::clone(berth);
     variants.push(Variant {
         name: format!("berth run -d none, until it returns{label}"),
         command: berth.command(&["run", "-d", "--network", "none", image, "sleep", "1000"]),
+        split: false,
         after: Some(Box::new(move |out: &Output| {
             remover.remove(&[berth::container_id(&out.stdout)?])
         })),
@@ -287,6 +371,24 @@ struct Setup {
     tag6: String,
     root7: PathBuf,
     tag7: String,
+}
+
+/// `docker run --rm` in each mode, against the bench's own dockerd.
+fn docker_variants(
+    dockerd: &docker::Dockerd,
+    image: &str,
+    modes: &[(&str, Vec<&str>)],
+) -> Vec<Variant> {
+    modes
+        .iter()
+        .map(|(mode, flags)| {
+            let mut args = vec!["run", "--rm"];
+            args.extend(flags);
+            args.push(image);
+            args.extend(COMMAND);
+            Variant::new(format!("docker run --rm {mode}"), dockerd.command(&args))
+        })
+        .collect()
 }
 
 /// `ENGINE run --rm` variants of `image`, if `ENGINE info` answers and
@@ -336,9 +438,9 @@ fn foreign_variants(
                 command
                     .args(["run", "--rm"])
                     .args(flags)
-                    .args([image, "/bin/true"])
+                    .arg(image)
+                    .args(COMMAND)
                     .stdin(Stdio::null())
-                    .stdout(Stdio::null())
                     .stderr(Stdio::piped());
                 Variant::new(format!("{engine} run --rm {mode}"), command)
             })
@@ -356,27 +458,74 @@ fn measure(
     for v in variants.iter_mut() {
         v.time().with_context(|| v.name.clone())?;
     }
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    let mut seed = u64::from(std::process::id()) | 1;
     for round in 0..args.rounds {
         for _ in 0..args.runs {
-            for v in variants.iter_mut() {
+            shuffle(&mut order, &mut seed);
+            for &i in &order {
+                let v = &mut variants[i];
                 let time = v.time().with_context(|| v.name.clone())?;
                 v.times.push(time);
             }
         }
         eprintln!("round {}/{} done", round + 1, args.rounds);
     }
+    let width = variants
+        .iter()
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(50);
     println!(
-        "{:<50} {:>10} {:>10} {:>10}   ({} rounds x {} runs, interleaved)",
-        "variant", "median", "min", "max", args.rounds, args.runs
+        "{:<width$} {:>10} {:>10} {:>10} {:>10} {:>10}   ({} rounds x {} runs, shuffled; medians, and the total's min and max)",
+        "variant", "start", "teardown", "total", "min", "max", args.rounds, args.runs
     );
     for v in variants.iter() {
-        let (med, min, max) = stats(&v.times);
+        let totals: Vec<Duration> = v.times.iter().map(|t| t.total).collect();
+        let (med, min, max) = stats(&totals);
+        let starts: Vec<Duration> = v.times.iter().filter_map(|t| t.start).collect();
+        let teardowns: Vec<Duration> = v
+            .times
+            .iter()
+            .filter_map(|t| Some(t.total - t.start?))
+            .collect();
+        let column = |d: &[Duration]| match d.is_empty() {
+            true => format!("{:>10}", "-"),
+            false => format!("{:>8.1}ms", ms(stats(d).0)),
+        };
         println!(
-            "{:<50} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
+            "{:<width$} {} {} {:>8.1}ms {:>8.1}ms {:>8.1}ms",
             v.name,
+            column(&starts),
+            column(&teardowns),
             ms(med),
             ms(min),
             ms(max)
+        );
+    }
+    // The network's share of a start: each mode's median over none's, by engine.
+    println!();
+    for v in variants.iter() {
+        let Some((engine, rest)) = v.name.split_once(" run --rm ") else {
+            continue;
+        };
+        let mode = rest.split(' ').next().unwrap_or("");
+        if mode == "none" {
+            continue;
+        }
+        let none = format!("{engine} run --rm none{}", &rest[mode.len()..]);
+        let Some(base) = variants.iter().find(|b| b.name == none) else {
+            continue;
+        };
+        let start = |v: &Variant| {
+            let starts: Vec<Duration> = v.times.iter().filter_map(|t| t.start).collect();
+            stats(&starts).0
+        };
+        println!(
+            "{:<width$} {:>+8.1}ms start over none ({mode})",
+            v.name,
+            ms(start(v)) - ms(start(base)),
         );
     }
     if args.parallel > 0 {
@@ -544,6 +693,16 @@ fn build_release() -> Result<PathBuf> {
 fn cleanup(roots: &[(&Path, &String)]) {
     for (root, tag) in roots {
         let _ = crate::sweep::remove_networks(root, Some(tag));
+    }
+}
+
+/// Fisher-Yates with xorshift64: a fresh order for each repetition.
+fn shuffle(order: &mut [usize], seed: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        order.swap(i, (*seed % (i as u64 + 1)) as usize);
     }
 }
 

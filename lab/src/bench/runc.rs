@@ -1,6 +1,6 @@
 //! runc in the bench, when it is installed (nothing is installed for it):
 //! an OCI bundle made from a copy of the fixture root and the config
-//! `runc spec` writes, changed to run `/bin/true` without a terminal; the
+//! `runc spec` writes, changed to run `/bin/echo x` without a terminal; the
 //! spec's namespaces stay as they are, so the container gets a network
 //! namespace of its own with only loopback, like `--network none`.
 
@@ -51,7 +51,7 @@ impl Runc {
         let path = self.bundle.join("config.json");
         let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;
-        config["process"]["args"] = serde_json::json!(["/bin/true"]);
+        config["process"]["args"] = serde_json::json!(super::COMMAND);
         config["process"]["terminal"] = serde_json::json!(false);
         config["root"]["path"] = serde_json::json!("rootfs");
         let namespaces = config["linux"]["namespaces"].as_array();
@@ -73,7 +73,6 @@ impl Runc {
             .arg(&self.bundle)
             .arg(&self.id)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
             .stderr(Stdio::piped());
         command
     }
