@@ -7,7 +7,6 @@
 //! 127.0.0.1. Everything is stopped by pid, unmounted and removed after.
 //! Runs as root.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -19,15 +18,6 @@ mod daemon;
 const RUNTIME: &str = env!("CARGO_BIN_EXE_berth-runtime");
 /// Debian's client, the same version as its dockerd.
 const DOCKER: &str = "/usr/bin/docker";
-/// Made by dockerd (and its containerd's shims) whatever its flags say.
-const HOST_PATHS: [&str; 6] = [
-    "/run/containerd",
-    "/run/containerd/s",
-    "/run/docker",
-    "/run/docker/plugins",
-    "/etc/docker",
-    "/etc/docker/key.json",
-];
 const NAMES: [&str; 5] = ["b-hi", "b-code", "b-exec", "b-tty", "b-net"];
 /// A Docker network of the test's own (a bridge on the host while it lives).
 const NETWORK: &str = "berth-rt-net";
@@ -43,32 +33,19 @@ struct Dockerd {
 impl Dockerd {
     fn start() -> Dockerd {
         daemon::require(&["dockerd", DOCKER, "containerd", "containerd-shim-runc-v2"]);
-        let host_paths = daemon::HostPaths::note(&HOST_PATHS);
+        let host_paths = daemon::HostPaths::note(&lab::daemon::DOCKERD_HOST_PATHS);
         let dir = tempfile::Builder::new()
             .prefix("berth-dockerd-")
             .tempdir()
             .unwrap();
-        let config = dir.path().join("daemon.json");
-        std::fs::write(&config, "{}").unwrap();
-        let log = File::create(dir.path().join("dockerd.log")).unwrap();
-        let d = dir.path().display();
-        let daemon = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(&config)
-            .arg(format!("--data-root={d}/data"))
-            .arg(format!("--exec-root={d}/exec"))
-            .arg(format!("--pidfile={d}/docker.pid"))
-            .arg(format!("--host=unix://{d}/docker.sock"))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ])
-            .arg(format!("--add-runtime=berth={RUNTIME}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+        let flags = [
+            "--bridge=none".to_string(),
+            "--iptables=false".to_string(),
+            "--ip-masq=false".to_string(),
+            format!("--add-runtime=berth={RUNTIME}"),
+        ];
+        let daemon = lab::daemon::dockerd_command(dir.path(), &flags)
+            .unwrap()
             .spawn()
             .unwrap();
         let registry = Registry::start().unwrap();

@@ -175,6 +175,18 @@ pub fn run() -> Result<()> {
         ok &= check.ok;
     }
     println!("{:<11} {:<4} {}", "packages", "ok", PACKAGES.join(" "));
+    for file in SUBID_FILES {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let line = text.lines().find(|l| l.starts_with("berth:"));
+        let (state, detail) = match line {
+            Some(line) => ("ok", format!("{line} in {file} (--userns=private)")),
+            None => (
+                "-",
+                format!("no range for berth in {file}: `sudo cargo lab setup` adds one"),
+            ),
+        };
+        println!("{:<11} {:<4} {detail}", "subids", state);
+    }
     let qemu = crate::vm::packages::qemu()?;
     println!("{:<11} {:<4} {} (the lab VM)", "qemu", "ok", qemu.display());
     if !ok {

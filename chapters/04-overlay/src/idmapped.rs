@@ -43,13 +43,17 @@ pub struct IdMapping {
 }
 
 impl IdMapping {
-    /// The maps of `spec`'s user namespace, if it has one of its own.
+    /// The maps of `spec`'s user namespace, if it has one of its own that
+    /// moves ids (a rootless engine's container maps root to root: its
+    /// files need nothing).
     pub fn of(spec: &ch02_namespaces::Spec) -> Option<IdMapping> {
-        spec.has(ch02_namespaces::namespaces::Namespace::User)
-            .then(|| IdMapping {
-                uid: spec.uid_map.clone(),
-                gid: spec.gid_map.clone(),
-            })
+        let moved = |maps: &[IdMap]| maps.iter().any(|m| m.inside != m.outside);
+        (spec.has(ch02_namespaces::namespaces::Namespace::User)
+            && (moved(&spec.uid_map) || moved(&spec.gid_map)))
+        .then(|| IdMapping {
+            uid: spec.uid_map.clone(),
+            gid: spec.gid_map.clone(),
+        })
     }
 
     /// The host uid and gid that `uid`, `gid` inside stand for (an id the
@@ -82,10 +86,15 @@ impl MapNamespace {
     /// waits; we write its maps, keep a descriptor of it, and kill it.
     pub fn new(mapping: &IdMapping) -> Result<MapNamespace, Error> {
         let (ready_r, ready_w) = pipe().map_err(|e| engine("pipe", e))?;
+        let parent = std::process::id() as libc::pid_t;
         // SAFETY: the child only calls async-signal-safe functions.
         let child = match unsafe { fork() }.map_err(|e| engine("fork", e))? {
             ForkResult::Child => unsafe {
+                // Gone with us, even if we died before the prctl.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
                 let made = u8::from(libc::unshare(libc::CLONE_NEWUSER) == 0);
                 libc::write(ready_w.as_raw_fd(), (&made as *const u8).cast(), 1);
                 loop {

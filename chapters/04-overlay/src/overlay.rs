@@ -23,8 +23,8 @@ pub struct Overlay {
     pub merged: PathBuf,
     /// Mount the merged root read-only (`--read-only`).
     pub read_only: bool,
-    /// The container's user namespace maps: the layers and the upper
-    /// directory are then stacked through idmapped mounts of them.
+    /// The container's user namespace maps: the layers are then stacked
+    /// through idmapped views of them.
     pub idmap: Option<IdMapping>,
 }
 

@@ -6,6 +6,7 @@
 //! chapters 1..N: a learner's broken chapter never breaks the others.
 //! Chapters name it `lab` in their dev-dependencies (`lab::fixture::rootfs()`).
 
+pub mod daemon;
 pub mod fixture;
 pub mod host;
 pub mod normalise;

@@ -14,27 +14,15 @@
 //! policy restored, the bridge deleted, and the host paths dockerd makes
 //! whatever its flags say removed if they were not there before.
 
-use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use lab_harness::daemon::{self, DOCKERD_HOST_PATHS, HostPaths};
 
 use crate::vm::packages::find_program;
-
-/// Made by dockerd (and its containerd's shims) whatever its flags say.
-const HOST_PATHS: [&str; 6] = [
-    "/run/containerd",
-    "/run/containerd/s",
-    "/run/docker",
-    "/run/docker/plugins",
-    "/etc/docker",
-    "/etc/docker/key.json",
-];
 
 /// The tables Docker's rules may go into.
 const TABLES: [&str; 4] = ["nat", "filter", "raw", "mangle"];
@@ -48,8 +36,9 @@ pub struct Dockerd {
     bridge_made: bool,
     /// `iptables-save` before dockerd started.
     saved: String,
-    /// Host paths of [`HOST_PATHS`] that did not exist before.
-    made: Vec<PathBuf>,
+    /// Host paths dockerd makes whatever its flags say: those that did not
+    /// exist before go when this is dropped (after the body of `drop`).
+    _host_paths: HostPaths,
 }
 
 impl Dockerd {
@@ -68,30 +57,14 @@ impl Dockerd {
             bridge: bridge.to_string(),
             bridge_made: false,
             saved: iptables_save()?,
-            made: HOST_PATHS
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| !p.exists())
-                .collect(),
+            _host_paths: HostPaths::note(&DOCKERD_HOST_PATHS),
         };
         dockerd.make_bridge()?;
-        let config = dir.join("daemon.json");
-        std::fs::write(&config, "{}")?;
-        let log = File::create(dir.join("dockerd.log"))?;
-        let d = dir.display();
-        let daemon = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(&config)
-            .arg(format!("--data-root={d}/data"))
-            .arg(format!("--exec-root={d}/exec"))
-            .arg(format!("--pidfile={d}/docker.pid"))
-            .arg(format!("--host=unix://{d}/docker.sock"))
-            .arg(format!("--bridge={bridge}"))
-            .arg(format!("--insecure-registry={registry}"))
-            .arg("--ip6tables=false")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+        let flags = [
+            format!("--bridge={bridge}"),
+            format!("--insecure-registry={registry}"),
+        ];
+        let daemon = daemon::dockerd_command(dir, &flags)?
             .spawn()
             .context("starting dockerd")?;
         dockerd.daemon = Some(daemon);
@@ -174,55 +147,6 @@ impl Dockerd {
         }
     }
 
-    /// SIGTERM to the dockerd we started, SIGKILL after 15 s.
-    fn stop(&mut self) {
-        let Some(mut daemon) = self.daemon.take() else {
-            return;
-        };
-        let pid = Pid::from_raw(daemon.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let since = Instant::now();
-        while daemon.try_wait().ok().flatten().is_none() {
-            if since.elapsed() > Duration::from_secs(15) {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = daemon.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The shims of this dockerd's containerd (their command line names
-    /// its socket), by pid.
-    fn kill_shims(&self) {
-        let socket = self.dir.join("exec").display().to_string();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains("containerd-shim") && cmdline.contains(&socket) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-    }
-
-    /// Unmounts whatever is mounted under the directory, deepest first.
-    fn unmount_all(&self) {
-        let root = self.dir.display().to_string();
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mountinfo
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(4))
-            .filter(|p| p.starts_with(&root))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for point in points {
-            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-
     /// Deletes what dockerd added to the ruleset: its rules that name a
     /// `DOCKER` chain or its bridge, then its chains; restores FORWARD's policy.
     fn remove_rules(&self) -> Result<()> {
@@ -266,9 +190,11 @@ impl Dockerd {
 impl Drop for Dockerd {
     fn drop(&mut self) {
         // Containers of `run --rm` are gone; one left by a failed run goes with dockerd.
-        self.stop();
-        self.kill_shims();
-        self.unmount_all();
+        if let Some(mut daemon) = self.daemon.take() {
+            daemon::stop(&mut daemon);
+        }
+        daemon::kill_shims(&self.dir.join("exec"));
+        daemon::unmount_under(&self.dir);
         if let Err(e) = self.remove_rules() {
             eprintln!("bench: {e:#}");
         }
@@ -276,12 +202,6 @@ impl Drop for Dockerd {
             if let Err(e) = ip(&["link", "del", &self.bridge]) {
                 eprintln!("bench: deleting dockerd's bridge: {e:#}");
             }
-        }
-        for path in self.made.iter().rev() {
-            let _ = match path.is_dir() {
-                true => std::fs::remove_dir(path),
-                false => std::fs::remove_file(path),
-            };
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -117,6 +117,51 @@ impl Setup {
     }
 }
 
+/// `ch07-security ARGS...` as `nobody` (uid and gid 65534) with `home` as
+/// HOME, after moving into the cgroup whose `cgroup.procs` is `join` (as
+/// root, before becoming nobody), if any. The transcript (`$ command`,
+/// output, `--- stderr`, `--- exit: N`, registry hidden) and the exit code.
+pub fn as_nobody(home: &Path, registry: &str, args: &[&str], join: Option<&Path>) -> (String, i32) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let join = join.map(|p| std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap());
+    let mut command = std::process::Command::new(BIN);
+    command
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME");
+    // SAFETY: only system calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if let Some(procs) = &join {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(65534) != 0
+                || libc::setuid(65534) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let mut shown = format!("$ ch07-security {}\n", args.join(" "));
+    shown.push_str(&String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stderr.is_empty() {
+        shown.push_str("--- stderr\n");
+        shown.push_str(&stderr);
+    }
+    let code = out.status.code().unwrap_or(-1);
+    shown.push_str(&format!("--- exit: {code}\n"));
+    (shown.replace(registry, "127.0.0.1:PORT"), code)
+}
+
 impl Drop for Setup {
     fn drop(&mut self) {
         if let Ok(entries) = std::fs::read_dir(self.root().join("containers")) {
