@@ -50,6 +50,9 @@ fn append<W: Write>(builder: &mut Builder<W>, host: &Path, name: &Path) -> Resul
 /// the host's own filesystem.
 pub struct Target {
     pub root: Option<PathBuf>,
+    /// A container with a user namespace of its own: its root's files
+    /// are, on the host, its map's ids (chapter 4's `idmapped`).
+    pub ids: Option<ch04_overlay::idmapped::IdMapping>,
 }
 
 impl Target {
@@ -126,17 +129,18 @@ pub fn extract(input: impl Read, target: &Target, dest: &Path, keep_owners: bool
         } else {
             entry.unpack(&host).map_err(io)?;
         }
-        if keep_owners {
-            let uid = entry
-                .header()
-                .uid()
-                .ok()
-                .and_then(|u| u32::try_from(u).ok());
-            let gid = entry
-                .header()
-                .gid()
-                .ok()
-                .and_then(|g| u32::try_from(g).ok());
+        // The archive's owners with -a, else the container's root's.
+        let (uid, gid) = if keep_owners {
+            let header = entry.header();
+            let id = |n: std::io::Result<u64>| n.ok().and_then(|n| u32::try_from(n).ok());
+            (id(header.uid()), id(header.gid()))
+        } else {
+            (Some(0), Some(0))
+        };
+        if let Some(ids) = &target.ids {
+            let (u, g) = ids.to_host(uid.unwrap_or(0), gid.unwrap_or(0));
+            lchown(&host, Some(u), Some(g)).map_err(io)?;
+        } else if keep_owners {
             lchown(&host, uid, gid).map_err(io)?;
         }
     }

@@ -149,12 +149,16 @@ fn copy_out(engine: &Engine, key: &str, src: &str, dest: &str, follow: bool) -> 
     let root = Root::open_seen(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),
+        ids: found.container.config.userns.clone(),
     };
     let src = source(&inside, src, follow)?;
     if dest == "-" {
         return write_tar(&src.host, &src.name, std::io::stdout().lock());
     }
-    let host = Target { root: None };
+    let host = Target {
+        root: None,
+        ids: None,
+    };
     let (dir, name) = destination(&host, dest, &src)?;
     stream(&src.host, &name, &host, &dir, false)
 }
@@ -177,6 +181,7 @@ fn copy_in(
     let root = Root::open_seen(&found)?;
     let inside = Target {
         root: Some(root.path().to_path_buf()),
+        ids: found.container.config.userns.clone(),
     };
     let dest = if dest.is_empty() { "/" } else { dest };
     if src == "-" {
@@ -192,7 +197,10 @@ fn copy_in(
             keep_owners,
         );
     }
-    let host = Target { root: None };
+    let host = Target {
+        root: None,
+        ids: None,
+    };
     let src = source(&host, src, follow)?;
     let (dir, name) = destination(&inside, dest, &src)?;
     stream(&src.host, &name, &inside, &dir, keep_owners)

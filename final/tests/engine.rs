@@ -453,6 +453,13 @@ fn run_userns_private_is_an_unprivileged_range_on_the_host() {
     s.berth(&["restart", "-t", "1", id]).expect_code(0);
     s.wait_status(id, "running");
     assert_eq!(host_uid(), start, "the map changed over a restart");
+    // `cp` into it: the file is its root's, as in any container.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let copied = format!("{id}:/copied");
+    s.berth(&["cp", &file.path().display().to_string(), &copied])
+        .expect_code(0);
+    let owner = s.berth(&["exec", id, "stat", "-c", "%u:%g", "/copied"]);
+    assert_eq!(owner.stdout, "0:0\n", "{}", owner.render());
     let logs = s.berth(&["logs", id]);
     assert_eq!(logs.stdout, "0\n0\n0\n0\n", "{}", logs.render());
     s.berth(&["rm", "-f", id]).expect_code(0);
