@@ -96,3 +96,44 @@ fn containers_on_a_network_find_each_other_by_name() {
     }
     s.berth(&["network", "rm", &app, &other]).expect_code(0);
 }
+
+/// A container on two networks resolves the names of both through its
+/// first network's resolver; a container on one of them only its own.
+#[test]
+fn a_container_on_two_networks_resolves_names_of_both() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let s = Setup::new();
+    let front = format!("{}front", s.tag);
+    let back = format!("{}back", s.tag);
+    let n = std::process::id() % 250;
+    for (net, subnet) in [
+        (&front, format!("10.214.{n}.0/24")),
+        (&back, format!("10.215.{n}.0/24")),
+    ] {
+        s.berth(&["network", "create", net, "--subnet", &subnet])
+            .expect_code(0);
+    }
+    s.run_detached(&["--name", "db", "--network", &back], &["sleep", "1000"]);
+    s.run_detached(&["--name", "app", "--network", &front], &["sleep", "1000"]);
+    s.berth(&["network", "connect", &back, "app"])
+        .expect_code(0);
+    let networks = s.inspect("db", "{{json .NetworkSettings.Networks}}");
+    let networks: serde_json::Value = serde_json::from_str(&networks).unwrap();
+    let db_ip = networks[&back]["IPAddress"].as_str().unwrap().to_string();
+    assert!(db_ip.starts_with("10.215."), "{networks}");
+    let lookup = "nslookup db | grep -A1 '^Name:' | grep Address | sed 's/.*: *//'";
+    let seen = s.berth(&["exec", "app", "sh", "-c", lookup]);
+    seen.expect_code(0);
+    assert_eq!(seen.stdout.trim(), db_ip, "{}", seen.render());
+    // A container only on the front network does not see db.
+    let stranger = shell_on(
+        &s,
+        &front,
+        "nslookup db >/dev/null 2>&1 && echo found || echo unknown",
+    );
+    assert_eq!(stranger.stdout, "unknown\n", "{}", stranger.render());
+    s.berth(&["rm", "-f", "app", "db"]).expect_code(0);
+    s.berth(&["network", "rm", &front, &back]).expect_code(0);
+}

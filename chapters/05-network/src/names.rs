@@ -33,6 +33,47 @@ pub struct Table {
     pub entries: Vec<Entry>,
 }
 
+// ANCHOR: view_of
+impl Table {
+    /// What the container at `querier` (an address in this table) may
+    /// resolve: this network's names, and those of every other network in
+    /// `others` that the same container is on (its entry there has the
+    /// same owner), as Docker's resolver answers for all of a container's
+    /// networks. Only this network's names for an address it does not know.
+    pub fn view_of(&self, querier: Ipv4Addr, others: &[Table]) -> Table {
+        let mut view = self.clone();
+        let Some(owner) = self
+            .entries
+            .iter()
+            .find(|e| e.ip == querier)
+            .map(|e| &e.owner)
+        else {
+            return view;
+        };
+        for other in others {
+            if other.entries.iter().any(|e| &e.owner == owner) {
+                view.entries.extend(other.entries.iter().cloned());
+            }
+        }
+        view
+    }
+}
+// ANCHOR_END: view_of
+
+/// Every name table of the state root but `network`'s (each as its file
+/// holds it; one that cannot be read is left out).
+pub fn other_tables(state: &StateRoot, network: &str) -> Vec<Table> {
+    let own = table_path(state, network);
+    let Ok(dir) = std::fs::read_dir(dns_dir(state)) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && *p != own)
+        .filter_map(|p| read(&p).ok())
+        .collect()
+}
+
 /// The directory of the name tables and resolvers: `<root>/network/dns`.
 pub fn dns_dir(state: &StateRoot) -> PathBuf {
     state.dir().join("dns")
@@ -225,6 +266,36 @@ mod tests {
         assert!(t.remove(Ipv4Addr::new(10, 0, 0, 3)));
         assert!(!t.remove(Ipv4Addr::new(10, 0, 0, 3)));
         assert!(t.entries.is_empty());
+    }
+
+    #[test]
+    fn a_container_on_two_networks_sees_both() {
+        let own = Table {
+            entries: vec![
+                entry([10, 1, 0, 2], &["web"], 7),
+                entry([10, 1, 0, 3], &["db"], 8),
+            ],
+        };
+        let other = Table {
+            entries: vec![
+                entry([10, 2, 0, 2], &["web"], 7),
+                entry([10, 2, 0, 3], &["cache"], 9),
+            ],
+        };
+        let third = Table {
+            entries: vec![entry([10, 3, 0, 2], &["secret"], 10)],
+        };
+        let others = [other, third];
+        // web is on both networks: it sees cache, not secret.
+        let view = own.view_of(Ipv4Addr::new(10, 1, 0, 2), &others);
+        assert_eq!(view.lookup("cache"), [Ipv4Addr::new(10, 2, 0, 3)]);
+        assert!(view.lookup("secret").is_empty());
+        // db is on one network only.
+        assert!(
+            own.view_of(Ipv4Addr::new(10, 1, 0, 3), &others)
+                .lookup("cache")
+                .is_empty()
+        );
     }
 
     #[test]

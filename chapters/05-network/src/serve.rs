@@ -4,7 +4,8 @@
 //! 53 of the network's gateway, the bridge's own address, which every
 //! container of the network reaches directly and finds as `nameserver` in
 //! its `/etc/resolv.conf`. A query for a name of the network's table
-//! ([`crate::names`]) is answered from it ([`crate::answer`]); any other is
+//! ([`crate::names`]) is answered from it ([`crate::answer`]), and so is a
+//! name of another network the asking container is on; any other is
 //! forwarded unchanged to the host's resolvers ([`crate::forward`]), and
 //! the upstream's reply relayed back.
 //!
@@ -32,6 +33,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::answer::{Decision, decide, encode, server_failure};
 use crate::cidr::Cidr;
 use crate::forward::{PORT, forward_tcp, forward_udp, read_framed, upstreams, write_framed};
+use crate::lock::StateRoot;
 use crate::names::{self, Table};
 use crate::network::Host;
 use crate::resolver::{READY, log_path, pid_path};
@@ -42,6 +44,9 @@ struct Names {
     path: PathBuf,
     stamp: Option<(u64, i64, i64)>,
     table: Table,
+    /// Where the other networks' tables are, and this one's name.
+    state: StateRoot,
+    network: String,
 }
 
 impl Names {
@@ -60,6 +65,23 @@ impl Names {
         }
         &self.table
     }
+
+    // ANCHOR: decide_for
+    /// The decision for `query` from the container at `peer`: this
+    /// network's names first; a name it does not have is looked up in the
+    /// other networks the same container is on before it is forwarded.
+    fn decide_for(&mut self, query: &[u8], peer: &SocketAddr) -> Decision {
+        let decision = decide(self.current(), query);
+        let (Decision::Forward, IpAddr::V4(querier)) = (&decision, peer.ip()) else {
+            return decision;
+        };
+        let others = names::other_tables(&self.state, &self.network);
+        if others.is_empty() {
+            return decision;
+        }
+        decide(&self.table.view_of(querier, &others), query)
+    }
+    // ANCHOR_END: decide_for
 
     /// Drops the entries of containers that died without detaching.
     fn prune(&mut self) {
@@ -98,6 +120,8 @@ pub fn main(host: &Host, name: &str) -> Result<()> {
             path: names::table_path(&host.state, name),
             stamp: None,
             table: Table::default(),
+            state: host.state.clone(),
+            network: name.to_string(),
         }),
         upstreams,
         subnet: network.subnet,
@@ -221,7 +245,7 @@ fn serve_datagrams(udp: &UdpSocket, shared: &Arc<Shared>) {
             continue;
         }
         let query = buf[..n].to_vec();
-        let decision = decide(shared.names.lock().unwrap().current(), &query);
+        let decision = shared.names.lock().unwrap().decide_for(&query, &peer);
         match decision {
             Decision::Reply(reply) => {
                 if let Some(bytes) = encode(&reply, &query, Some(buf.len())) {
@@ -269,8 +293,9 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Result<(
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let peer = stream.peer_addr()?;
     while let Some(query) = read_framed(&mut stream)? {
-        let decision = decide(shared.names.lock().unwrap().current(), &query);
+        let decision = shared.names.lock().unwrap().decide_for(&query, &peer);
         let reply = match decision {
             Decision::Reply(reply) => encode(&reply, &query, None),
             Decision::Forward => {
