@@ -137,3 +137,63 @@ fn a_container_on_two_networks_resolves_names_of_both() {
     s.berth(&["rm", "-f", "app", "db"]).expect_code(0);
     s.berth(&["network", "rm", &front, &back]).expect_code(0);
 }
+
+/// `--dns` on a user-defined network: the container's nameserver stays
+/// the network's resolver (its names still resolve), which forwards other
+/// names to the `--dns` server, here one of the test's own on loopback.
+#[test]
+fn dns_servers_of_a_container_get_its_other_queries() {
+    if !lab::privileged::require_root() {
+        return;
+    }
+    let upstream = std::net::UdpSocket::bind("127.0.0.2:53")
+        .expect("127.0.0.2:53 is taken: the test needs it for its own DNS server");
+    upstream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let heard = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        // (No answer: the client gives up, the query is what counts.)
+        upstream
+            .recv(&mut buf)
+            .map(|n| buf[..n].to_vec())
+            .unwrap_or_default()
+    });
+    let s = Setup::new();
+    let net = format!("{}dns", s.tag);
+    let subnet = format!("10.216.{}.0/24", std::process::id() % 250);
+    s.berth(&["network", "create", &net, "--subnet", &subnet])
+        .expect_code(0);
+    s.run_detached(&["--name", "web", "--network", &net], &["sleep", "1000"]);
+    let client = s.berth(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        &net,
+        "--dns",
+        "127.0.0.2",
+        &s.image,
+        "sh",
+        "-c",
+        "grep nameserver /etc/resolv.conf; nslookup web >/dev/null && echo web; \
+         nslookup -timeout=1 example.test >/dev/null 2>&1; true",
+    ]);
+    client.expect_code(0);
+    let gateway = subnet.replace(".0/24", ".1");
+    assert_eq!(
+        client.stdout,
+        format!("nameserver {gateway}\nweb\n"),
+        "{}",
+        client.render()
+    );
+    let query = heard.join().unwrap();
+    // The query's name, as DNS spells it: a length, then the label.
+    assert!(
+        query.windows(8).any(|w| w == b"\x07example"),
+        "the --dns server heard nothing of example.test: {query:?}"
+    );
+    s.berth(&["rm", "-f", "web"]).expect_code(0);
+    s.berth(&["network", "rm", &net]).expect_code(0);
+}

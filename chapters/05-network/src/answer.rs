@@ -173,6 +173,7 @@ mod tests {
                 pid: 1,
                 start: None,
             },
+            upstreams: vec![],
         });
         t
     }
@@ -268,6 +269,7 @@ mod tests {
                     pid: 1,
                     start: None,
                 },
+                upstreams: vec![],
             });
         }
         let q = query("many", RecordType::A);

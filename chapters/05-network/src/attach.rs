@@ -52,6 +52,9 @@ pub struct Request {
     /// by: its name, its short id, its aliases ([`names::container_names`]).
     /// Empty: none (the default `bridge` network never resolves names).
     pub names: Vec<String>,
+    /// `--dns`: where the network's resolver sends this container's other
+    /// queries (empty: the host's resolvers).
+    pub dns: Vec<Ipv4Addr>,
 }
 
 impl Request {
@@ -71,6 +74,7 @@ impl Request {
             ip: None,
             aliases: vec![],
             names: vec![],
+            dns: vec![],
         }
     }
 }
@@ -196,7 +200,7 @@ pub fn attach(host: &Host, request: &Request, pid: i32) -> Result<Endpoint> {
     };
     // From here on, a failure releases what was done so far.
     let wired = attachment.wire(&netns);
-    if let Err(e) = wired.and_then(|()| attachment.resolve(&request.names, owner)) {
+    if let Err(e) = wired.and_then(|()| attachment.resolve(request, owner)) {
         let _ = attachment.release();
         return Err(e);
     }
@@ -328,7 +332,8 @@ impl Attachment {
     /// network's table and makes sure its resolver runs (the first
     /// container starts it), if the caller said how to start one. The
     /// default network keeps no names, as Docker's `bridge`.
-    fn resolve(&mut self, names: &[String], owner: Owner) -> Result<()> {
+    fn resolve(&mut self, request: &Request, owner: Owner) -> Result<()> {
+        let names = &request.names;
         if self.network.name == DEFAULT_NETWORK || names.is_empty() {
             return Ok(());
         }
@@ -339,6 +344,7 @@ impl Attachment {
             ip: self.address.addr,
             names: names.to_vec(),
             owner,
+            upstreams: request.dns.clone(),
         });
         names::save(&lock, state, &network.name, &table)?;
         self.named = true;

@@ -25,6 +25,10 @@ pub struct Entry {
     /// The container's name first, then its short id and aliases.
     pub names: Vec<String>,
     pub owner: Owner,
+    /// Its `--dns` servers: where the resolver forwards its other queries
+    /// (none: the host's resolvers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<Ipv4Addr>,
 }
 
 /// The names of one network, as stored in its file.
@@ -232,6 +236,7 @@ mod tests {
             ip: Ipv4Addr::from(ip),
             names: names.iter().map(|n| n.to_string()).collect(),
             owner: Owner { pid, start: None },
+            upstreams: vec![],
         }
     }
 

@@ -189,6 +189,7 @@ pub fn connect(
         ip: network.ip,
         aliases: network.aliases.clone(),
         names: container_names(name, id, &network.aliases),
+        dns: network.dns.clone(),
     };
     let etc = container.dir.join("etc");
     let mut step = NetworkStep::new(host.clone(), request, &etc);
@@ -203,6 +204,7 @@ pub fn connect(
             ip: c.ip,
             aliases: c.aliases.clone(),
             names: container_names(name, id, &c.aliases),
+            dns: network.dns.clone(),
         })
         .collect();
     step.aliases = vec![container.config.name.clone()];

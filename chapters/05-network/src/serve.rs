@@ -83,6 +83,25 @@ impl Names {
     }
     // ANCHOR_END: decide_for
 
+    /// Where to forward `peer`'s queries: its `--dns` servers, if it has
+    /// any, else the host's resolvers (`host`).
+    fn upstreams_for(&self, peer: &SocketAddr, host: &[SocketAddr]) -> Vec<SocketAddr> {
+        let own = self
+            .table
+            .entries
+            .iter()
+            .find(|e| IpAddr::V4(e.ip) == peer.ip())
+            .map(|e| &e.upstreams)
+            .filter(|u| !u.is_empty());
+        match own {
+            Some(servers) => servers
+                .iter()
+                .map(|ip| SocketAddr::from((*ip, 53)))
+                .collect(),
+            None => host.to_vec(),
+        }
+    }
+
     /// Drops the entries of containers that died without detaching.
     fn prune(&mut self) {
         self.current();
@@ -245,7 +264,11 @@ fn serve_datagrams(udp: &UdpSocket, shared: &Arc<Shared>) {
             continue;
         }
         let query = buf[..n].to_vec();
-        let decision = shared.names.lock().unwrap().decide_for(&query, &peer);
+        let (decision, upstreams) = {
+            let mut names = shared.names.lock().unwrap();
+            let decision = names.decide_for(&query, &peer);
+            (decision, names.upstreams_for(&peer, &shared.upstreams))
+        };
         match decision {
             Decision::Reply(reply) => {
                 if let Some(bytes) = encode(&reply, &query, Some(buf.len())) {
@@ -259,7 +282,7 @@ fn serve_datagrams(udp: &UdpSocket, shared: &Arc<Shared>) {
                 let shared = shared.clone();
                 shared.busy.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
-                    let reply = forward_udp(&shared.upstreams, &query);
+                    let reply = forward_udp(&upstreams, &query);
                     if let Some(bytes) = reply.or_else(|| server_failure(&query)) {
                         let _ = socket.send_to(&bytes, peer);
                     }
@@ -295,12 +318,14 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Result<(
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let peer = stream.peer_addr()?;
     while let Some(query) = read_framed(&mut stream)? {
-        let decision = shared.names.lock().unwrap().decide_for(&query, &peer);
+        let (decision, upstreams) = {
+            let mut names = shared.names.lock().unwrap();
+            let decision = names.decide_for(&query, &peer);
+            (decision, names.upstreams_for(&peer, &shared.upstreams))
+        };
         let reply = match decision {
             Decision::Reply(reply) => encode(&reply, &query, None),
-            Decision::Forward => {
-                forward_tcp(&shared.upstreams, &query).or_else(|| server_failure(&query))
-            }
+            Decision::Forward => forward_tcp(&upstreams, &query).or_else(|| server_failure(&query)),
             Decision::Drop => None,
         };
         let Some(reply) = reply else { break };

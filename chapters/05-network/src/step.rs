@@ -105,11 +105,12 @@ impl ParentStep for NetworkStep {
             }
         }
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        // On a user-defined network, its resolver (unless `--dns` says otherwise).
+        // On a user-defined network, its resolver, which sends other names
+        // to the `--dns` servers if given (as Docker's 127.0.0.11 does).
         let nameserver = self.endpoints.first().and_then(Endpoint::nameserver);
-        let dns = match (&self.dns[..], nameserver) {
-            ([], Some(resolver)) => vec![resolver],
-            _ => self.dns.clone(),
+        let dns = match nameserver {
+            Some(resolver) => vec![resolver],
+            None => self.dns.clone(),
         };
         let files = EtcFiles::generate(
             &ctx.spec.hostname,

@@ -82,6 +82,8 @@ pub fn connect(
             ip,
             aliases: aliases.clone(),
             names: ch05_network::names::container_names(&record.name, &record.id, &aliases),
+            // (Its queries go to its first network's resolver, which has them.)
+            dns: vec![],
         };
         attach::attach(&host, &request, pid.as_raw())?.keep();
     }
