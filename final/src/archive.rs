@@ -8,30 +8,41 @@ use std::os::unix::fs::{FileTypeExt, lchown};
 use std::path::{Component, Path, PathBuf};
 
 use ch02_namespaces::inroot::resolve_in_root;
+use ch04_overlay::idmapped::IdMapping;
 use tar::{Builder, EntryType};
 
 use crate::{Error, Result};
 
 /// Writes `host` (a file or a tree, links not followed) as a tar stream,
 /// its top entry named `name`; an empty `name`: only what is inside.
-pub fn write_tar(host: &Path, name: &Path, out: impl Write) -> Result<()> {
+/// `ids`: the tree is a container's with a user namespace of its own,
+/// whose files have host ids; the archive gets the container's.
+pub fn write_tar(host: &Path, name: &Path, ids: Option<&IdMapping>, out: impl Write) -> Result<()> {
     let mut builder = Builder::new(out);
     builder.follow_symlinks(false);
-    append(&mut builder, host, name)?;
+    append(&mut builder, host, name, ids)?;
     builder
         .into_inner()
         .and_then(|mut w| w.flush())
         .map_err(|e| Error::engine(format!("writing the archive: {e}")))
 }
 
-fn append<W: Write>(builder: &mut Builder<W>, host: &Path, name: &Path) -> Result<()> {
+fn append<W: Write>(
+    builder: &mut Builder<W>,
+    host: &Path,
+    name: &Path,
+    ids: Option<&IdMapping>,
+) -> Result<()> {
     let io = |e: std::io::Error| Error::engine(format!("archiving {}: {e}", host.display()));
     let meta = host.symlink_metadata().map_err(io)?;
     if meta.file_type().is_socket() {
         return Ok(()); // as GNU tar: sockets are not archived
     }
     if !name.as_os_str().is_empty() {
-        builder.append_path_with_name(host, name).map_err(io)?;
+        match ids {
+            None => builder.append_path_with_name(host, name).map_err(io)?,
+            Some(ids) => append_mapped(builder, host, name, &meta, ids).map_err(io)?,
+        }
     }
     if meta.is_dir() {
         let mut children: Vec<_> = std::fs::read_dir(host)
@@ -40,10 +51,35 @@ fn append<W: Write>(builder: &mut Builder<W>, host: &Path, name: &Path) -> Resul
             .collect();
         children.sort();
         for child in children {
-            append(builder, &host.join(&child), &name.join(&child))?;
+            append(builder, &host.join(&child), &name.join(&child), ids)?;
         }
     }
     Ok(())
+}
+
+/// One entry whose owner is the container's id for its host owner.
+fn append_mapped<W: Write>(
+    builder: &mut Builder<W>,
+    host: &Path,
+    name: &Path,
+    meta: &std::fs::Metadata,
+    ids: &IdMapping,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    let (uid, gid) = ids.to_container(meta.uid(), meta.gid());
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
+    let kind = meta.file_type();
+    if kind.is_file() {
+        builder.append_data(&mut header, name, std::fs::File::open(host)?)
+    } else if kind.is_symlink() {
+        builder.append_link(&mut header, name, std::fs::read_link(host)?)
+    } else {
+        header.set_size(0);
+        builder.append_data(&mut header, name, std::io::empty())
+    }
 }
 
 /// Where unpacked paths go: a container's root (resolved inside it), or
@@ -52,7 +88,7 @@ pub struct Target {
     pub root: Option<PathBuf>,
     /// A container with a user namespace of its own: its root's files
     /// are, on the host, its map's ids (chapter 4's `idmapped`).
-    pub ids: Option<ch04_overlay::idmapped::IdMapping>,
+    pub ids: Option<IdMapping>,
 }
 
 impl Target {

@@ -19,6 +19,7 @@ use crate::lookup::find;
 use crate::pause::Frozen;
 use crate::rootfs::Root;
 use crate::{Error, Result};
+use ch04_overlay::idmapped::IdMapping;
 
 /// One side of `cp`.
 enum Side {
@@ -153,14 +154,19 @@ fn copy_out(engine: &Engine, key: &str, src: &str, dest: &str, follow: bool) -> 
     };
     let src = source(&inside, src, follow)?;
     if dest == "-" {
-        return write_tar(&src.host, &src.name, std::io::stdout().lock());
+        return write_tar(
+            &src.host,
+            &src.name,
+            inside.ids.as_ref(),
+            std::io::stdout().lock(),
+        );
     }
     let host = Target {
         root: None,
         ids: None,
     };
     let (dir, name) = destination(&host, dest, &src)?;
-    stream(&src.host, &name, &host, &dir, false)
+    stream((&src.host, inside.ids.clone()), &name, &host, &dir, false)
 }
 
 fn copy_in(
@@ -203,18 +209,26 @@ fn copy_in(
     };
     let src = source(&host, src, follow)?;
     let (dir, name) = destination(&inside, dest, &src)?;
-    stream(&src.host, &name, &inside, &dir, keep_owners)
+    stream((&src.host, None), &name, &inside, &dir, keep_owners)
 }
 
 /// Archives `from` under `name` on one thread and unpacks it into `dir`
 /// on this one, through a pipe: nothing is held in memory.
-fn stream(from: &Path, name: &Path, target: &Target, dir: &Path, keep: bool) -> Result<()> {
+/// `from_ids`: the source is a container's with a user namespace.
+fn stream(
+    (from, from_ids): (&Path, Option<IdMapping>),
+    name: &Path,
+    target: &Target,
+    dir: &Path,
+    keep: bool,
+) -> Result<()> {
     let (read, write) = nix::unistd::pipe().map_err(|e| Error::engine(format!("pipe: {e}")))?;
     let (from, name) = (from.to_path_buf(), name.to_path_buf());
     let writer = std::thread::spawn(move || {
         write_tar(
             &from,
             &name,
+            from_ids.as_ref(),
             std::io::BufWriter::new(std::fs::File::from(write)),
         )
     });

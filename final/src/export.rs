@@ -19,16 +19,23 @@ pub fn export(engine: &Engine, key: &str, output: Option<&Path>) -> Result<()> {
     }
     let found = find(engine, key)?;
     let root = Root::open(&found)?;
+    // A container with a user namespace: its own ids in the archive.
+    let ids = found.container.config.userns.as_ref();
     match output {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| Error::invalid(format!("-o {}: {e}", path.display())))?;
-            let written = write_tar(root.path(), Path::new(""), std::io::BufWriter::new(file));
+            let written = write_tar(
+                root.path(),
+                Path::new(""),
+                ids,
+                std::io::BufWriter::new(file),
+            );
             if written.is_err() {
                 let _ = std::fs::remove_file(path);
             }
             written
         }
-        None => write_tar(root.path(), Path::new(""), std::io::stdout().lock()),
+        None => write_tar(root.path(), Path::new(""), ids, std::io::stdout().lock()),
     }
 }

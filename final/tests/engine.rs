@@ -460,6 +460,25 @@ fn run_userns_private_is_an_unprivileged_range_on_the_host() {
         .expect_code(0);
     let owner = s.berth(&["exec", id, "stat", "-c", "%u:%g", "/copied"]);
     assert_eq!(owner.stdout, "0:0\n", "{}", owner.render());
+    // `export`: the container's owners, not the host ids they have on disk.
+    let tarball = tempfile::NamedTempFile::new().unwrap();
+    let out = tarball.path().display().to_string();
+    s.berth(&["export", "-o", &out, id]).expect_code(0);
+    let mut archive = tar::Archive::new(std::fs::File::open(tarball.path()).unwrap());
+    let owners: Vec<(String, u64)> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().display().to_string(),
+                e.header().uid().unwrap(),
+            )
+        })
+        .filter(|(p, _)| ["bin/busybox", "mine", "copied"].contains(&p.as_str()))
+        .collect();
+    assert_eq!(owners.len(), 3, "{owners:?}");
+    assert!(owners.iter().all(|(_, uid)| *uid == 0), "{owners:?}");
     let logs = s.berth(&["logs", id]);
     assert_eq!(logs.stdout, "0\n0\n0\n0\n", "{}", logs.render());
     s.berth(&["rm", "-f", id]).expect_code(0);
